@@ -1,0 +1,441 @@
+"""The discussion engine: an async turn loop over a compiled paradigm's schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from madebate import _consensus  # noqa: F401  (registers the consensus protocols)
+from madebate._config import DiscussionConfig
+from madebate._errors import BudgetExceeded, ConfigError, ModelCallError
+from madebate._model import ChatMessage, GenerateConfig, ModelAPI
+from madebate._model_managed import ManagedModel
+from madebate._models import as_managed
+from madebate._paradigm import ParadigmSpec, load_paradigm
+from madebate._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
+from madebate._personas import Persona, PersonaRequest, parse_source
+from madebate._prompts import render
+from madebate._protocols import DecisionContext, DecisionProtocol, create_protocol
+from madebate._reply import ParsedReply, parse_reply, read_solution
+from madebate._results import (
+    AgentInfo,
+    CallRecord,
+    Decision,
+    DiscussionResult,
+    ErrorInfo,
+    Message,
+    Stance,
+    StopReason,
+    usage_totals,
+)
+from madebate._support import track_support
+from madebate._sync import run_sync
+from madebate._task import Task
+from madebate._yaml import config_error_from
+
+DRAFTER_PERSONA = Persona(
+    name="Neutral Drafter", description="Writes and revises the solution from the panel's feedback."
+)
+MessageHook = Callable[[Message, AgentInfo], None]
+DecisionHook = Callable[[Decision], None]
+
+
+@dataclass
+class _Agent:
+    info: AgentInfo
+    persona: Persona
+    system_prompt: str
+
+
+class Discussion:
+    """One multi-agent discussion of one task.
+
+    >>> result = Discussion("Capital of France?", options=["Paris", "Rome"], model="scripted").run()
+    """
+
+    def __init__(
+        self,
+        task: str | Task,
+        *,
+        options: Sequence[str] | None = None,
+        model: str | ModelAPI | ManagedModel | None = None,
+        config: DiscussionConfig | None = None,
+        on_message: MessageHook | None = None,
+        on_decision: DecisionHook | None = None,
+        **settings: Any,
+    ):
+        self.task = task if isinstance(task, Task) else _make_task(task, options)
+        if config is not None and settings:
+            raise ConfigError("give either config= or keyword settings, not both")
+        try:
+            self.config = config or DiscussionConfig(**settings)
+        except ValidationError as exc:
+            raise config_error_from(exc, source="discussion settings") from None
+        # A model made here from an id is closed when the run ends; one passed in is the caller's.
+        self._owns_model = not isinstance(model, (ModelAPI, ManagedModel))
+        self.model = as_managed(model)
+        self.on_message = on_message
+        self.on_decision = on_decision
+        spec = load_paradigm(self.config.paradigm)
+        if self.config.paradigm_params:
+            spec = spec.with_params(**self.config.paradigm_params)
+        if self.config.memory_window is not None:
+            spec = spec.model_copy(update={"memory_window": self.config.memory_window}).with_source(spec.source)
+        self.paradigm: CompiledParadigm = compile_paradigm(
+            spec, n_agents=self.config.agents, with_drafter=self.config.drafter
+        )
+        self.protocol: DecisionProtocol = create_protocol(
+            self.config.protocol, **self.config.protocol_options
+        )
+        self._task_text = render(
+            "task",
+            instruction=self.task.instruction or _default_instruction(self.task),
+            question=self.task.question,
+            options=self.task.formatted_options(),
+            context=self.task.context or "",
+        )
+
+    # -- public entry points -------------------------------------------------------------
+
+    def run(self) -> DiscussionResult:
+        """Run to the end. Works in scripts and inside a running (Jupyter) event loop."""
+        return run_sync(self.run_async())
+
+    async def run_async(self) -> DiscussionResult:
+        try:
+            return await _Run(self).execute()
+        finally:
+            if self._owns_model:
+                await self.model.aclose()
+
+    async def aclose(self) -> None:
+        await self.model.aclose()
+
+
+def _make_task(question: str, options: Sequence[str] | None) -> Task:
+    try:
+        return Task(question=question, options=list(options) if options is not None else None)
+    except ValidationError as exc:
+        raise config_error_from(exc, source="task") from None
+
+
+def _default_instruction(task: Task) -> str:
+    if task.is_multiple_choice:
+        return "Answer the following multiple-choice question by choosing one of the options."
+    return "Solve the following task."
+
+
+def _call_seed(seed: int | None, *parts: object) -> int | None:
+    """A stable per-call seed derived from the discussion seed, so reruns repeat exactly."""
+    if seed is None:
+        return None
+    digest = hashlib.sha256(":".join(map(str, (seed, *parts))).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class _Run:
+    """The mutable state of one execution of a Discussion."""
+
+    def __init__(self, discussion: Discussion):
+        self.d = discussion
+        self.cfg = discussion.config
+        self.paradigm = discussion.paradigm
+        self.messages: list[Message] = []
+        self.calls: list[CallRecord] = []
+        self.decisions: list[Decision] = []
+        self.warnings: list[str] = []
+        self.agents: dict[str, _Agent] = {}
+        self.turn = 0
+        self.step = 0
+        self._calls_started = 0
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def execute(self) -> DiscussionResult:
+        stop: StopReason = "max_turns"
+        detail = ""
+        final: Decision | None = None
+        error: ErrorInfo | None = None
+        try:
+            await self._make_agents()
+            final = await self._loop()
+            if final is not None:
+                stop = _stop_reason(self.d.protocol)
+                detail = final.reason
+        except BudgetExceeded as exc:
+            stop, detail = "budget", str(exc)
+        except Exception as exc:
+            stop, detail = "error", f"{type(exc).__name__}: {exc}"
+            error = ErrorInfo(
+                type=type(exc).__name__, message=str(exc), turn=self.turn, step=self.step,
+                calls_made=len(self.calls),
+            )
+        if final is None:
+            final = self.d.protocol.fallback(self._context(final=True))
+            self.decisions.append(final)
+            if stop == "max_turns":
+                detail = final.reason
+                if final.tie:
+                    stop = "max_turns_tie" if self.d.protocol.kind != "consensus" else stop
+        usage, by_agent = usage_totals(self.calls)
+        return DiscussionResult(
+            task=self.d.task,
+            answer=final.answer,
+            solution=final.solution,
+            decided=final.decided,
+            stop_reason=stop,
+            stop_detail=detail,
+            error=error,
+            turns=self.turn,
+            paradigm=self.paradigm.name,
+            protocol=self.d.protocol.name,
+            style=self.cfg.style,
+            seed=self.cfg.seed,
+            agents=[a.info for a in self.agents.values()],
+            messages=self.messages,
+            decisions=self.decisions,
+            calls=self.calls,
+            warnings=self.warnings,
+            usage=usage,
+            usage_by_agent=by_agent,
+        )
+
+    async def _loop(self) -> Decision | None:
+        per_message = self.paradigm.decision_points == "message"
+        steps = self.paradigm.steps
+        for turn in range(1, self.cfg.max_turns + 1):
+            self.turn = turn
+            for step in steps:
+                self.step = step.index + 1
+                await self._run_step(turn, step)
+                last = turn == self.cfg.max_turns and step is steps[-1]
+                if per_message:
+                    decision = await self._consult(final=last)
+                    if decision.decided:
+                        return decision
+            if not per_message:
+                decision = await self._consult(final=turn == self.cfg.max_turns)
+                if decision.decided:
+                    return decision
+        return None
+
+    async def _consult(self, *, final: bool) -> Decision:
+        decision = await self.d.protocol.consult(self._context(final=final))
+        self.decisions.append(decision)
+        if self.d.on_decision:
+            self.d.on_decision(decision)
+        return decision
+
+    def _context(self, *, final: bool) -> DecisionContext:
+        return DecisionContext(
+            turn=self.turn, max_turns=self.cfg.max_turns, final=final,
+            voters=self.paradigm.voters, messages=list(self.messages), task=self.d.task,
+            seed=self.cfg.seed, ask=self._ask,
+        )
+
+    async def _run_step(self, turn: int, step: CompiledStep) -> None:
+        # Everyone in a step speaks from the same transcript; messages land after the step, so
+        # agents speaking together never see each other's message of this step.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._speak(turn, step, s)) for s in step.speakers]
+        for speaker, task in zip(step.speakers, tasks):
+            parsed, raw, seen = task.result()
+            text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
+            message = Message(
+                index=len(self.messages), turn=turn, step=step.index + 1, speaker=speaker,
+                text=text, raw=raw, stance=parsed.stance, solution=parsed.solution,
+                answer=parsed.answer, readable=parsed.readable,
+                receivers=list(step.receivers[speaker]), visible_message_ids=seen,
+            )
+            if not parsed.readable:
+                self.warnings.append(
+                    f"turn {turn} {speaker}: unreadable reply ({'; '.join(parsed.problems)})"
+                )
+            self.messages.append(message)
+            if self.d.on_message:
+                self.d.on_message(message, self.agents[speaker].info)
+
+    # -- one agent speaking ----------------------------------------------------------------
+
+    def visible_messages(self, agent: str, turn: int) -> list[Message]:
+        window = self.paradigm.memory_window
+        return [
+            m for m in self.messages
+            if (m.speaker == agent or agent in m.receivers)
+            and (window is None or m.turn >= turn - window)
+        ]
+
+    def _current_solution_for(self, agent: str) -> str | None:
+        # The current solution is state, not memory: it is taken from everything delivered to
+        # the agent, even beyond the memory window.
+        delivered = [m for m in self.messages if m.speaker == agent or agent in m.receivers]
+        state = track_support(delivered, self.paradigm.voters)
+        return state.current_solution
+
+    async def _speak(self, turn: int, step: CompiledStep, slot: str) -> tuple[ParsedReply, str, list[int]]:
+        agent = self.agents[slot]
+        view = self.visible_messages(slot, turn)
+        current = self._current_solution_for(slot)
+        mode = "draft" if current is None else "respond"
+        style = self.cfg.style
+        mc = self.d.task.is_multiple_choice
+
+        def prompt(instruction_mode: str) -> str:
+            instruction = render(
+                "instruction", mode=instruction_mode, style=style,
+                chain_of_thought=self.cfg.chain_of_thought, multiple_choice=mc,
+            )
+            return render(
+                "discussion", task=self.d._task_text, transcript=view,
+                current_solution=current or "", instruction=instruction,
+            )
+
+        system = ChatMessage(role="system", content=agent.system_prompt)
+        if mode == "respond" and style == "splitfreetext":
+            first = [system, ChatMessage(role="user", content=prompt("agreement"))]
+            feedback = await self._generate(first, slot, "agreement", turn)
+            agreement = parse_reply(feedback, self.d.task, expect_stance=True, need_solution=False)
+            if agreement.stance is not Stance.DISAGREE:
+                # Agreeing (or unreadable) ends here; the solution is not restated.
+                return (
+                    ParsedReply(agreement.stance, None, None, feedback.strip(), agreement.problems),
+                    feedback,
+                    [m.index for m in view],
+                )
+            follow = [
+                *first,
+                ChatMessage(role="assistant", content=feedback),
+                ChatMessage(role="user", content=prompt("revise")),
+            ]
+            revision = await self._generate(follow, slot, "discussion", turn)
+            raw = f"{feedback.strip()}\n\n{revision.strip()}"
+            parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
+        else:
+            messages = [system, ChatMessage(role="user", content=prompt(mode))]
+            raw = await self._generate(messages, slot, "discussion", turn)
+            parsed = parse_reply(
+                raw, self.d.task, expect_stance=mode == "respond", need_solution=mode == "draft"
+            )
+        parsed = await self._maybe_extract(parsed, raw, slot, turn)
+        return parsed, raw, [m.index for m in view]
+
+    async def _maybe_extract(self, parsed: ParsedReply, raw: str, slot: str, turn: int) -> ParsedReply:
+        policy = self.cfg.extraction
+        missing = parsed.answer is None and parsed.stance is not Stance.AGREE
+        if policy == "never" or (policy == "on_failure" and not missing):
+            return parsed
+        prompt = render(
+            "extraction", multiple_choice=self.d.task.is_multiple_choice,
+            options=self.d.task.formatted_options(), response=raw,
+        )
+        reply = await self._generate([ChatMessage(role="user", content=prompt)], slot, "extraction", turn)
+        solution, answer, _ = read_solution(f"Final Solution: {reply.strip()}", self.d.task)
+        if answer is None:
+            return parsed
+        problems = tuple(p for p in parsed.problems if "Final Solution" not in p and "options" not in p)
+        return ParsedReply(parsed.stance, solution, answer, parsed.shared_text, problems)
+
+    # -- model calls -----------------------------------------------------------------------
+
+    def _reserve_call(self) -> None:
+        cap = self.cfg.max_calls
+        if cap is not None and self._calls_started >= cap:
+            raise BudgetExceeded(f"call limit of {cap} reached")
+        tokens = sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+        limit = self.cfg.max_total_tokens
+        if limit is not None and tokens >= limit:
+            raise BudgetExceeded(f"token limit of {limit} reached ({tokens} used)")
+        self._calls_started += 1
+
+    async def _generate(self, messages: list[ChatMessage], slot: str, role: str, turn: int) -> str:
+        self._reserve_call()
+        config: GenerateConfig = self.cfg.generation
+        if self.cfg.seed is not None:
+            config = config.model_copy(update={"seed": _call_seed(self.cfg.seed, turn, slot, role, len(self.calls))})
+        try:
+            output, record = await self.d.model.generate(
+                messages, config, role=role, agent=slot, turn=turn,
+                persona=self.agents[slot].persona.name if slot in self.agents else None,
+            )
+        except ModelCallError as exc:
+            if exc.record is not None:
+                self.calls.append(exc.record)
+            raise
+        self.calls.append(record)
+        return output.text
+
+    async def _ask(self, agent: str, messages: list[ChatMessage], role: str) -> str | None:
+        """For protocols that elicit ballots: one call as `agent`; None when the call failed."""
+        try:
+            return await self._generate(messages, agent, role, self.turn)
+        except ModelCallError:
+            return None
+
+    # -- setting up the team ---------------------------------------------------------------
+
+    async def _make_agents(self) -> None:
+        cfg = self.cfg
+        voters = self.paradigm.voters
+        sources = cfg.personas if isinstance(cfg.personas, list) else [cfg.personas] * len(voters)
+        parsed_sources = [parse_source(s) for s in sources]
+        made: list[Persona] = []
+        if self.paradigm.drafter:
+            self._add_agent(self.paradigm.drafter, DRAFTER_PERSONA, "drafter", voter=False)
+        for index, (slot, source) in enumerate(zip(voters, parsed_sources)):
+            request = PersonaRequest(
+                slot=slot, index=index, task_text=self.d._task_text, existing=list(made),
+                model=self.d.model, config=cfg.generation.model_copy(update={"seed": _call_seed(cfg.seed, "persona", slot)}),
+                seed=cfg.seed,
+            )
+            choice = await source.make(request)
+            self.calls.extend(request.calls)
+            self._calls_started += len(request.calls)
+            self.warnings.extend(request.warnings)
+            made.append(choice.persona)
+            self._add_agent(slot, choice.persona, choice.source, voter=True, fallback=choice.fallback)
+
+    def _add_agent(self, slot: str, persona: Persona, source: str, *, voter: bool, fallback: bool = False) -> None:
+        with_role = source != "none"
+        system = render(
+            "system", drafter=not voter,
+            persona_name=persona.name if with_role else "",
+            persona_description=persona.description if with_role else "",
+        )
+        info = AgentInfo(
+            slot=slot, persona_name=persona.name, persona_description=persona.description,
+            persona_source=source, voter=voter, persona_fallback=fallback,
+        )
+        self.agents[slot] = _Agent(info=info, persona=persona, system_prompt=system)
+
+
+def _stop_reason(protocol: DecisionProtocol) -> StopReason:
+    return {"consensus": "consensus", "voting": "vote", "judge": "judge"}[protocol.kind]  # type: ignore[return-value]
+
+
+def discuss(
+    task: str | Task,
+    *,
+    options: Sequence[str] | None = None,
+    model: str | ModelAPI | ManagedModel | None = None,
+    **settings: Any,
+) -> DiscussionResult:
+    """Run one discussion and return its result. See `DiscussionConfig` for the settings."""
+    return Discussion(task, options=options, model=model, **settings).run()
+
+
+async def discuss_async(
+    task: str | Task,
+    *,
+    options: Sequence[str] | None = None,
+    model: str | ModelAPI | ManagedModel | None = None,
+    **settings: Any,
+) -> DiscussionResult:
+    return await Discussion(task, options=options, model=model, **settings).run_async()
+
+
+__all__ = ["Discussion", "ParadigmSpec", "discuss", "discuss_async"]

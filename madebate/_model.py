@@ -1,0 +1,63 @@
+"""The model interface: one async method, `generate(messages, config) -> ModelOutput`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerateConfig(BaseModel):
+    """Sampling settings of one request. Part of the cache key, so keep it complete."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+class CallContext(BaseModel):
+    """Who is asking and why. Providers other than the scripted model ignore it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str = "discussion"
+    agent: str | None = None
+    turn: int = 0
+    persona: str | None = None
+
+
+class ModelOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    latency_s: float = 0.0
+    raw: dict[str, Any] | None = Field(default=None, exclude=True)
+
+
+class ModelAPI(ABC):
+    """A provider. Raise `ModelCallError(retryable=...)` for failures; the wrapper retries."""
+
+    model_id: str
+
+    @abstractmethod
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+    ) -> ModelOutput: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or engines. Safe to call twice."""

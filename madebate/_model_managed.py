@@ -1,0 +1,121 @@
+"""One wrapper for every provider: retries, a concurrency limit per endpoint, call accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from madebate._errors import ModelCallError
+from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+from madebate._results import CallRecord
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ModelCallError) and exc.retryable
+
+
+class ManagedModel:
+    """Wraps a provider. Shared by all discussions that use the same endpoint.
+
+    Retries only retryable failures (429, 5xx, connection errors, timeouts), never 4xx. Returns
+    the output together with the call's accounting record; on final failure raises
+    `ModelCallError` with the record attached as `exc.record`.
+    """
+
+    def __init__(
+        self,
+        provider: ModelAPI,
+        *,
+        max_concurrency: int = 16,
+        max_attempts: int = 4,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 20.0,
+    ):
+        self.provider = provider
+        self.max_attempts = max_attempts
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._max_concurrency = max_concurrency
+        self._semaphores: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
+
+    @property
+    def model_id(self) -> str:
+        return self.provider.model_id
+
+    async def generate(
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        *,
+        role: str,
+        agent: str | None,
+        turn: int = 0,
+        persona: str | None = None,
+    ) -> tuple[ModelOutput, CallRecord]:
+        context = CallContext(role=role, agent=agent, turn=turn, persona=persona)
+        attempts = 0
+        start = time.perf_counter()
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.max_attempts),
+                wait=wait_exponential_jitter(initial=self._retry_initial_s, max=self._retry_max_s),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    async with self._semaphore():
+                        output = await self.provider.generate(messages, config, context)
+        except (ModelCallError, RetryError) as exc:
+            record = self._record(context, None, attempts, time.perf_counter() - start, str(exc))
+            err = exc if isinstance(exc, ModelCallError) else ModelCallError(str(exc), retryable=False)
+            err.record = record
+            raise err from None
+        except Exception as exc:
+            # A provider bug or an unexpected exception type: account for it, never retry.
+            record = self._record(context, None, attempts, time.perf_counter() - start, repr(exc))
+            err = ModelCallError(f"{type(exc).__name__}: {exc}", retryable=False)
+            err.record = record
+            raise err from exc
+        return output, self._record(context, output, attempts, output.latency_s, None)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """The concurrency limit of the running loop (a semaphore belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        entry = self._semaphores.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            self._semaphores = {k: v for k, v in self._semaphores.items() if not v[0].is_closed()}
+            entry = (loop, asyncio.Semaphore(self._max_concurrency))
+            self._semaphores[id(loop)] = entry
+        return entry[1]
+
+    def _record(
+        self,
+        context: CallContext,
+        output: ModelOutput | None,
+        attempts: int,
+        latency_s: float,
+        error: str | None,
+    ) -> CallRecord:
+        return CallRecord(
+            role=context.role,  # type: ignore[arg-type]
+            agent=context.agent,
+            model=self.model_id,
+            prompt_tokens=output.prompt_tokens if output else 0,
+            completion_tokens=output.completion_tokens if output else 0,
+            latency_s=latency_s,
+            finish_reason=output.finish_reason if output else None,
+            attempts=attempts,
+            error=error,
+        )
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()

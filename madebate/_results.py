@@ -1,0 +1,156 @@
+"""Typed records of a discussion: messages, model calls, decisions and the final result."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from madebate._task import Task
+
+
+class Stance(str, Enum):
+    AGREE = "agree"
+    DISAGREE = "disagree"
+    NONE = "none"  # a first proposal, or a reply that took no stance
+    UNREADABLE = "unreadable"
+
+
+StopReason = Literal["consensus", "vote", "judge", "max_turns", "max_turns_tie", "budget", "error"]
+CallRole = Literal["discussion", "agreement", "ballot", "persona", "judge", "extraction"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Record):
+    """One contribution to the discussion, with who it was delivered to."""
+
+    index: int
+    turn: int
+    step: int
+    speaker: str
+    text: str  # what receivers see
+    raw: str  # the full reply (reasoning style hides the final answer from receivers)
+    stance: Stance
+    solution: str | None = None  # the solution the reply states, if it could be read
+    answer: str | None = None  # its normalised form (option letter for multiple choice)
+    readable: bool = True
+    receivers: list[str] = Field(default_factory=list)
+    visible_message_ids: list[int] = Field(default_factory=list)  # what the speaker saw
+
+
+class CallRecord(_Record):
+    """Accounting of one model call (after retries)."""
+
+    role: CallRole
+    agent: str | None
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+    attempts: int = 1
+    cache_hit: bool = False
+    error: str | None = None
+
+
+class Usage(_Record):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Ballot(_Record):
+    """One voter's ballot: raw reply, what was read from it, and whether it counted."""
+
+    voter: str
+    raw: str = ""
+    value: Any = None
+    reasks: int = 0
+    counted: bool = False
+    problem: str | None = None
+
+
+class Decision(_Record):
+    """What a decision protocol concluded at one decision point."""
+
+    protocol: str
+    turn: int
+    decided: bool
+    answer: str | None = None
+    solution: str | None = None
+    tally: dict[str, float] = Field(default_factory=dict)
+    reason: str = ""
+    tie: bool = False
+    ballots: list[Ballot] = Field(default_factory=list)
+
+
+class AgentInfo(_Record):
+    slot: str
+    persona_name: str
+    persona_description: str
+    persona_source: str
+    voter: bool
+    persona_fallback: bool = False
+
+
+class ErrorInfo(_Record):
+    type: str
+    message: str
+    turn: int
+    step: int
+    calls_made: int
+
+
+class DiscussionResult(_Record):
+    """The whole outcome of one discussion. `to_json()` and `from_json()` round-trip."""
+
+    task: Task
+    answer: str | None  # normalised (option letter for multiple choice); None only if never proposed
+    solution: str | None  # the full text of the final solution
+    decided: bool
+    stop_reason: StopReason
+    stop_detail: str = ""
+    error: ErrorInfo | None = None
+    turns: int
+    paradigm: str
+    protocol: str
+    style: str
+    seed: int | None
+    agents: list[AgentInfo]
+    messages: list[Message]
+    decisions: list[Decision] = Field(default_factory=list)
+    calls: list[CallRecord] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    usage_by_agent: dict[str, Usage] = Field(default_factory=dict)  # calls with no agent: '-'
+
+    def to_json(self, **kwargs: Any) -> str:
+        return self.model_dump_json(**kwargs)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> DiscussionResult:
+        return cls.model_validate_json(data)
+
+
+def usage_totals(calls: list[CallRecord]) -> tuple[Usage, dict[str, Usage]]:
+    """Totals over all calls, and per agent slot."""
+    groups: dict[str, list[CallRecord]] = {}
+    for c in calls:
+        groups.setdefault(c.agent or "-", []).append(c)
+    return _sum_usage(calls), {k: _sum_usage(v) for k, v in groups.items()}
+
+
+def _sum_usage(calls: list[CallRecord]) -> Usage:
+    return Usage(
+        calls=len(calls),
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        completion_tokens=sum(c.completion_tokens for c in calls),
+    )

@@ -1,0 +1,46 @@
+"""Who supports the current solution, read from the transcript (DESIGN.md section 3).
+
+Support is tracked by normalised answer, so an agreeing message that restates the current
+solution still counts as agreement (the MALLM consensus defect came from comparing texts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from madebate._results import Message, Stance
+
+
+@dataclass
+class SupportState:
+    current_answer: str | None = None
+    current_solution: str | None = None
+    proposer: str | None = None
+    supporters: set[str] = field(default_factory=set)  # voters only
+    latest_answer: dict[str, str] = field(default_factory=dict)  # each voter's latest position
+    proposals: list[tuple[str, str]] = field(default_factory=list)  # (speaker, answer) in order
+
+
+def track_support(messages: Sequence[Message], voters: Sequence[str]) -> SupportState:
+    state = SupportState()
+    voter_set = set(voters)
+    for m in messages:
+        is_voter = m.speaker in voter_set
+        if m.answer is not None and m.answer != state.current_answer:
+            # A new proposal resets support to its proposer alone.
+            state.current_answer, state.current_solution = m.answer, m.solution
+            state.proposer = m.speaker
+            state.supporters = {m.speaker} if is_voter else set()
+            state.proposals.append((m.speaker, m.answer))
+        elif m.answer is not None or (m.stance is Stance.AGREE and state.current_answer is not None):
+            if is_voter:
+                state.supporters.add(m.speaker)  # restates or agrees with the current answer
+        elif is_voter:
+            state.supporters.discard(m.speaker)  # unreadable, or disagreed without an answer
+        if is_voter:
+            if m.answer is not None:
+                state.latest_answer[m.speaker] = m.answer
+            elif m.stance is Stance.AGREE and state.current_answer is not None:
+                state.latest_answer[m.speaker] = state.current_answer
+    return state

@@ -1,0 +1,178 @@
+"""The `madebate` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from madebate._errors import MadebateError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Multi-agent discussions under graph paradigms, decided by a protocol.",
+)
+paradigms_app = typer.Typer(help="List the built-in paradigms, or show one as a graph.")
+app.add_typer(paradigms_app, name="paradigms")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception, debug: bool) -> None:
+    if debug:
+        raise exc
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def discuss(
+    question: Annotated[str, typer.Argument(help="The task or question to discuss.")],
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="A multiple-choice option (repeat for each)."),
+    ] = None,
+    paradigm: Annotated[str, typer.Option(help="Built-in paradigm name or YAML file.")] = "memory",
+    agents: Annotated[int, typer.Option(help="Number of panelists.")] = 3,
+    protocol: Annotated[str, typer.Option(help="Decision protocol.")] = "majority_consensus",
+    max_turns: Annotated[int, typer.Option(help="Upper bound on turns.")] = 3,
+    personas: Annotated[
+        str, typer.Option(help="Persona source: library[:NAME|FILE], expert, ipip or none.")
+    ] = "library",
+    style: Annotated[
+        str, typer.Option(help="Response style: simple, freetext, splitfreetext, critical, reasoning.")
+    ] = "simple",
+    drafter: Annotated[bool, typer.Option(help="Add a neutral drafter (debate).")] = False,
+    chain_of_thought: Annotated[bool, typer.Option("--cot/--no-cot")] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model id: openai/NAME, llamacpp[/FILE.gguf], scripted. Default: embedded."),
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="Base URL for openai/ models.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Max tokens per reply.")] = 256,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    seed: Annotated[int | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Run one discussion, printing it turn by turn, then the answer and why it stopped."""
+    from madebate._discussion import Discussion
+    from madebate._model import GenerateConfig
+    from madebate._results import AgentInfo, Decision, Message
+
+    def show_message(m: Message, agent: AgentInfo) -> None:
+        stance = {"agree": "[green]AGREE[/]", "disagree": "[red]DISAGREE[/]",
+                  "unreadable": "[yellow]unreadable[/]"}.get(m.stance.value, "proposal")
+        answer = m.answer or "-"
+        title = f"turn {m.turn} · {m.speaker} ({agent.persona_name}) · {stance} · answer {answer}"
+        to = ", ".join(m.receivers) or "nobody"
+        console.print(Panel(m.text, title=title, subtitle=f"to {to}", title_align="left",
+                            subtitle_align="right"), highlight=False)
+
+    def show_decision(d: Decision) -> None:
+        if d.decided:
+            console.print(f"[bold]decision ({d.protocol}):[/] {d.reason}", highlight=False)
+
+    model_options = {"base_url": base_url} if base_url else {}
+    try:
+        model_obj = None
+        if model_options:
+            from madebate._models import create_provider
+
+            model_obj = create_provider(model, **model_options)
+        discussion = Discussion(
+            question,
+            options=option or None,
+            model=model_obj if model_obj is not None else model,
+            paradigm=paradigm,
+            agents=agents,
+            protocol=protocol,
+            max_turns=max_turns,
+            personas=personas,
+            style=style,
+            drafter=drafter,
+            chain_of_thought=chain_of_thought,
+            generation=GenerateConfig(max_tokens=max_tokens, temperature=temperature),
+            seed=seed,
+            on_message=None if as_json else show_message,
+            on_decision=None if as_json else show_decision,
+        )
+        if not as_json:
+            names = f"{discussion.paradigm.name} · {discussion.protocol.name} · model {discussion.model.model_id}"
+            console.print(f"[bold]{question}[/]", highlight=False)
+            for line in discussion.task.formatted_options():
+                console.print(f"  {line}", highlight=False)
+            console.print(f"[dim]{names}[/]", highlight=False)
+        result = discussion.run()
+        if model_obj is not None:
+            from madebate._sync import run_sync
+
+            run_sync(model_obj.aclose())
+    except MadebateError as exc:
+        _fail(exc, debug)
+        return
+    if as_json:
+        sys.stdout.write(result.to_json(indent=2) + "\n")
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("answer", f"[bold]{result.solution or result.answer or '(none)'}[/]")
+    table.add_row("decided", str(result.decided))
+    table.add_row("stop reason", f"{result.stop_reason} ({result.stop_detail})")
+    table.add_row("turns", str(result.turns))
+    u = result.usage
+    table.add_row("model calls", f"{u.calls} ({u.prompt_tokens} prompt + {u.completion_tokens} completion tokens)")
+    if result.error:
+        table.add_row("error", f"{result.error.type}: {result.error.message}")
+    for w in result.warnings:
+        table.add_row("warning", w)
+    console.print(table, highlight=False)
+
+
+@paradigms_app.callback(invoke_without_command=True)
+def paradigms_list(ctx: typer.Context) -> None:
+    """List the built-in paradigms."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from madebate._paradigm import builtin_paradigms, load_paradigm
+
+    table = Table("paradigm", "decides after each", "description")
+    for name in builtin_paradigms():
+        spec = load_paradigm(name)
+        table.add_row(name, spec.decision_points, " ".join(spec.description.split()))
+    console.print(table)
+
+
+@paradigms_app.command("show")
+def paradigms_show(
+    name: Annotated[str, typer.Argument(help="Built-in name or YAML file.")],
+    agents: Annotated[int | None, typer.Option(help="Team size (default: 3, or the fixed slots).")] = None,
+    drafter: Annotated[bool, typer.Option(help="Include the drafter D.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Print a paradigm's compiled graph as text: steps and who receives whose messages."""
+    from madebate._paradigm import load_paradigm
+    from madebate._paradigm_compile import compile_paradigm
+
+    try:
+        spec = load_paradigm(Path(name) if name.endswith((".yaml", ".yml")) else name)
+        n = agents or (len(spec.slots) if spec.slots else 3)
+        compiled = compile_paradigm(spec, n_agents=n, with_drafter=drafter)
+    except MadebateError as exc:
+        _fail(exc, debug)
+        return
+    console.print(compiled.describe(), highlight=False, markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

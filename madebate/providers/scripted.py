@@ -1,0 +1,111 @@
+"""A deterministic model for tests and offline examples: replies from a list or a function."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from madebate._errors import ModelCallError
+from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+
+@dataclass(frozen=True)
+class ScriptedRequest:
+    """What a script function sees: the prompt, the sampling settings and who is asking."""
+
+    messages: list[ChatMessage]
+    config: GenerateConfig
+    context: CallContext
+    index: int  # how many requests this model answered before
+
+    @property
+    def agent(self) -> str | None:
+        return self.context.agent
+
+    @property
+    def role(self) -> str:
+        return self.context.role
+
+    @property
+    def prompt(self) -> str:
+        """The last user message."""
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
+
+ScriptFunction = Callable[[ScriptedRequest], "str | Awaitable[str]"]
+Script = Sequence[str] | dict[str, Sequence[str]] | ScriptFunction
+
+
+class ScriptedModel(ModelAPI):
+    """Replies from a list (in order), a dict of lists per agent slot, or a function.
+
+    A function may raise `ModelCallError` to play a failing backend. With no script the
+    built-in `default_script` plays a cooperative panel, good for offline demos.
+    Every request is kept in `requests` so tests can inspect what each agent was shown.
+    """
+
+    def __init__(self, script: Script | None = None, *, model_id: str = "scripted"):
+        self.model_id = model_id
+        self._script: Script = script if script is not None else default_script
+        self._positions: dict[str | None, int] = {}
+        self.requests: list[ScriptedRequest] = []
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+    ) -> ModelOutput:
+        request = ScriptedRequest(list(messages), config, context or CallContext(), len(self.requests))
+        self.requests.append(request)
+        text = await self._reply(request)
+        prompt_words = sum(len(m.content.split()) for m in messages)
+        return ModelOutput(
+            text=text,
+            prompt_tokens=prompt_words,
+            completion_tokens=len(text.split()),
+            finish_reason="stop",
+            latency_s=0.0,
+        )
+
+    async def _reply(self, request: ScriptedRequest) -> str:
+        script = self._script
+        if callable(script):
+            out = script(request)
+            if inspect.isawaitable(out):
+                out = await out
+            return str(out)
+        key = request.agent if isinstance(script, dict) else None
+        replies = script.get(key or "", []) if isinstance(script, dict) else script
+        pos = self._positions.get(key, 0)
+        if pos >= len(replies):
+            who = f" for agent {key}" if key else ""
+            raise ModelCallError(f"scripted model ran out of replies{who} after {pos}", retryable=False)
+        self._positions[key] = pos + 1
+        return replies[pos]
+
+
+_OPTION = re.compile(r"^\s*([A-Z])\)\s*(.+?)\s*$", re.M)
+_CURRENT = re.compile(r"Current solution:\s*(.+)", re.I)
+
+
+def default_script(request: ScriptedRequest) -> str:
+    """A cooperative panel: the first speaker proposes an option chosen by a stable hash of the
+    question, everyone else agrees. Persona requests get valid persona JSON."""
+    prompt = request.prompt
+    if request.role == "persona":
+        n = len(re.findall(r'"name"', prompt))
+        return json.dumps(
+            {"name": f"Scripted expert {n + 1}", "description": "A careful, methodical expert.",
+             "expertise": ["reasoning"]}
+        )
+    current = _CURRENT.search(prompt)
+    if current and current.group(1).strip().lower() not in {"none", "none yet"}:
+        return f"[AGREE] The current solution holds up.\nFinal Solution: {current.group(1).strip()}"
+    options = _OPTION.findall(prompt)
+    if options:
+        pick = int(hashlib.sha256(prompt.split("\n")[0].encode()).hexdigest(), 16) % len(options)
+        letter, text = options[pick]
+        return f"I weighed each option.\nFinal Solution: {letter}) {text}"
+    return "This follows from the task as stated.\nFinal Solution: 42"
