@@ -7,6 +7,8 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,37 @@ def free_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_params(*, extra_buffers: bool) -> Iterator[None]:
+    """Load with llama.cpp's extra weight buffers (repacking, AMX) off unless asked for.
+
+    On AMX-capable Xeons a native build crashes (SIGSEGV in ggml_backend_amx_mul_mat) on the
+    first prompt of more than one token. `Llama()` exposes no switch for the model parameter
+    `use_extra_bufts`, so its defaults are wrapped for the duration of the load.
+    """
+    if extra_buffers:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    with _PARAMS_LOCK:
+        original = low.llama_model_default_params
+
+        def defaults() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        low.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = original
+
+
 class LlamaCppModel(ModelAPI):
     """One `Llama` object serves one request at a time: calls are serialised and run off the loop."""
 
@@ -48,6 +81,7 @@ class LlamaCppModel(ModelAPI):
         n_ctx: int = 0,
         n_threads: int | None = None,
         n_batch: int = 512,
+        extra_buffers: bool = False,
     ):
         self.model_path = Path(model_path) if model_path else default_gguf_path()
         if not self.model_path.is_file():
@@ -57,6 +91,7 @@ class LlamaCppModel(ModelAPI):
         # More threads than free cores made decoding many times slower here.
         self.n_threads = min(n_threads or free_cores(), free_cores())
         self.n_batch = n_batch
+        self.extra_buffers = extra_buffers
         self._llm: Any = None
         # A thread lock, not an asyncio one: the sync facade may drive this from several loops.
         self._lock = threading.Lock()
@@ -69,13 +104,15 @@ class LlamaCppModel(ModelAPI):
                 "the embedded model needs llama-cpp-python (pip install llama-cpp-python)",
                 field="model",
             ) from exc
-        return Llama(
-            model_path=str(self.model_path),
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            n_batch=self.n_batch,
-            verbose=False,
-        )
+        with _model_params(extra_buffers=self.extra_buffers):
+            return Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,  # its default is every core: oversubscribes
+                n_batch=self.n_batch,
+                verbose=False,
+            )
 
     @property
     def context_length(self) -> int | None:
