@@ -42,48 +42,58 @@ def consensus_tally(
     n = len(voters)
     tally = {state.current_answer: float(len(state.supporters))} if state.current_answer else {}
     if state.current_answer is None:
-        return Decision(protocol=name, turn=turn, decided=False, tally=tally,
-                        reason="no solution proposed yet")
+        return Decision(
+            protocol=name, turn=turn, decided=False, tally=tally, reason="no solution proposed yet"
+        )
     support = len(state.supporters)
     if rule(support, n, turn):
         return Decision(
-            protocol=name, turn=turn, decided=True, answer=state.current_answer,
-            solution=state.current_solution, tally=tally,
+            protocol=name,
+            turn=turn,
+            decided=True,
+            answer=state.current_answer,
+            solution=state.current_solution,
+            tally=tally,
             reason=f"{support} of {n} voters support {state.current_answer}",
         )
     return Decision(
-        protocol=name, turn=turn, decided=False, tally=tally,
+        protocol=name,
+        turn=turn,
+        decided=False,
+        tally=tally,
         reason=f"only {support} of {n} voters support {state.current_answer}",
     )
 
 
 class ConsensusProtocol(DecisionProtocol):
     kind = "consensus"
-    rule: ClassVar[ConsensusRule]
+    rules: ClassVar[dict[str, ConsensusRule]] = {
+        "majority_consensus": majority,
+        "supermajority_consensus": supermajority,
+        "unanimity_consensus": unanimity,
+        "hybrid_consensus": hybrid,
+    }
 
     async def consult(self, ctx: DecisionContext) -> Decision:
-        return consensus_tally(type(self).rule, self.name, ctx.messages, ctx.voters, ctx.turn)
+        rule = self.rules[self.name]
+        return consensus_tally(rule, self.name, ctx.messages, ctx.voters, ctx.turn)
 
 
 @protocols.register("majority_consensus")
 class MajorityConsensus(ConsensusProtocol):
     name = "majority_consensus"
-    rule = staticmethod(majority)
 
 
 @protocols.register("supermajority_consensus")
 class SupermajorityConsensus(ConsensusProtocol):
     name = "supermajority_consensus"
-    rule = staticmethod(supermajority)
 
 
 @protocols.register("unanimity_consensus")
 class UnanimityConsensus(ConsensusProtocol):
     name = "unanimity_consensus"
-    rule = staticmethod(unanimity)
 
 
 @protocols.register("hybrid_consensus")
 class HybridConsensus(ConsensusProtocol):
     name = "hybrid_consensus"
-    rule = staticmethod(hybrid)

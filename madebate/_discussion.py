@@ -85,7 +85,9 @@ class Discussion:
         if self.config.paradigm_params:
             spec = spec.with_params(**self.config.paradigm_params)
         if self.config.memory_window is not None:
-            spec = spec.model_copy(update={"memory_window": self.config.memory_window}).with_source(spec.source)
+            spec = spec.model_copy(update={"memory_window": self.config.memory_window}).with_source(
+                spec.source
+            )
         self.paradigm: CompiledParadigm = compile_paradigm(
             spec, n_agents=self.config.agents, with_drafter=self.config.drafter
         )
@@ -172,7 +174,10 @@ class _Run:
         except Exception as exc:
             stop, detail = "error", f"{type(exc).__name__}: {exc}"
             error = ErrorInfo(
-                type=type(exc).__name__, message=str(exc), turn=self.turn, step=self.step,
+                type=type(exc).__name__,
+                message=str(exc),
+                turn=self.turn,
+                step=self.step,
                 calls_made=len(self.calls),
             )
         if final is None:
@@ -233,9 +238,14 @@ class _Run:
 
     def _context(self, *, final: bool) -> DecisionContext:
         return DecisionContext(
-            turn=self.turn, max_turns=self.cfg.max_turns, final=final,
-            voters=self.paradigm.voters, messages=list(self.messages), task=self.d.task,
-            seed=self.cfg.seed, ask=self._ask,
+            turn=self.turn,
+            max_turns=self.cfg.max_turns,
+            final=final,
+            voters=self.paradigm.voters,
+            messages=list(self.messages),
+            task=self.d.task,
+            seed=self.cfg.seed,
+            ask=self._ask,
         )
 
     async def _run_step(self, turn: int, step: CompiledStep) -> None:
@@ -243,14 +253,22 @@ class _Run:
         # agents speaking together never see each other's message of this step.
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self._speak(turn, step, s)) for s in step.speakers]
-        for speaker, task in zip(step.speakers, tasks):
+        for speaker, task in zip(step.speakers, tasks, strict=False):
             parsed, raw, seen = task.result()
             text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             message = Message(
-                index=len(self.messages), turn=turn, step=step.index + 1, speaker=speaker,
-                text=text, raw=raw, stance=parsed.stance, solution=parsed.solution,
-                answer=parsed.answer, readable=parsed.readable,
-                receivers=list(step.receivers[speaker]), visible_message_ids=seen,
+                index=len(self.messages),
+                turn=turn,
+                step=step.index + 1,
+                speaker=speaker,
+                text=text,
+                raw=raw,
+                stance=parsed.stance,
+                solution=parsed.solution,
+                answer=parsed.answer,
+                readable=parsed.readable,
+                receivers=list(step.receivers[speaker]),
+                visible_message_ids=seen,
             )
             if not parsed.readable:
                 self.warnings.append(
@@ -265,7 +283,8 @@ class _Run:
     def visible_messages(self, agent: str, turn: int) -> list[Message]:
         window = self.paradigm.memory_window
         return [
-            m for m in self.messages
+            m
+            for m in self.messages
             if (m.speaker == agent or agent in m.receivers)
             and (window is None or m.turn >= turn - window)
         ]
@@ -277,7 +296,9 @@ class _Run:
         state = track_support(delivered, self.paradigm.voters)
         return state.current_solution
 
-    async def _speak(self, turn: int, step: CompiledStep, slot: str) -> tuple[ParsedReply, str, list[int]]:
+    async def _speak(
+        self, turn: int, step: CompiledStep, slot: str
+    ) -> tuple[ParsedReply, str, list[int]]:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
         current = self._current_solution_for(slot)
@@ -287,12 +308,18 @@ class _Run:
 
         def prompt(instruction_mode: str) -> str:
             instruction = render(
-                "instruction", mode=instruction_mode, style=style,
-                chain_of_thought=self.cfg.chain_of_thought, multiple_choice=mc,
+                "instruction",
+                mode=instruction_mode,
+                style=style,
+                chain_of_thought=self.cfg.chain_of_thought,
+                multiple_choice=mc,
             )
             return render(
-                "discussion", task=self.d._task_text, transcript=view,
-                current_solution=current or "", instruction=instruction,
+                "discussion",
+                task=self.d._task_text,
+                transcript=view,
+                current_solution=current or "",
+                instruction=instruction,
             )
 
         system = ChatMessage(role="system", content=agent.system_prompt)
@@ -324,20 +351,28 @@ class _Run:
         parsed = await self._maybe_extract(parsed, raw, slot, turn)
         return parsed, raw, [m.index for m in view]
 
-    async def _maybe_extract(self, parsed: ParsedReply, raw: str, slot: str, turn: int) -> ParsedReply:
+    async def _maybe_extract(
+        self, parsed: ParsedReply, raw: str, slot: str, turn: int
+    ) -> ParsedReply:
         policy = self.cfg.extraction
         missing = parsed.answer is None and parsed.stance is not Stance.AGREE
         if policy == "never" or (policy == "on_failure" and not missing):
             return parsed
         prompt = render(
-            "extraction", multiple_choice=self.d.task.is_multiple_choice,
-            options=self.d.task.formatted_options(), response=raw,
+            "extraction",
+            multiple_choice=self.d.task.is_multiple_choice,
+            options=self.d.task.formatted_options(),
+            response=raw,
         )
-        reply = await self._generate([ChatMessage(role="user", content=prompt)], slot, "extraction", turn)
+        reply = await self._generate(
+            [ChatMessage(role="user", content=prompt)], slot, "extraction", turn
+        )
         solution, answer, _ = read_solution(f"Final Solution: {reply.strip()}", self.d.task)
         if answer is None:
             return parsed
-        problems = tuple(p for p in parsed.problems if "Final Solution" not in p and "options" not in p)
+        problems = tuple(
+            p for p in parsed.problems if "Final Solution" not in p and "options" not in p
+        )
         return ParsedReply(parsed.stance, solution, answer, parsed.shared_text, problems)
 
     # -- model calls -----------------------------------------------------------------------
@@ -356,10 +391,16 @@ class _Run:
         self._reserve_call()
         config: GenerateConfig = self.cfg.generation
         if self.cfg.seed is not None:
-            config = config.model_copy(update={"seed": _call_seed(self.cfg.seed, turn, slot, role, len(self.calls))})
+            config = config.model_copy(
+                update={"seed": _call_seed(self.cfg.seed, turn, slot, role, len(self.calls))}
+            )
         try:
             output, record = await self.d.model.generate(
-                messages, config, role=role, agent=slot, turn=turn,
+                messages,
+                config,
+                role=role,
+                agent=slot,
+                turn=turn,
                 persona=self.agents[slot].persona.name if slot in self.agents else None,
             )
         except ModelCallError as exc:
@@ -386,10 +427,16 @@ class _Run:
         made: list[Persona] = []
         if self.paradigm.drafter:
             self._add_agent(self.paradigm.drafter, DRAFTER_PERSONA, "drafter", voter=False)
-        for index, (slot, source) in enumerate(zip(voters, parsed_sources)):
+        for index, (slot, source) in enumerate(zip(voters, parsed_sources, strict=False)):
             request = PersonaRequest(
-                slot=slot, index=index, task_text=self.d._task_text, existing=list(made),
-                model=self.d.model, config=cfg.generation.model_copy(update={"seed": _call_seed(cfg.seed, "persona", slot)}),
+                slot=slot,
+                index=index,
+                task_text=self.d._task_text,
+                existing=list(made),
+                model=self.d.model,
+                config=cfg.generation.model_copy(
+                    update={"seed": _call_seed(cfg.seed, "persona", slot)}
+                ),
                 seed=cfg.seed,
             )
             choice = await source.make(request)
@@ -397,18 +444,27 @@ class _Run:
             self._calls_started += len(request.calls)
             self.warnings.extend(request.warnings)
             made.append(choice.persona)
-            self._add_agent(slot, choice.persona, choice.source, voter=True, fallback=choice.fallback)
+            self._add_agent(
+                slot, choice.persona, choice.source, voter=True, fallback=choice.fallback
+            )
 
-    def _add_agent(self, slot: str, persona: Persona, source: str, *, voter: bool, fallback: bool = False) -> None:
+    def _add_agent(
+        self, slot: str, persona: Persona, source: str, *, voter: bool, fallback: bool = False
+    ) -> None:
         with_role = source != "none"
         system = render(
-            "system", drafter=not voter,
+            "system",
+            drafter=not voter,
             persona_name=persona.name if with_role else "",
             persona_description=persona.description if with_role else "",
         )
         info = AgentInfo(
-            slot=slot, persona_name=persona.name, persona_description=persona.description,
-            persona_source=source, voter=voter, persona_fallback=fallback,
+            slot=slot,
+            persona_name=persona.name,
+            persona_description=persona.description,
+            persona_source=source,
+            voter=voter,
+            persona_fallback=fallback,
         )
         self.agents[slot] = _Agent(info=info, persona=persona, system_prompt=system)
 

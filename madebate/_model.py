@@ -56,7 +56,10 @@ class ModelAPI(ABC):
 
     @abstractmethod
     async def generate(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext | None = None,
     ) -> ModelOutput: ...
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

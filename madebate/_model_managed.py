@@ -76,7 +76,11 @@ class ManagedModel:
                         output = await self.provider.generate(messages, config, context)
         except (ModelCallError, RetryError) as exc:
             record = self._record(context, None, attempts, time.perf_counter() - start, str(exc))
-            err = exc if isinstance(exc, ModelCallError) else ModelCallError(str(exc), retryable=False)
+            err = (
+                exc
+                if isinstance(exc, ModelCallError)
+                else ModelCallError(str(exc), retryable=False)
+            )
             err.record = record
             raise err from None
         except Exception as exc:

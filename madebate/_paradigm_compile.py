@@ -83,7 +83,9 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
         panel = list(spec.slots)
     else:
         if n_agents < 2:
-            raise ConfigError(f"a discussion needs at least 2 agents, got {n_agents}", field="agents")
+            raise ConfigError(
+                f"a discussion needs at least 2 agents, got {n_agents}", field="agents"
+            )
         panel = [f"A{i}" for i in range(1, n_agents + 1)]
     if with_drafter and spec.drafter == "never":
         raise ConfigError(
@@ -94,7 +96,9 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
         )
     drafter = DRAFTER_SLOT if with_drafter else None
     if drafter and drafter in panel:
-        raise ConfigError(f"slot name '{drafter}' is reserved for the drafter", source=src, field="slots")
+        raise ConfigError(
+            f"slot name '{drafter}' is reserved for the drafter", source=src, field="slots"
+        )
     slots = ([drafter] if drafter else []) + panel
     resolver = _Resolver(spec, panel, drafter)
 
@@ -132,12 +136,12 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
         )
 
     graph = nx.MultiDiGraph(name=spec.name)
-    for s in slots:
-        graph.add_node(s, voter=s != drafter, drafter=s == drafter)
+    for slot in slots:
+        graph.add_node(slot, voter=slot != drafter, drafter=slot == drafter)
     for st in steps:
         for speaker, receivers in st.receivers.items():
-            for r in receivers:
-                graph.add_edge(speaker, r, step=st.index)
+            for receiver in receivers:
+                graph.add_edge(speaker, receiver, step=st.index)
     return CompiledParadigm(
         spec=spec,
         slots=tuple(slots),
@@ -161,7 +165,9 @@ def _repeat_count(spec: ParadigmSpec, entry: RepeatSpec, where: str) -> int:
             field=where,
         )
     if times < 1:
-        raise ConfigError(f"repeat count must be at least 1, got {times}", source=spec.source, field=where)
+        raise ConfigError(
+            f"repeat count must be at least 1, got {times}", source=spec.source, field=where
+        )
     return times
 
 
@@ -185,9 +191,7 @@ def _expand(
     }
     if step.mode == "together":
         return [CompiledStep(start, label, tuple(speakers), receivers)]
-    return [
-        CompiledStep(start + k, label, (s,), {s: receivers[s]}) for k, s in enumerate(speakers)
-    ]
+    return [CompiledStep(start + k, label, (s,), {s: receivers[s]}) for k, s in enumerate(speakers)]
 
 
 class _Resolver:
@@ -205,7 +209,9 @@ class _Resolver:
                     field=f"groups.{g}",
                 )
 
-    def resolve(self, selector: Selector, where: str, *, speaker: str | None, ring: list[str]) -> list[str]:
+    def resolve(
+        self, selector: Selector, where: str, *, speaker: str | None, ring: list[str]
+    ) -> list[str]:
         """Slots a selector names, in slot order (duplicates removed)."""
         chosen: set[str] = set()
         parts = [selector] if isinstance(selector, str) else selector
@@ -214,8 +220,8 @@ class _Resolver:
         return [s for s in self.slots if s in chosen]
 
     def _expression(self, expr: str, where: str, speaker: str | None, ring: list[str]) -> set[str]:
-        pos, result = 0, set()
-        first = True
+        pos, first = 0, True
+        result: set[str] = set()
         while pos < len(expr):
             m = _TOKEN.match(expr, pos)
             if not m or (m.group(1) is None and not first):

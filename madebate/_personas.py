@@ -82,7 +82,14 @@ class PersonaChoice:
 
 
 class PersonaSource(ABC):
+    """Makes the persona of one slot. Sources taking an argument ('library:NAME') accept it as
+    their one positional constructor argument."""
+
     name: str
+
+    def __init__(self, argument: str | None = None):
+        if argument:
+            raise ConfigError(f"persona source '{self.name}' takes no argument", field="personas")
 
     @abstractmethod
     async def make(self, request: PersonaRequest) -> PersonaChoice: ...
@@ -112,8 +119,8 @@ class LibraryPersonas(PersonaSource):
 
     name = "library"
 
-    def __init__(self, library: str = "general"):
-        self.library = load_persona_library(library)
+    def __init__(self, argument: str | None = None):
+        self.library = load_persona_library(argument or "general")
 
     async def make(self, request: PersonaRequest) -> PersonaChoice:
         taken = {p.name for p in request.existing}
@@ -127,8 +134,13 @@ class ExpertPersonas(PersonaSource):
 
     name = "expert"
 
-    def __init__(self, attempts: str | int = 3):
-        self.attempts = int(attempts)
+    def __init__(self, argument: str | None = None):
+        if argument is not None and not argument.isdigit():
+            raise ConfigError(
+                f"'expert:{argument}': the argument is the number of attempts, e.g. expert:3",
+                field="personas",
+            )
+        self.attempts = int(argument or 3)
 
     async def make(self, request: PersonaRequest) -> PersonaChoice:
         prompt = render("persona_expert", task=request.task_text, existing=request.existing)
@@ -150,7 +162,7 @@ class ExpertPersonas(PersonaSource):
             request.calls.append(record)
             persona, problem = parse_persona_json(output.text)
             if persona is not None and persona.name in {p.name for p in request.existing}:
-                persona, problem = None, f"duplicate name '{persona.name}'"
+                problem, persona = f"duplicate name '{persona.name}'", None
             if persona is not None:
                 return PersonaChoice(persona, "expert")
             problems.append(problem or "unreadable")
@@ -184,10 +196,22 @@ def parse_persona_json(text: str) -> tuple[Persona | None, str | None]:
 
 _TRAITS = {
     "openness": ("conventional and practical", "open to new ideas", "imaginative and curious"),
-    "conscientiousness": ("spontaneous and flexible", "reasonably organised", "meticulous and disciplined"),
-    "extraversion": ("reserved and quiet", "balanced between talk and listening", "outgoing and assertive"),
+    "conscientiousness": (
+        "spontaneous and flexible",
+        "reasonably organised",
+        "meticulous and disciplined",
+    ),
+    "extraversion": (
+        "reserved and quiet",
+        "balanced between talk and listening",
+        "outgoing and assertive",
+    ),
     "agreeableness": ("blunt and sceptical", "fair-minded", "warm and cooperative"),
-    "neuroticism": ("calm and steady", "moderately sensitive to pressure", "anxious and easily worried"),
+    "neuroticism": (
+        "calm and steady",
+        "moderately sensitive to pressure",
+        "anxious and easily worried",
+    ),
 }
 
 

@@ -31,7 +31,9 @@ class DecisionContext:
     messages: Sequence[Message]
     task: Task
     seed: int | None
-    ask: AskFunction  # (agent, prompt messages, call role) -> reply text, or None if the call failed
+    ask: (
+        AskFunction  # (agent, prompt messages, call role) -> reply text, or None if the call failed
+    )
 
     def support(self) -> SupportState:
         return track_support(self.messages, self.voters)
@@ -51,8 +53,12 @@ class DecisionProtocol(ABC):
         state = ctx.support()
         counts = Counter(state.latest_answer.values())
         if not counts:
-            return Decision(protocol=self.name, turn=ctx.turn, decided=False,
-                            reason="no readable solution was ever proposed")
+            return Decision(
+                protocol=self.name,
+                turn=ctx.turn,
+                decided=False,
+                reason="no readable solution was ever proposed",
+            )
         top = max(counts.values())
         leaders = [a for a, c in counts.items() if c == top]
         answer = state.current_answer if state.current_answer in leaders else leaders[0]

@@ -113,7 +113,9 @@ class DiscussionResult(_Record):
     """The whole outcome of one discussion. `to_json()` and `from_json()` round-trip."""
 
     task: Task
-    answer: str | None  # normalised (option letter for multiple choice); None only if never proposed
+    answer: (
+        str | None
+    )  # normalised (option letter for multiple choice); None only if never proposed
     solution: str | None  # the full text of the final solution
     decided: bool
     stop_reason: StopReason

@@ -33,7 +33,9 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
             state.proposer = m.speaker
             state.supporters = {m.speaker} if is_voter else set()
             state.proposals.append((m.speaker, m.answer))
-        elif m.answer is not None or (m.stance is Stance.AGREE and state.current_answer is not None):
+        elif m.answer is not None or (
+            m.stance is Stance.AGREE and state.current_answer is not None
+        ):
             if is_voter:
                 state.supporters.add(m.speaker)  # restates or agrees with the current answer
         elif is_voter:

@@ -26,7 +26,9 @@ class Task(BaseModel):
     def _check_options(self) -> Task:
         if self.options is not None:
             if not 2 <= len(self.options) <= len(LETTERS):
-                raise ValueError(f"options: need 2 to {len(LETTERS)} options, got {len(self.options)}")
+                raise ValueError(
+                    f"options: need 2 to {len(LETTERS)} options, got {len(self.options)}"
+                )
             if any(not o.strip() for o in self.options):
                 raise ValueError("options: an option is empty")
         return self
@@ -40,7 +42,7 @@ class Task(BaseModel):
         return list(LETTERS[: len(self.options or [])])
 
     def formatted_options(self) -> list[str]:
-        return [f"{letter}) {text}" for letter, text in zip(self.letters, self.options or [])]
+        return [f"{letter}) {text}" for letter, text in zip(self.letters, self.options or [], strict=False)]
 
     def normalize(self, solution: str | None) -> str | None:
         """The comparable form of a solution: the option letter, or folded free text.
@@ -57,7 +59,9 @@ class Task(BaseModel):
         return read_option_letter(text, self.options)
 
 
-_LETTER_AT_START = re.compile(r"^\s*[\(\[*]*\s*(?:option\s+)?([A-Za-z])\s*[\)\]\.:*]*(?:\s|$)", re.I)
+_LETTER_AT_START = re.compile(
+    r"^\s*[\(\[*]*\s*(?:option\s+)?([A-Za-z])\s*[\)\]\.:*]*(?:\s|$)", re.I
+)
 
 
 def read_option_letter(text: str, options: list[str]) -> str | None:

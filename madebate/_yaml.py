@@ -19,7 +19,9 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise ConfigError("file not found", source=str(path)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)) from None
+        raise ConfigError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -36,7 +38,9 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 def validate_model(model: type[M], data: Any, *, source: str) -> M:
     """Validate, turning the first pydantic error into a ConfigError naming source and field."""
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", source=source)
+        raise ConfigError(
+            f"expected a mapping at the top level, got {type(data).__name__}", source=source
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -47,13 +47,16 @@ def discuss(
         str, typer.Option(help="Persona source: library[:NAME|FILE], expert, ipip or none.")
     ] = "library",
     style: Annotated[
-        str, typer.Option(help="Response style: simple, freetext, splitfreetext, critical, reasoning.")
+        str,
+        typer.Option(help="Response style: simple, freetext, splitfreetext, critical, reasoning."),
     ] = "simple",
     drafter: Annotated[bool, typer.Option(help="Add a neutral drafter (debate).")] = False,
     chain_of_thought: Annotated[bool, typer.Option("--cot/--no-cot")] = True,
     model: Annotated[
         str | None,
-        typer.Option(help="Model id: openai/NAME, llamacpp[/FILE.gguf], scripted. Default: embedded."),
+        typer.Option(
+            help="Model id: openai/NAME, llamacpp[/FILE.gguf], scripted. Default: embedded."
+        ),
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="Base URL for openai/ models.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Max tokens per reply.")] = 256,
@@ -68,13 +71,20 @@ def discuss(
     from madebate._results import AgentInfo, Decision, Message
 
     def show_message(m: Message, agent: AgentInfo) -> None:
-        stance = {"agree": "[green]AGREE[/]", "disagree": "[red]DISAGREE[/]",
-                  "unreadable": "[yellow]unreadable[/]"}.get(m.stance.value, "proposal")
+        stance = {
+            "agree": "[green]AGREE[/]",
+            "disagree": "[red]DISAGREE[/]",
+            "unreadable": "[yellow]unreadable[/]",
+        }.get(m.stance.value, "proposal")
         answer = m.answer or "-"
         title = f"turn {m.turn} · {m.speaker} ({agent.persona_name}) · {stance} · answer {answer}"
         to = ", ".join(m.receivers) or "nobody"
-        console.print(Panel(m.text, title=title, subtitle=f"to {to}", title_align="left",
-                            subtitle_align="right"), highlight=False)
+        console.print(
+            Panel(
+                m.text, title=title, subtitle=f"to {to}", title_align="left", subtitle_align="right"
+            ),
+            highlight=False,
+        )
 
     def show_decision(d: Decision) -> None:
         if d.decided:
@@ -127,7 +137,10 @@ def discuss(
     table.add_row("stop reason", f"{result.stop_reason} ({result.stop_detail})")
     table.add_row("turns", str(result.turns))
     u = result.usage
-    table.add_row("model calls", f"{u.calls} ({u.prompt_tokens} prompt + {u.completion_tokens} completion tokens)")
+    table.add_row(
+        "model calls",
+        f"{u.calls} ({u.prompt_tokens} prompt + {u.completion_tokens} completion tokens)",
+    )
     if result.error:
         table.add_row("error", f"{result.error.type}: {result.error.message}")
     for w in result.warnings:
@@ -152,7 +165,9 @@ def paradigms_list(ctx: typer.Context) -> None:
 @paradigms_app.command("show")
 def paradigms_show(
     name: Annotated[str, typer.Argument(help="Built-in name or YAML file.")],
-    agents: Annotated[int | None, typer.Option(help="Team size (default: 3, or the fixed slots).")] = None,
+    agents: Annotated[
+        int | None, typer.Option(help="Team size (default: 3, or the fixed slots).")
+    ] = None,
     drafter: Annotated[bool, typer.Option(help="Include the drafter D.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:

@@ -119,7 +119,10 @@ class LlamaCppModel(ModelAPI):
         return int(self._llm.n_ctx()) if self._llm is not None else None
 
     async def generate(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext | None = None,
     ) -> ModelOutput:
         try:
             result, latency = await asyncio.to_thread(self._complete, messages, config)

@@ -24,10 +24,11 @@ class OpenAICompatibleModel(ModelAPI):
         api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 120.0,
-        max_connections: int = 64,
     ):
         if not model:
-            raise ConfigError("give the model name after the prefix, e.g. openai/gpt-4o-mini", field="model")
+            raise ConfigError(
+                "give the model name after the prefix, e.g. openai/gpt-4o-mini", field="model"
+            )
         self.model = model
         self.model_id = f"openai/{model}"
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -42,7 +43,6 @@ class OpenAICompatibleModel(ModelAPI):
             key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
         self._api_key = key
         self.timeout_s = timeout_s
-        self.max_connections = max_connections
         self._client: Any = None
         self._client_loop: Any = None
 
@@ -54,28 +54,22 @@ class OpenAICompatibleModel(ModelAPI):
         if self._client is not None and self._client_loop is not loop:
             self._client = None  # made on a loop that is gone (e.g. a second sync run)
         if self._client is None:
-            import httpx
-
-            self._client_loop = loop
             from openai import AsyncOpenAI
 
+            self._client_loop = loop
             self._client = AsyncOpenAI(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 timeout=self.timeout_s,
-                max_retries=0,
-                http_client=httpx.AsyncClient(
-                    limits=httpx.Limits(
-                        max_connections=self.max_connections,
-                        max_keepalive_connections=self.max_connections,
-                    ),
-                    timeout=self.timeout_s,
-                ),
+                max_retries=0,  # retries belong to ManagedModel, never to both
             )
         return self._client
 
     async def generate(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext | None = None,
     ) -> ModelOutput:
         import openai
 
@@ -100,7 +94,9 @@ class OpenAICompatibleModel(ModelAPI):
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in _RETRYABLE_STATUS or status >= 500
-            raise ModelCallError(f"HTTP {status}: {_short(exc)}", retryable=retryable, status=status) from exc
+            raise ModelCallError(
+                f"HTTP {status}: {_short(exc)}", retryable=retryable, status=status
+            ) from exc
         latency = time.perf_counter() - start
         if not response.choices:
             raise ModelCallError("the server returned no choices", retryable=True)

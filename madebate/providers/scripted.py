@@ -55,9 +55,14 @@ class ScriptedModel(ModelAPI):
         self.requests: list[ScriptedRequest] = []
 
     async def generate(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext | None = None
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext | None = None,
     ) -> ModelOutput:
-        request = ScriptedRequest(list(messages), config, context or CallContext(), len(self.requests))
+        request = ScriptedRequest(
+            list(messages), config, context or CallContext(), len(self.requests)
+        )
         self.requests.append(request)
         text = await self._reply(request)
         prompt_words = sum(len(m.content.split()) for m in messages)
@@ -81,7 +86,9 @@ class ScriptedModel(ModelAPI):
         pos = self._positions.get(key, 0)
         if pos >= len(replies):
             who = f" for agent {key}" if key else ""
-            raise ModelCallError(f"scripted model ran out of replies{who} after {pos}", retryable=False)
+            raise ModelCallError(
+                f"scripted model ran out of replies{who} after {pos}", retryable=False
+            )
         self._positions[key] = pos + 1
         return replies[pos]
 
@@ -97,8 +104,11 @@ def default_script(request: ScriptedRequest) -> str:
     if request.role == "persona":
         n = len(re.findall(r'"name"', prompt))
         return json.dumps(
-            {"name": f"Scripted expert {n + 1}", "description": "A careful, methodical expert.",
-             "expertise": ["reasoning"]}
+            {
+                "name": f"Scripted expert {n + 1}",
+                "description": "A careful, methodical expert.",
+                "expertise": ["reasoning"],
+            }
         )
     current = _CURRENT.search(prompt)
     if current and current.group(1).strip().lower() not in {"none", "none yet"}:
