@@ -251,8 +251,12 @@ class _Run:
     async def _run_step(self, turn: int, step: CompiledStep) -> None:
         # Everyone in a step speaks from the same transcript; messages land after the step, so
         # agents speaking together never see each other's message of this step.
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._speak(turn, step, s)) for s in step.speakers]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._speak(turn, step, s)) for s in step.speakers]
+        except ExceptionGroup as group_error:
+            # Report the first failure itself (its type and message), not the group wrapper.
+            raise group_error.exceptions[0] from None
         for speaker, task in zip(step.speakers, tasks, strict=False):
             parsed, raw, seen = task.result()
             text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()

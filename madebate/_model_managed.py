@@ -67,7 +67,11 @@ class ManagedModel:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(_retryable),
                 stop=stop_after_attempt(self.max_attempts),
-                wait=wait_exponential_jitter(initial=self._retry_initial_s, max=self._retry_max_s),
+                wait=wait_exponential_jitter(
+                    multiplier=self._retry_initial_s,
+                    max=self._retry_max_s,
+                    jitter=self._retry_initial_s,
+                ),
                 reraise=True,
             ):
                 with attempt:
