@@ -17,7 +17,7 @@ def majority(supporters: int, n: int, turn: int) -> bool:
 
 def supermajority(supporters: int, n: int, turn: int) -> bool:
     """At least two thirds of the voters."""
-    return supporters * 3 >= n * 2
+    return n > 0 and supporters * 3 >= n * 2
 
 
 def unanimity(supporters: int, n: int, turn: int) -> bool:

@@ -306,7 +306,12 @@ class _Run:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
         current = self._current_solution_for(slot)
-        mode = "draft" if current is None else "respond"
+        if current is None:
+            mode = "draft"
+        elif slot == self.paradigm.drafter:
+            mode = "redraft"  # the drafter revises; it takes no stance and never votes
+        else:
+            mode = "respond"
         style = self.cfg.style
         mc = self.d.task.is_multiple_choice
 
@@ -350,7 +355,10 @@ class _Run:
             messages = [system, ChatMessage(role="user", content=prompt(mode))]
             raw = await self._generate(messages, slot, "discussion", turn)
             parsed = parse_reply(
-                raw, self.d.task, expect_stance=mode == "respond", need_solution=mode == "draft"
+                raw,
+                self.d.task,
+                expect_stance=mode == "respond",
+                need_solution=mode in ("draft", "redraft"),
             )
         parsed = await self._maybe_extract(parsed, raw, slot, turn)
         return parsed, raw, [m.index for m in view]

@@ -87,7 +87,7 @@ class ParadigmSpec(_Spec):
                     source=self.source,
                     field=f"params.{key}",
                 )
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(
                     f"must be a positive integer, got {value!r}",
                     source=self.source,

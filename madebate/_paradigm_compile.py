@@ -12,6 +12,7 @@ from madebate._paradigm import ParadigmSpec, RepeatSpec, Selector, StepSpec
 
 DRAFTER_SLOT = "D"
 _RELATIVE = {"self", "others", "next", "prev"}
+_WORDS = {"all", "panel", "lead", "drafter", "last", *_RELATIVE}
 _TOKEN = re.compile(r"\s*([+-])?\s*([A-Za-z_][\w]*)\s*")
 
 
@@ -200,9 +201,29 @@ class _Resolver:
         self.panel = panel
         self.drafter = drafter
         self.slots = ([drafter] if drafter else []) + panel
+        sized = spec.slots is None
         for g, members in spec.groups.items():
-            unknown = [m for m in members if m not in self.slots]
-            if unknown and spec.slots is not None:
+            if g in _WORDS or g in self.slots or (sized and _is_panel_or_drafter(g)):
+                raise ConfigError(
+                    f"group name '{g}' is taken by a slot or a built-in selector word",
+                    source=spec.source,
+                    field=f"groups.{g}",
+                )
+            # A sized paradigm may name panelists beyond this team's size (they select nobody),
+            # and D where the paradigm allows a drafter; any other unknown name is a mistake.
+            unknown = [
+                m
+                for m in members
+                if m not in self.slots
+                and not (
+                    sized
+                    and (
+                        re.fullmatch(r"A\d+", m)
+                        or (m == DRAFTER_SLOT and spec.drafter == "optional")
+                    )
+                )
+            ]
+            if unknown:
                 raise ConfigError(
                     f"group '{g}' names unknown slot(s) {', '.join(unknown)}; slots: {', '.join(self.slots)}",
                     source=spec.source,
@@ -267,11 +288,13 @@ class _Resolver:
             return {name}
         if self.spec.slots is None and re.fullmatch(r"A\d+", name):
             return set()  # a panel slot beyond this team's size selects nobody
-        valid = sorted(
-            {"all", "panel", "lead", "drafter", "last", *_RELATIVE, *self.spec.groups, *self.slots}
-        )
+        valid = sorted({*_WORDS, *self.spec.groups, *self.slots})
         raise ConfigError(
             f"unknown slot or group '{name}'; valid: {', '.join(valid)}",
             source=self.spec.source,
             field=where,
         )
+
+
+def _is_panel_or_drafter(name: str) -> bool:
+    return name == DRAFTER_SLOT or re.fullmatch(r"A\d+", name) is not None

@@ -81,6 +81,9 @@ class PersonaChoice:
     fallback: bool = False
 
 
+SOURCE_FORMS = "library, library:<name or path>, expert, expert:<attempts>, ipip, none"
+
+
 class PersonaSource(ABC):
     """Makes the persona of one slot. Sources taking an argument ('library:NAME') accept it as
     their one positional constructor argument."""
@@ -89,7 +92,11 @@ class PersonaSource(ABC):
 
     def __init__(self, argument: str | None = None):
         if argument:
-            raise ConfigError(f"persona source '{self.name}' takes no argument", field="personas")
+            raise ConfigError(
+                f"persona source '{self.name}' takes no argument ('{self.name}:{argument}'); "
+                f"valid sources: {SOURCE_FORMS}",
+                field="personas",
+            )
 
     @abstractmethod
     async def make(self, request: PersonaRequest) -> PersonaChoice: ...
@@ -135,9 +142,10 @@ class ExpertPersonas(PersonaSource):
     name = "expert"
 
     def __init__(self, argument: str | None = None):
-        if argument is not None and not argument.isdigit():
+        if argument is not None and not (argument.isdigit() and int(argument) >= 1):
             raise ConfigError(
-                f"'expert:{argument}': the argument is the number of attempts, e.g. expert:3",
+                f"'expert:{argument}': the argument is the number of attempts (1 or more), "
+                "e.g. expert:3",
                 field="personas",
             )
         self.attempts = int(argument or 3)
@@ -167,7 +175,11 @@ class ExpertPersonas(PersonaSource):
                 return PersonaChoice(persona, "expert")
             problems.append(problem or "unreadable")
         fallback = load_persona_library("general").personas
-        chosen = fallback[request.index % len(fallback)]
+        # Start at the slot's position, skipping names already on the team (as retries do).
+        taken = {p.name for p in request.existing}
+        start = request.index % len(fallback)
+        ordered = fallback[start:] + fallback[:start]
+        chosen = next((p for p in ordered if p.name not in taken), ordered[0])
         request.warnings.append(
             f"persona for {request.slot}: the model gave no valid persona in {self.attempts} "
             f"attempt(s) ({'; '.join(problems)}); fell back to library persona '{chosen.name}'"

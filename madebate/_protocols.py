@@ -52,6 +52,17 @@ class DecisionProtocol(ABC):
         latest answer, ties going to the current solution. `decided` stays False."""
         state = ctx.support()
         counts = Counter(state.latest_answer.values())
+        if not counts and state.current_answer is not None:
+            # No voter ever stated a readable position, but a solution (a drafter's) exists.
+            return Decision(
+                protocol=self.name,
+                turn=ctx.turn,
+                decided=False,
+                answer=state.current_answer,
+                solution=state.current_solution,
+                reason="max turns reached without a decision; no voter held a readable "
+                "answer, fell back to the current solution",
+            )
         if not counts:
             return Decision(
                 protocol=self.name,

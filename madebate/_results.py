@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from madebate._task import Task
 
 
-class Stance(str, Enum):
+class Stance(StrEnum):
     AGREE = "agree"
     DISAGREE = "disagree"
     NONE = "none"  # a first proposal, or a reply that took no stance

@@ -60,22 +60,25 @@ class Task(BaseModel):
 
 
 _LETTER_AT_START = re.compile(
-    r"^\s*[\(\[*]*\s*(?:option\s+)?([A-Za-z])\s*[\)\]\.:*]*(?:\s|$)", re.I
+    r"^\s*([\(\[*]*)\s*(option\s+)?([A-Za-z])\s*([\)\]\.:*]*)(?:\s|$)", re.I
 )
 
 
 def read_option_letter(text: str, options: list[str]) -> str | None:
     letters = LETTERS[: len(options)]
-    m = _LETTER_AT_START.match(text)
-    if m:
-        letter = m.group(1).upper()
-        # A lone lowercase word like "a" only counts when it is the whole answer or marked up.
-        if letter in letters and (m.group(1).isupper() or len(text.strip()) <= 3):
-            return letter
+    # The whole text naming one option ("A dog" among "A cat", "A dog") beats a leading letter.
     folded = normalize_free_text(text)
     matches = [LETTERS[i] for i, o in enumerate(options) if normalize_free_text(o) == folded]
     if len(matches) == 1:
         return matches[0]
+    m = _LETTER_AT_START.match(text)
+    if m:
+        opening, option_word, raw, closing = m.groups()
+        letter = raw.upper()
+        # A lone lowercase word like "a" only counts when it is the whole answer or marked up.
+        marked = bool(opening or option_word or closing)
+        if letter in letters and (raw.isupper() or marked or len(text.strip()) <= 3):
+            return letter
     return None
 
 

@@ -52,6 +52,19 @@ def discuss(
     ] = "simple",
     drafter: Annotated[bool, typer.Option(help="Add a neutral drafter (debate).")] = False,
     chain_of_thought: Annotated[bool, typer.Option("--cot/--no-cot")] = True,
+    extraction: Annotated[
+        str,
+        typer.Option(help="Second 'extract the solution' call: never, on_failure or always."),
+    ] = "never",
+    memory_window: Annotated[
+        int | None, typer.Option(help="Past turns an agent sees (default: the paradigm's).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", help="Paradigm parameter KEY=N, e.g. debate_rounds=3 (repeatable)."
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -109,6 +122,9 @@ def discuss(
             style=style,
             drafter=drafter,
             chain_of_thought=chain_of_thought,
+            extraction=extraction,
+            memory_window=memory_window,
+            paradigm_params=_parse_params(param or []),
             generation=GenerateConfig(max_tokens=max_tokens, temperature=temperature),
             seed=seed,
             on_message=None if as_json else show_message,
@@ -146,6 +162,16 @@ def discuss(
     for w in result.warnings:
         table.add_row("warning", w)
     console.print(table, highlight=False)
+
+
+def _parse_params(items: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().lstrip("-").isdigit():
+            raise MadebateError(f"--param '{item}': expected KEY=INTEGER, e.g. debate_rounds=3")
+        out[key.strip()] = int(value)
+    return out
 
 
 @paradigms_app.callback(invoke_without_command=True)

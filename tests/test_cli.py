@@ -24,8 +24,21 @@ def test_discuss_prints_turns_answer_and_stop_reason():
 def test_discuss_json_is_the_result_only():
     out = runner.invoke(
         app,
-        ["discuss", "Largest planet?", "-o", "Mars", "-o", "Jupiter", "--model", "scripted",
-         "--paradigm", "debate", "--agents", "4", "--json"],
+        [
+            "discuss",
+            "Largest planet?",
+            "-o",
+            "Mars",
+            "-o",
+            "Jupiter",
+            "--model",
+            "scripted",
+            "--paradigm",
+            "debate",
+            "--agents",
+            "4",
+            "--json",
+        ],
     )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)

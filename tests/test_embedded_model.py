@@ -31,7 +31,9 @@ def test_three_agent_memory_discussion_on_the_embedded_default():
     assert all(m.raw.strip() for m in result.messages)
     assert all(c.model == "llamacpp/SmolLM2-135M-Instruct.Q4_1.gguf" for c in result.calls)
     assert all(c.prompt_tokens > 50 and 0 < c.completion_tokens <= 48 for c in result.calls)
-    assert result.usage.total_tokens == sum(c.prompt_tokens + c.completion_tokens for c in result.calls)
+    assert result.usage.total_tokens == sum(
+        c.prompt_tokens + c.completion_tokens for c in result.calls
+    )
 
 
 async def test_embedded_model_is_driven_off_the_event_loop():

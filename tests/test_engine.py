@@ -21,7 +21,9 @@ def agree_or_propose(letter: str = "B"):
         if req.role == "agreement":
             return "[AGREE] Looks right."
         if "Current Solution: none yet" in req.prompt:
-            return f"Reasoning of {req.agent}.\nFinal Solution: {letter}) {OPTIONS[ord(letter) - 65]}"
+            return (
+                f"Reasoning of {req.agent}.\nFinal Solution: {letter}) {OPTIONS[ord(letter) - 65]}"
+            )
         return f"[AGREE] {req.agent} agrees.\nFinal Solution: {letter}) {OPTIONS[ord(letter) - 65]}"
 
     return script
@@ -44,7 +46,9 @@ def test_three_agents_reach_consensus_with_full_result():
 
 
 def test_result_json_round_trips():
-    result = mb.discuss("Capital?", options=OPTIONS, model=ScriptedModel(agree_or_propose()), agents=3)
+    result = mb.discuss(
+        "Capital?", options=OPTIONS, model=ScriptedModel(agree_or_propose()), agents=3
+    )
     again = mb.DiscussionResult.from_json(result.to_json())
     assert again == result
     data = json.loads(result.to_json())
@@ -133,7 +137,12 @@ def test_splitfreetext_asks_for_agreement_separately():
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, style="splitfreetext")
     roles = [(r.agent, r.role) for r in model.requests]
     # A1 drafts (1 call); A2 disagrees (agreement call + revision call); A3 agrees (1 call).
-    assert roles == [("A1", "discussion"), ("A2", "agreement"), ("A2", "discussion"), ("A3", "agreement")]
+    assert roles == [
+        ("A1", "discussion"),
+        ("A2", "agreement"),
+        ("A2", "discussion"),
+        ("A3", "agreement"),
+    ]
     a2 = result.messages[1]
     assert a2.stance is mb.Stance.DISAGREE and a2.answer == "B"
     assert "Rome is not right" in a2.text
@@ -145,14 +154,21 @@ def test_splitfreetext_asks_for_agreement_separately():
 
 def test_reasoning_style_hides_the_final_line_from_others():
     model = ScriptedModel(
-        lambda r: "Because 1+1=2.\nFinal Solution: B" if r.agent == "A1" else "[AGREE] ok\nFinal Solution: B"
+        lambda r: (
+            "Because 1+1=2.\nFinal Solution: B"
+            if r.agent == "A1"
+            else "[AGREE] ok\nFinal Solution: B"
+        )
     )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=2, style="reasoning")
     first = result.messages[0]
     assert first.text == "Because 1+1=2." and "Final Solution" in first.raw
     assert first.answer == "B"
     seen_by_a2 = model.requests[1].prompt
-    assert "Because 1+1=2." in seen_by_a2 and "Final Solution: B" not in seen_by_a2.split("Current Solution")[0]
+    assert (
+        "Because 1+1=2." in seen_by_a2
+        and "Final Solution: B" not in seen_by_a2.split("Current Solution")[0]
+    )
 
 
 def test_extraction_is_off_by_default_and_an_option():
@@ -187,8 +203,12 @@ async def test_agents_in_a_concurrent_step_are_called_concurrently():
         return "[DISAGREE] x\nFinal Solution: " + "ABCD"[req.index % 4]
 
     result = await mb.discuss_async(
-        "Q?", options=OPTIONS, model=ScriptedModel(slow), agents=4,
-        paradigm="collective_refinement", max_turns=2,
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(slow),
+        agents=4,
+        paradigm="collective_refinement",
+        max_turns=2,
     )
     assert peak == 4
     assert len(result.messages) == 8
@@ -229,7 +249,9 @@ def test_templates_are_strict():
 def test_bad_settings_fail_with_the_field_named():
     with pytest.raises(mb.ConfigError, match="max_turns"):
         mb.Discussion("Q?", model="scripted", max_turns=0)
-    with pytest.raises(mb.ConfigError, match="unknown decision protocol 'nope'; valid: .*majority_consensus"):
+    with pytest.raises(
+        mb.ConfigError, match=r"unknown decision protocol 'nope'; valid: .*majority_consensus"
+    ):
         mb.Discussion("Q?", model="scripted", protocol="nope")
     with pytest.raises(mb.ConfigError, match="style"):
         mb.Discussion("Q?", model="scripted", style="poetic")
@@ -242,6 +264,11 @@ def test_bad_settings_fail_with_the_field_named():
 
 
 def test_free_text_task():
-    model = ScriptedModel(["Final Solution: The sky scatters blue light.", "[AGREE]\nFinal Solution: the sky scatters blue light"])
+    model = ScriptedModel(
+        [
+            "Final Solution: The sky scatters blue light.",
+            "[AGREE]\nFinal Solution: the sky scatters blue light",
+        ]
+    )
     result = mb.discuss("Why is the sky blue?", model=model, agents=2)
     assert result.decided and result.answer == "the sky scatters blue light"

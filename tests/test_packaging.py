@@ -17,8 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
-        check=True, capture_output=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
     )
     wheel = next(dist.glob("madebate-*.whl"))
     env_dir = tmp_path / "venv"
@@ -27,15 +38,28 @@ def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
     target = Path(
         subprocess.run(
             [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     )
     # Install the wheel alone into the fresh venv; its dependencies come from this test's
     # environment through a plain path entry (not a site dir, so the editable checkout's own
     # .pth hook is not processed and cannot shadow the wheel).
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
     )
     (target / "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     probe = (
@@ -50,6 +74,8 @@ def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
         [str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
     ).stdout.splitlines()
     assert out[0].startswith(str(target.resolve())), out
-    assert out[1].startswith(str(target)) and out[1].endswith("madebate/_data/paradigms/debate.yaml")
+    assert out[1].startswith(str(target)) and out[1].endswith(
+        "madebate/_data/paradigms/debate.yaml"
+    )
     assert out[2] == "Critical Thinker"
     assert out[3].split(",") == ["collective_refinement", "debate", "memory", "relay", "report"]
