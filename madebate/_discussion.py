@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from madebate import _consensus  # noqa: F401  (registers the consensus protocols)
+from madebate import _consensus, _voting  # noqa: F401  (register the built-in protocols)
 from madebate._config import DiscussionConfig
 from madebate._errors import BudgetExceeded, ConfigError, ModelCallError
-from madebate._model import ChatMessage, GenerateConfig, ModelAPI
+from madebate._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._model_managed import ManagedModel
 from madebate._models import as_managed
 from madebate._paradigm import ParadigmSpec, load_paradigm
@@ -91,6 +92,15 @@ class Discussion:
         self.paradigm: CompiledParadigm = compile_paradigm(
             spec, n_agents=self.config.agents, with_drafter=self.config.drafter
         )
+        # Persona sources are read now so a bad one fails before any model call.
+        sources = self.config.personas
+        per_agent = sources if isinstance(sources, list) else [sources] * len(self.paradigm.voters)
+        if len(per_agent) != len(self.paradigm.voters):
+            raise ConfigError(
+                f"{len(per_agent)} persona sources for {len(self.paradigm.voters)} panelists",
+                field="personas",
+            )
+        self.persona_sources = [parse_source(src) for src in per_agent]
         self.protocol: DecisionProtocol = create_protocol(
             self.config.protocol, **self.config.protocol_options
         )
@@ -155,6 +165,8 @@ class _Run:
         self.turn = 0
         self.step = 0
         self._calls_started = 0
+        self._seed_counters: dict[tuple[int, str, str], int] = {}
+        self._confidence: dict[int, float] = {}  # message index -> confidence from logprobs
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -182,6 +194,7 @@ class _Run:
             )
         if final is None:
             final = self.d.protocol.fallback(self._context(final=True))
+
             self.decisions.append(final)
             if stop == "max_turns":
                 detail = final.reason
@@ -218,34 +231,42 @@ class _Run:
             for step in steps:
                 self.step = step.index + 1
                 await self._run_step(turn, step)
-                last = turn == self.cfg.max_turns and step is steps[-1]
-                if per_message:
-                    decision = await self._consult(final=last)
+                end_of_turn = step is steps[-1]
+                last = turn == self.cfg.max_turns and end_of_turn
+                if per_message and (end_of_turn or self.d.protocol.kind == "consensus"):
+                    decision = await self._consult(final=last, end_of_turn=end_of_turn)
                     if decision.decided:
                         return decision
             if not per_message:
-                decision = await self._consult(final=turn == self.cfg.max_turns)
+                decision = await self._consult(final=turn == self.cfg.max_turns, end_of_turn=True)
                 if decision.decided:
                     return decision
         return None
 
-    async def _consult(self, *, final: bool) -> Decision:
-        decision = await self.d.protocol.consult(self._context(final=final))
+    async def _consult(self, *, final: bool, end_of_turn: bool) -> Decision:
+        decision = await self.d.protocol.consult(
+            self._context(final=final, end_of_turn=end_of_turn)
+        )
         self.decisions.append(decision)
         if self.d.on_decision:
             self.d.on_decision(decision)
         return decision
 
-    def _context(self, *, final: bool) -> DecisionContext:
+    def _context(self, *, final: bool, end_of_turn: bool = True) -> DecisionContext:
         return DecisionContext(
             turn=self.turn,
             max_turns=self.cfg.max_turns,
             final=final,
+            end_of_turn=end_of_turn,
             voters=self.paradigm.voters,
             messages=list(self.messages),
             task=self.d.task,
             seed=self.cfg.seed,
             ask=self._ask,
+            task_text=self.d._task_text,
+            system_prompts={slot: a.system_prompt for slot, a in self.agents.items()},
+            persona_names={slot: a.persona.name for slot, a in self.agents.items()},
+            visible=lambda agent: self.visible_messages(agent, self.turn),
         )
 
     async def _run_step(self, turn: int, step: CompiledStep) -> None:
@@ -258,7 +279,7 @@ class _Run:
             # Report the first failure itself (its type and message), not the group wrapper.
             raise group_error.exceptions[0] from None
         for speaker, task in zip(step.speakers, tasks, strict=False):
-            parsed, raw, seen = task.result()
+            parsed, raw, seen, confidence = task.result()
             text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             message = Message(
                 index=len(self.messages),
@@ -271,6 +292,7 @@ class _Run:
                 solution=parsed.solution,
                 answer=parsed.answer,
                 readable=parsed.readable,
+                confidence=confidence,
                 receivers=list(step.receivers[speaker]),
                 visible_message_ids=seen,
             )
@@ -302,7 +324,7 @@ class _Run:
 
     async def _speak(
         self, turn: int, step: CompiledStep, slot: str
-    ) -> tuple[ParsedReply, str, list[int]]:
+    ) -> tuple[ParsedReply, str, list[int], float | None]:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
         current = self._current_solution_for(slot)
@@ -342,18 +364,20 @@ class _Run:
                     ParsedReply(agreement.stance, None, None, feedback.strip(), agreement.problems),
                     feedback,
                     [m.index for m in view],
+                    None,
                 )
             follow = [
                 *first,
                 ChatMessage(role="assistant", content=feedback),
                 ChatMessage(role="user", content=prompt("revise")),
             ]
-            revision = await self._generate(follow, slot, "discussion", turn)
-            raw = f"{feedback.strip()}\n\n{revision.strip()}"
+            output = await self._call(follow, slot, "discussion", turn)
+            raw = f"{feedback.strip()}\n\n{output.text.strip()}"
             parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
         else:
             messages = [system, ChatMessage(role="user", content=prompt(mode))]
-            raw = await self._generate(messages, slot, "discussion", turn)
+            output = await self._call(messages, slot, "discussion", turn)
+            raw = output.text
             parsed = parse_reply(
                 raw,
                 self.d.task,
@@ -361,7 +385,10 @@ class _Run:
                 need_solution=mode in ("draft", "redraft"),
             )
         parsed = await self._maybe_extract(parsed, raw, slot, turn)
-        return parsed, raw, [m.index for m in view]
+        confidence = None
+        if output.mean_logprob is not None:
+            confidence = round(100 * math.exp(output.mean_logprob), 1)
+        return parsed, raw, [m.index for m in view], confidence
 
     async def _maybe_extract(
         self, parsed: ParsedReply, raw: str, slot: str, turn: int
@@ -400,14 +427,33 @@ class _Run:
         self._calls_started += 1
 
     async def _generate(self, messages: list[ChatMessage], slot: str, role: str, turn: int) -> str:
+        return (await self._call(messages, slot, role, turn)).text
+
+    async def _call(
+        self,
+        messages: list[ChatMessage],
+        slot: str,
+        role: str,
+        turn: int,
+        *,
+        json_schema: dict[str, Any] | None = None,
+        model: ManagedModel | None = None,
+    ) -> ModelOutput:
         self._reserve_call()
-        config: GenerateConfig = self.cfg.generation
+        model = model or self.d.model
+        update: dict[str, Any] = {}
         if self.cfg.seed is not None:
-            config = config.model_copy(
-                update={"seed": _call_seed(self.cfg.seed, turn, slot, role, len(self.calls))}
-            )
+            # Keyed on who asks what, not on completion order, so concurrent steps repeat exactly.
+            key = (turn, slot, role)
+            self._seed_counters[key] = n = self._seed_counters.get(key, 0) + 1
+            update["seed"] = _call_seed(self.cfg.seed, turn, slot, role, n)
+        if json_schema is not None and model.provider.structured_output is not None:
+            update["json_schema"] = json_schema
+        if role == "discussion" and getattr(self.d.protocol, "wants_logprobs", False):
+            update["logprobs"] = True
+        config: GenerateConfig = self.cfg.generation.model_copy(update=update)
         try:
-            output, record = await self.d.model.generate(
+            output, record = await model.generate(
                 messages,
                 config,
                 role=role,
@@ -420,22 +466,32 @@ class _Run:
                 self.calls.append(exc.record)
             raise
         self.calls.append(record)
-        return output.text
+        return output
 
-    async def _ask(self, agent: str, messages: list[ChatMessage], role: str) -> str | None:
+    async def _ask(
+        self,
+        agent: str,
+        messages: list[ChatMessage],
+        role: str,
+        *,
+        json_schema: dict[str, Any] | None = None,
+        model: ManagedModel | None = None,
+    ) -> str | None:
         """For protocols that elicit ballots: one call as `agent`; None when the call failed."""
         try:
-            return await self._generate(messages, agent, role, self.turn)
+            output = await self._call(
+                messages, agent, role, self.turn, json_schema=json_schema, model=model
+            )
         except ModelCallError:
             return None
+        return output.text
 
     # -- setting up the team ---------------------------------------------------------------
 
     async def _make_agents(self) -> None:
         cfg = self.cfg
         voters = self.paradigm.voters
-        sources = cfg.personas if isinstance(cfg.personas, list) else [cfg.personas] * len(voters)
-        parsed_sources = [parse_source(s) for s in sources]
+        parsed_sources = self.d.persona_sources
         made: list[Persona] = []
         if self.paradigm.drafter:
             self._add_agent(self.paradigm.drafter, DRAFTER_PERSONA, "drafter", voter=False)

@@ -25,6 +25,9 @@ class GenerateConfig(BaseModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Structured output: a JSON schema the reply must satisfy, where the backend can enforce it.
+    json_schema: dict[str, Any] | None = None
+    logprobs: bool = False  # ask for token log-probabilities (confidence from the model)
 
 
 class CallContext(BaseModel):
@@ -46,6 +49,7 @@ class ModelOutput(BaseModel):
     completion_tokens: int = 0
     finish_reason: str | None = None
     latency_s: float = 0.0
+    mean_logprob: float | None = None  # mean token log-probability, where the backend gives it
     raw: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
@@ -53,6 +57,9 @@ class ModelAPI(ABC):
     """A provider. Raise `ModelCallError(retryable=...)` for failures; the wrapper retries."""
 
     model_id: str
+    # How this backend enforces `GenerateConfig.json_schema`: "json_schema" (OpenAI-compatible
+    # response_format), "grammar" (llama.cpp), or None (the reply is only asked for in the prompt).
+    structured_output: str | None = None
 
     @abstractmethod
     async def generate(

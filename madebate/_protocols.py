@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from madebate._errors import ConfigError
 from madebate._model import ChatMessage
@@ -19,7 +19,27 @@ from madebate._results import Decision, Message
 from madebate._support import SupportState, track_support
 from madebate._task import Task
 
-AskFunction = Callable[[str, list[ChatMessage], str], Awaitable[str | None]]
+if TYPE_CHECKING:
+    from madebate._model_managed import ManagedModel
+
+
+class AskFunction(Protocol):
+    """One model call on behalf of an agent, accounted in the discussion's records.
+
+    Returns the reply text, or None when the call failed (after the wrapper's retries). With
+    `json_schema`, the reply is requested as structured output where the backend supports it.
+    `model` overrides the discussion's model (a judge with its own model).
+    """
+
+    def __call__(
+        self,
+        agent: str,
+        messages: list[ChatMessage],
+        role: str,
+        *,
+        json_schema: dict[str, Any] | None = None,
+        model: ManagedModel | None = None,
+    ) -> Awaitable[str | None]: ...
 
 
 @dataclass
@@ -31,9 +51,12 @@ class DecisionContext:
     messages: Sequence[Message]
     task: Task
     seed: int | None
-    ask: (
-        AskFunction  # (agent, prompt messages, call role) -> reply text, or None if the call failed
-    )
+    ask: AskFunction
+    end_of_turn: bool = True  # every step of this turn has spoken
+    task_text: str = ""
+    system_prompts: Mapping[str, str] = field(default_factory=dict)  # slot -> system prompt
+    persona_names: Mapping[str, str] = field(default_factory=dict)  # slot -> persona name
+    visible: Callable[[str], list[Message]] | None = None  # what an agent can see now
 
     def support(self) -> SupportState:
         return track_support(self.messages, self.voters)
@@ -46,6 +69,9 @@ class DecisionProtocol(ABC):
     @abstractmethod
     async def consult(self, ctx: DecisionContext) -> Decision:
         """Decide at one decision point, or say why not."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release a model the protocol owns (a judge's)."""
 
     def fallback(self, ctx: DecisionContext) -> Decision:
         """The answer when max_turns ends the discussion undecided: the voters' most held

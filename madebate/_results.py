@@ -18,7 +18,9 @@ class Stance(StrEnum):
 
 
 StopReason = Literal["consensus", "vote", "judge", "max_turns", "max_turns_tie", "budget", "error"]
-CallRole = Literal["discussion", "agreement", "ballot", "persona", "judge", "extraction"]
+CallRole = Literal[
+    "discussion", "agreement", "ballot", "confidence", "persona", "judge", "extraction", "challenge"
+]
 
 
 class _Record(BaseModel):
@@ -38,6 +40,7 @@ class Message(_Record):
     solution: str | None = None  # the solution the reply states, if it could be read
     answer: str | None = None  # its normalised form (option letter for multiple choice)
     readable: bool = True
+    confidence: float | None = None  # 0-100 from token log-probabilities, where available
     receivers: list[str] = Field(default_factory=list)
     visible_message_ids: list[int] = Field(default_factory=list)  # what the speaker saw
 

@@ -7,17 +7,21 @@
         assert len(server.requests) == 2
 
 The server runs in its own thread (a `ThreadingHTTPServer`, one thread per connection), so it
-serves async tests and sync code that starts its own event loop alike. Each request takes the
+serves async tests and sync code that starts its own event loop alike. Connections are kept
+alive like a real server's (pass `keep_alive=False` for one request per connection). Each request takes the
 next scripted response from the queue; when the queue is empty it uses `default` (a response,
 or a function of the request), and without one it answers 500 so a test that under-scripts
 fails loudly. Every request is recorded (method, path, lower-cased headers, parsed JSON body),
 and `max_in_flight` is the most requests it was holding at once. A response's `delay_s` is
-waited before answering; `close()` cuts such waits short, so shutdown never hangs.
+waited before answering; `close()` cuts such waits short and shuts every open connection, so
+shutdown never hangs on a slow answer or an idle keep-alive connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import socketserver
 import threading
 from collections import deque
@@ -108,6 +112,16 @@ class _HTTPServer(ThreadingHTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
+    # Open connections are tracked from the accepting thread, so that after shutdown() every
+    # accepted socket is known and close() can shut it (idle keep-alive readers then see EOF).
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.owner._connection_opened(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.owner._connection_closed(request)
+        super().shutdown_request(request)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -146,26 +160,30 @@ class _Handler(BaseHTTPRequestHandler):
             # this answer (and send its next request) before the count has dropped.
             owner._leave()
         payload = b"" if response.body is None else json.dumps(response.body).encode()
-        self.close_connection = True  # one request per connection: nothing idles at shutdown
+        if not owner.keep_alive or owner._stopping.is_set():
+            self.close_connection = True
         try:
             self.send_response(response.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Connection", "close")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
             self.wfile.flush()
         except OSError:
-            pass  # the client gave up (e.g. it timed out while we were waiting)
+            self.close_connection = True  # the client gave up (e.g. it timed out meanwhile)
 
 
 class OpenAITestServer:
     """An OpenAI-compatible server on 127.0.0.1 with an ephemeral port. Use as a context manager."""
 
-    def __init__(self, default: Responder | None = None):
+    def __init__(self, default: Responder | None = None, *, keep_alive: bool = True):
         self.default: Responder | None = default
+        self.keep_alive = keep_alive
+        self._connections: set[socket.socket] = set()
         self._queue: deque[ScriptedResponse] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -225,8 +243,13 @@ class OpenAITestServer:
         if httpd is None:
             return
         self._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
+        httpd.shutdown()  # no more accepts; every accepted connection is now tracked
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+        httpd.server_close()  # joins the handler threads
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -267,3 +290,11 @@ class OpenAITestServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+    def _connection_opened(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def _connection_closed(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)

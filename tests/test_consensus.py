@@ -110,7 +110,15 @@ CASES = [
     ("new proposal then agree", "majority_consensus", 3, 1, "A1:B A2+B A3-C A1+C", "C", 2),
     ("proposer switches answer", "majority_consensus", 3, 2, "A1:B A2+ A3+ A1-C", None, 1),
     ("agree naming another answer proposes it", "majority_consensus", 3, 1, "A1:B A2+C", None, 1),
-    ("back to an old answer is a new proposal", "majority_consensus", 3, 1, "A1:B A2+ A3-C A2-B", None, 1),
+    (
+        "back to an old answer is a new proposal",
+        "majority_consensus",
+        3,
+        1,
+        "A1:B A2+ A3-C A2-B",
+        None,
+        1,
+    ),
     # a disagree without a readable answer withdraws support
     ("disagree without answer withdraws", "majority_consensus", 3, 1, "A1:B A2+ A2-", None, 1),
     ("proposer withdraws", "majority_consensus", 2, 2, "A1:B A2+ A1-", None, 1),
@@ -245,7 +253,9 @@ def test_restating_agreement_keeps_the_first_solution_text() -> None:
         (hybrid, 0, 0, 5, False),
     ],
 )
-def test_pure_rules(rule: ConsensusRule, supporters: int, n: int, turn: int, expected: bool) -> None:
+def test_pure_rules(
+    rule: ConsensusRule, supporters: int, n: int, turn: int, expected: bool
+) -> None:
     assert rule(supporters, n, turn) is expected
 
 

@@ -21,9 +21,11 @@ from openai_test_server import (
     error,
     slow,
 )
+from typer.testing import CliRunner
 
 import madebate
 from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
+from madebate.cli import app as cli_app
 from madebate.providers.openai_http import OpenAICompatibleModel
 
 KEY = "sk-test-DO-NOT-LEAK-7f3a9c"
@@ -32,7 +34,7 @@ MESSAGES = [
     ChatMessage(role="system", content="You are a careful panelist."),
     ChatMessage(role="user", content="What is 2 + 2?"),
 ]
-FIRST = "I weighed both options.\nFinal Solution: A) x"  # a draft: no stance tag
+FIRST = "Final Solution: A) x"  # the first speaker drafts: no stance tag
 AGREE = "[AGREE] The current solution holds up.\nFinal Solution: A) x"
 
 MakeModel = Callable[..., ManagedModel]
@@ -191,7 +193,9 @@ async def test_empty_choices_are_retried(server, make_model):
 
 async def test_request_body_carries_all_sampling_settings(server, make_model):
     server.enqueue(completion("ok"))
-    config = GenerateConfig(max_tokens=64, temperature=0.7, top_p=0.9, seed=1234, stop=("END", "##"))
+    config = GenerateConfig(
+        max_tokens=64, temperature=0.7, top_p=0.9, seed=1234, stop=("END", "##")
+    )
     await call(make_model(), config)
 
     (request,) = server.requests
@@ -262,7 +266,7 @@ async def test_api_key_is_sent_as_bearer_and_never_shown(server, make_model):
 
 @pytest.mark.parametrize("limit", [2, 6])
 async def test_max_concurrency_is_honoured(server, make_model, limit):
-    server.default = slow(0.15, completion("ok", prompt_tokens=2, completion_tokens=1))
+    server.default = slow(0.25, completion("ok", prompt_tokens=2, completion_tokens=1))
     model = make_model(max_concurrency=limit, timeout_s=5.0)
 
     results = await asyncio.gather(*(call(model) for _ in range(6)))
@@ -298,7 +302,9 @@ async def test_discussion_end_to_end_reaches_consensus(server, make_model):
     assert result.usage.completion_tokens == 11 + 17
     assert [c.attempts for c in result.calls] == [1, 2]
     assert all(c.model == "openai/m" and c.finish_reason == "stop" for c in result.calls)
-    assert {k: (u.prompt_tokens, u.completion_tokens) for k, u in result.usage_by_agent.items()} == {
+    assert {
+        k: (u.prompt_tokens, u.completion_tokens) for k, u in result.usage_by_agent.items()
+    } == {
         "A1": (101, 11),
         "A2": (133, 17),
     }
@@ -312,28 +318,64 @@ async def test_discussion_end_to_end_reaches_consensus(server, make_model):
     assert KEY not in result.to_json()
 
 
-def test_sync_run_twice_with_one_model(server):
-    """The sync facade makes a fresh event loop per run; the client and semaphore follow it."""
+def test_sync_run_twice_with_one_model_then_close(server):
+    """The sync facade makes a fresh event loop per run; the client and semaphore follow it, and
+    the model can be closed afterwards from yet another loop (the server keeps connections
+    alive, so the first runs leave pooled connections on loops that are gone)."""
     model = ManagedModel(
         OpenAICompatibleModel("m", base_url=server.base_url, api_key=KEY, timeout_s=2.0),
         max_attempts=2,
         retry_initial_s=0.01,
         retry_max_s=0.05,
     )
-    try:
-        for _ in range(2):
-            server.enqueue(
-                completion(FIRST, prompt_tokens=7, completion_tokens=3),
-                completion(AGREE, prompt_tokens=9, completion_tokens=4),
-            )
-            result = madebate.Discussion(
-                "q", options=["x", "y"], model=model, agents=2, max_turns=1
-            ).run()
-            assert result.stop_reason == "consensus"
-            assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (16, 7)
-    finally:
-        asyncio.run(model.aclose())
+    for _ in range(2):
+        server.enqueue(
+            completion(FIRST, prompt_tokens=7, completion_tokens=3),
+            completion(AGREE, prompt_tokens=9, completion_tokens=4),
+        )
+        result = madebate.Discussion(
+            "q", options=["x", "y"], model=model, agents=2, max_turns=1
+        ).run()
+        assert result.stop_reason == "consensus"
+        assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (16, 7)
     assert len(server.requests) == 4
+    asyncio.run(model.aclose())  # used to raise RuntimeError: Event loop is closed
+    asyncio.run(model.aclose())  # safe twice
+
+
+def test_cli_with_base_url_runs_and_closes_cleanly(server, monkeypatch):
+    """`madebate discuss --base-url` closes its model after the run in a new loop."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.enqueue(
+        completion(FIRST, prompt_tokens=5, completion_tokens=2),
+        completion(AGREE, prompt_tokens=6, completion_tokens=3),
+    )
+    out = CliRunner().invoke(
+        cli_app,
+        [
+            "discuss",
+            "q",
+            "-o",
+            "x",
+            "-o",
+            "y",
+            "--model",
+            "openai/m",
+            "--base-url",
+            server.base_url,
+            "--agents",
+            "2",
+            "--max-turns",
+            "1",
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["stop_reason"] == "consensus"
+    assert data["usage"]["prompt_tokens"] == 11 and data["usage"]["completion_tokens"] == 5
+    assert KEY not in out.output
+    assert len(server.requests) == 2
 
 
 def test_model_id_reads_base_url_and_key_from_the_environment(server, monkeypatch):
@@ -343,7 +385,9 @@ def test_model_id_reads_base_url_and_key_from_the_environment(server, monkeypatc
         completion(FIRST, prompt_tokens=5, completion_tokens=2),
         completion(AGREE, prompt_tokens=6, completion_tokens=3),
     )
-    result = madebate.Discussion("q", options=["x", "y"], model="openai/m", agents=2, max_turns=1).run()
+    result = madebate.Discussion(
+        "q", options=["x", "y"], model="openai/m", agents=2, max_turns=1
+    ).run()
     assert result.stop_reason == "consensus"
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (11, 5)
     assert [r.body["model"] for r in server.requests] == ["m", "m"]

@@ -111,8 +111,11 @@ class OpenAICompatibleModel(ModelAPI):
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        client, loop = self._client, self._client_loop
+        self._client = self._client_loop = None
+        # A client made on another loop (e.g. by a finished sync run) cannot be closed from
+        # this one: its connections belong to that loop ("Event loop is closed"). Drop it.
+        if client is not None and loop is asyncio.get_running_loop():
             await client.close()
 
 

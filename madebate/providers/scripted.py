@@ -48,8 +48,17 @@ class ScriptedModel(ModelAPI):
     Every request is kept in `requests` so tests can inspect what each agent was shown.
     """
 
-    def __init__(self, script: Script | None = None, *, model_id: str = "scripted"):
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        model_id: str = "scripted",
+        structured_output: str | None = "json_schema",
+    ):
         self.model_id = model_id
+        # Claiming structured output passes the JSON schema through in `request.config`, so a
+        # script (and the default one) can answer ballots in the requested shape.
+        self.structured_output = structured_output
         self._script: Script = script if script is not None else default_script
         self._positions: dict[str | None, int] = {}
         self.requests: list[ScriptedRequest] = []
@@ -110,6 +119,10 @@ def default_script(request: ScriptedRequest) -> str:
                 "expertise": ["reasoning"],
             }
         )
+    if request.config.json_schema is not None:
+        return _fill_ballot(request.config.json_schema, request.agent)
+    if request.role == "confidence":
+        return "80"
     current = _CURRENT.search(prompt)
     if current and current.group(1).strip().lower() not in {"none", "none yet"}:
         return f"[AGREE] The current solution holds up.\nFinal Solution: {current.group(1).strip()}"
@@ -119,3 +132,26 @@ def default_script(request: ScriptedRequest) -> str:
         letter, text = options[pick]
         return f"I weighed each option.\nFinal Solution: {letter}) {text}"
     return "This follows from the task as stated.\nFinal Solution: 42"
+
+
+def _fill_ballot(schema: dict[str, object], agent: str | None) -> str:
+    """A valid ballot for the schemas of madebate's ballot formats: each voter backs the
+    candidate at its own position (A1 the first, A2 the second, ...), so votes can split."""
+    props = schema.get("properties", {})
+    assert isinstance(props, dict)
+    key = next(iter(props))
+    spec = props[key]
+    labels: list[str] = list(
+        spec.get("enum") or spec.get("items", {}).get("enum") or spec.get("properties", {})
+    )
+    digits = "".join(ch for ch in (agent or "") if ch.isdigit())
+    mine = labels[(int(digits or 1) - 1) % len(labels)] if labels else "1"
+    if key == "choice":
+        return json.dumps({"choice": mine})
+    if key == "approve":
+        return json.dumps({"approve": [mine]})
+    if key == "points":
+        return json.dumps({"points": {label: (10 if label == mine else 0) for label in labels}})
+    if key == "ranking":
+        return json.dumps({"ranking": [mine, *[label for label in labels if label != mine]]})
+    return json.dumps({key: mine})
