@@ -13,6 +13,17 @@ ResponseStyle = Literal["simple", "freetext", "splitfreetext", "critical", "reas
 RESPONSE_STYLES: tuple[str, ...] = ("simple", "freetext", "splitfreetext", "critical", "reasoning")
 
 
+class DriftJudgeConfig(BaseModel):
+    """A judge that compares consecutive turns' answers and, when the answer changed and it
+    finds the discussion drifting, posts guidance to everyone or has the turn redone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None  # a model id; default: the discussion's model
+    action: Literal["guide", "redo"] = "guide"
+    max_interventions: int = Field(default=2, ge=1, le=20)
+
+
 class DiscussionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +41,14 @@ class DiscussionConfig(BaseModel):
     extraction: Literal["never", "on_failure", "always"] = "never"
     generation: GenerateConfig = Field(default_factory=GenerateConfig)
     seed: int | None = None
+    # Options of any paradigm
+    all_agents_drafting: bool = False  # turn 1: every panelist drafts blind, concurrently
+    blind_turns: list[int] = Field(default_factory=list)  # turns where nobody sees the others
+    challenge: bool = False  # after the decision, each voter may keep or replace the answer
+    drift_judge: DriftJudgeConfig | None = None
+    # Baselines at a matched budget: one agent, or k independent samples and a majority vote
+    method: Literal["discussion", "single", "self_consistency"] = "discussion"
+    samples: int = Field(default=5, ge=1, le=200)
     max_calls: int | None = Field(default=None, ge=1)
     max_total_tokens: int | None = Field(default=None, ge=1)
 

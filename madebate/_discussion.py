@@ -12,8 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from madebate import _consensus, _voting  # noqa: F401  (register the built-in protocols)
+from madebate._baselines import run_baseline
+from madebate._challenge import run_challenge
 from madebate._config import DiscussionConfig
+from madebate._drift import DriftWatcher
 from madebate._errors import BudgetExceeded, ConfigError, ModelCallError
+from madebate._judge import JUDGE_SLOT
 from madebate._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._model_managed import ManagedModel
 from madebate._models import as_managed
@@ -26,6 +30,7 @@ from madebate._reply import ParsedReply, parse_reply, read_solution
 from madebate._results import (
     AgentInfo,
     CallRecord,
+    ChallengeResult,
     Decision,
     DiscussionResult,
     ErrorInfo,
@@ -38,6 +43,8 @@ from madebate._support import track_support
 from madebate._sync import run_sync
 from madebate._task import Task
 from madebate._yaml import config_error_from
+
+JUDGE_PERSONA = Persona(name="Judge", description="An impartial judge outside the panel.")
 
 DRAFTER_PERSONA = Persona(
     name="Neutral Drafter", description="Writes and revises the solution from the panel's feedback."
@@ -122,6 +129,7 @@ class Discussion:
         try:
             return await _Run(self).execute()
         finally:
+            await self.protocol.aclose()
             if self._owns_model:
                 await self.model.aclose()
 
@@ -166,7 +174,10 @@ class _Run:
         self.step = 0
         self._calls_started = 0
         self._seed_counters: dict[tuple[int, str, str], int] = {}
-        self._confidence: dict[int, float] = {}  # message index -> confidence from logprobs
+        self.drift = (
+            DriftWatcher(discussion.config.drift_judge) if discussion.config.drift_judge else None
+        )
+        self.challenge: ChallengeResult | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -177,10 +188,14 @@ class _Run:
         error: ErrorInfo | None = None
         try:
             await self._make_agents()
-            final = await self._loop()
-            if final is not None:
-                stop = _stop_reason(self.d.protocol)
+            if self.cfg.method != "discussion":
+                final, stop = await run_baseline(self)
                 detail = final.reason
+            else:
+                final = await self._loop()
+                if final is not None:
+                    stop = _stop_reason(self.d.protocol)
+                    detail = final.reason
         except BudgetExceeded as exc:
             stop, detail = "budget", str(exc)
         except Exception as exc:
@@ -194,12 +209,20 @@ class _Run:
             )
         if final is None:
             final = self.d.protocol.fallback(self._context(final=True))
-
             self.decisions.append(final)
             if stop == "max_turns":
                 detail = final.reason
                 if final.tie:
                     stop = "max_turns_tie" if self.d.protocol.kind != "consensus" else stop
+        if self.cfg.challenge and error is None and stop != "budget" and final.answer is not None:
+            try:
+                self.challenge, final = await run_challenge(self, final)
+            except BudgetExceeded as exc:
+                self.warnings.append(f"challenge skipped: {exc}")
+            if self.challenge is not None and self.challenge.overturned:
+                detail += f"; overturned by the challenge to {final.answer}"
+        if self.drift is not None:
+            await self.drift.aclose()
         usage, by_agent = usage_totals(self.calls)
         return DiscussionResult(
             task=self.d.task,
@@ -210,13 +233,15 @@ class _Run:
             stop_detail=detail,
             error=error,
             turns=self.turn,
-            paradigm=self.paradigm.name,
-            protocol=self.d.protocol.name,
+            paradigm=self.paradigm.name if self.cfg.method == "discussion" else self.cfg.method,
+            protocol=self.d.protocol.name if self.cfg.method == "discussion" else self.cfg.method,
             style=self.cfg.style,
             seed=self.cfg.seed,
             agents=[a.info for a in self.agents.values()],
             messages=self.messages,
             decisions=self.decisions,
+            challenge=self.challenge,
+            interventions=self.drift.interventions if self.drift else [],
             calls=self.calls,
             warnings=self.warnings,
             usage=usage,
@@ -225,9 +250,12 @@ class _Run:
 
     async def _loop(self) -> Decision | None:
         per_message = self.paradigm.decision_points == "message"
-        steps = self.paradigm.steps
-        for turn in range(1, self.cfg.max_turns + 1):
+        turn = 1
+        while turn <= self.cfg.max_turns:
             self.turn = turn
+            turn_start = len(self.messages)
+            steps = self._steps_for(turn)
+            decision: Decision | None = None
             for step in steps:
                 self.step = step.index + 1
                 await self._run_step(turn, step)
@@ -241,7 +269,21 @@ class _Run:
                 decision = await self._consult(final=turn == self.cfg.max_turns, end_of_turn=True)
                 if decision.decided:
                     return decision
+            redo = self.drift is not None and turn < self.cfg.max_turns
+            if redo and await self.drift.watch(self, turn, turn_start) == "redo":  # type: ignore[union-attr]
+                continue  # the same turn again, from where it started
+            turn += 1
         return None
+
+    def _steps_for(self, turn: int) -> tuple[CompiledStep, ...]:
+        """The paradigm's steps, except that All-Agents Drafting replaces turn 1 with one
+        concurrent step in which every panelist drafts blind, delivered to everyone."""
+        if turn == 1 and self.cfg.all_agents_drafting:
+            voters = self.paradigm.voters
+            everyone = self.paradigm.slots
+            receivers = {v: tuple(s for s in everyone if s != v) for v in voters}
+            return (CompiledStep(0, "all-agents drafting", voters, receivers),)
+        return self.paradigm.steps
 
     async def _consult(self, *, final: bool, end_of_turn: bool) -> Decision:
         decision = await self.d.protocol.consult(
@@ -306,20 +348,22 @@ class _Run:
 
     # -- one agent speaking ----------------------------------------------------------------
 
+    def _delivered(self, agent: str, turn: int) -> list[Message]:
+        """Messages delivered to the agent (its own included); in a blind turn, only its own."""
+        if turn in self.cfg.blind_turns:
+            return [m for m in self.messages if m.speaker == agent]
+        return [m for m in self.messages if m.speaker == agent or agent in m.receivers]
+
     def visible_messages(self, agent: str, turn: int) -> list[Message]:
         window = self.paradigm.memory_window
         return [
-            m
-            for m in self.messages
-            if (m.speaker == agent or agent in m.receivers)
-            and (window is None or m.turn >= turn - window)
+            m for m in self._delivered(agent, turn) if window is None or m.turn >= turn - window
         ]
 
-    def _current_solution_for(self, agent: str) -> str | None:
+    def _current_solution_for(self, agent: str, turn: int) -> str | None:
         # The current solution is state, not memory: it is taken from everything delivered to
         # the agent, even beyond the memory window.
-        delivered = [m for m in self.messages if m.speaker == agent or agent in m.receivers]
-        state = track_support(delivered, self.paradigm.voters)
+        state = track_support(self._delivered(agent, turn), self.paradigm.voters)
         return state.current_solution
 
     async def _speak(
@@ -327,7 +371,7 @@ class _Run:
     ) -> tuple[ParsedReply, str, list[int], float | None]:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
-        current = self._current_solution_for(slot)
+        current = self._current_solution_for(slot, turn)
         if current is None:
             mode = "draft"
         elif slot == self.paradigm.drafter:
@@ -438,10 +482,11 @@ class _Run:
         *,
         json_schema: dict[str, Any] | None = None,
         model: ManagedModel | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> ModelOutput:
         self._reserve_call()
         model = model or self.d.model
-        update: dict[str, Any] = {}
+        update: dict[str, Any] = dict(overrides or {})
         if self.cfg.seed is not None:
             # Keyed on who asks what, not on completion order, so concurrent steps repeat exactly.
             key = (turn, slot, role)
@@ -490,10 +535,11 @@ class _Run:
 
     async def _make_agents(self) -> None:
         cfg = self.cfg
-        voters = self.paradigm.voters
+        # A baseline needs only the first panelist; a discussion needs them all.
+        voters = self.paradigm.voters if cfg.method == "discussion" else self.paradigm.voters[:1]
         parsed_sources = self.d.persona_sources
         made: list[Persona] = []
-        if self.paradigm.drafter:
+        if self.paradigm.drafter and cfg.method == "discussion":
             self._add_agent(self.paradigm.drafter, DRAFTER_PERSONA, "drafter", voter=False)
         for index, (slot, source) in enumerate(zip(voters, parsed_sources, strict=False)):
             request = PersonaRequest(
@@ -515,6 +561,15 @@ class _Run:
             self._add_agent(
                 slot, choice.persona, choice.source, voter=True, fallback=choice.fallback
             )
+        if self.d.protocol.kind == "judge" or self.drift is not None:
+            info = AgentInfo(
+                slot=JUDGE_SLOT,
+                persona_name=JUDGE_PERSONA.name,
+                persona_description=JUDGE_PERSONA.description,
+                persona_source="judge",
+                voter=False,
+            )
+            self.agents[JUDGE_SLOT] = _Agent(info, JUDGE_PERSONA, render("judge_system"))
 
     def _add_agent(
         self, slot: str, persona: Persona, source: str, *, voter: bool, fallback: bool = False

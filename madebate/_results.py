@@ -104,6 +104,36 @@ class AgentInfo(_Record):
     persona_fallback: bool = False
 
 
+class ChallengeResponse(_Record):
+    voter: str
+    raw: str
+    kept: bool  # accepted the final answer
+    answer: str | None = None  # the alternative, when it proposed one
+    readable: bool = True
+
+
+class ChallengeResult(_Record):
+    """The post-discussion challenge: every voter saw the final answer and kept or replaced it."""
+
+    original_answer: str
+    final_answer: str
+    overturned: bool
+    changed_by: list[str]
+    responses: list[ChallengeResponse]
+
+
+class Intervention(_Record):
+    """A drift-watching judge's verdict after a turn whose answer changed."""
+
+    turn: int
+    previous_answer: str | None
+    new_answer: str | None
+    drifted: bool
+    action: Literal["none", "guide", "redo"]
+    guidance: str = ""
+    raw: str = ""
+
+
 class ErrorInfo(_Record):
     type: str
     message: str
@@ -132,6 +162,8 @@ class DiscussionResult(_Record):
     agents: list[AgentInfo]
     messages: list[Message]
     decisions: list[Decision] = Field(default_factory=list)
+    challenge: ChallengeResult | None = None
+    interventions: list[Intervention] = Field(default_factory=list)
     calls: list[CallRecord] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)

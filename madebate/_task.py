@@ -42,7 +42,10 @@ class Task(BaseModel):
         return list(LETTERS[: len(self.options or [])])
 
     def formatted_options(self) -> list[str]:
-        return [f"{letter}) {text}" for letter, text in zip(self.letters, self.options or [], strict=False)]
+        return [
+            f"{letter}) {text}"
+            for letter, text in zip(self.letters, self.options or [], strict=False)
+        ]
 
     def normalize(self, solution: str | None) -> str | None:
         """The comparable form of a solution: the option letter, or folded free text.
