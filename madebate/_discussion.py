@@ -178,6 +178,7 @@ class _Run:
             DriftWatcher(discussion.config.drift_judge) if discussion.config.drift_judge else None
         )
         self.challenge: ChallengeResult | None = None
+        self._warned_logprobs = False
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -432,6 +433,11 @@ class _Run:
         confidence = None
         if output.mean_logprob is not None:
             confidence = round(100 * math.exp(output.mean_logprob), 1)
+        elif getattr(self.d.protocol, "wants_logprobs", False) and not self._warned_logprobs:
+            self._warned_logprobs = True
+            self.warnings.append(
+                f"{self.d.model.model_id} returned no log-probabilities; candidates show no confidence"
+            )
         return parsed, raw, [m.index for m in view], confidence
 
     async def _maybe_extract(

@@ -79,7 +79,9 @@ class ManagedModel:
                     async with self._semaphore():
                         output = await self.provider.generate(messages, config, context)
         except (ModelCallError, RetryError) as exc:
-            record = self._record(context, None, attempts, time.perf_counter() - start, str(exc))
+            record = self._record(
+                context, config, None, attempts, time.perf_counter() - start, str(exc)
+            )
             err = (
                 exc
                 if isinstance(exc, ModelCallError)
@@ -89,11 +91,13 @@ class ManagedModel:
             raise err from None
         except Exception as exc:
             # A provider bug or an unexpected exception type: account for it, never retry.
-            record = self._record(context, None, attempts, time.perf_counter() - start, repr(exc))
+            record = self._record(
+                context, config, None, attempts, time.perf_counter() - start, repr(exc)
+            )
             err = ModelCallError(f"{type(exc).__name__}: {exc}", retryable=False)
             err.record = record
             raise err from exc
-        return output, self._record(context, output, attempts, output.latency_s, None)
+        return output, self._record(context, config, output, attempts, output.latency_s, None)
 
     def _semaphore(self) -> asyncio.Semaphore:
         """The concurrency limit of the running loop (a semaphore belongs to one loop)."""
@@ -105,9 +109,16 @@ class ManagedModel:
             self._semaphores[id(loop)] = entry
         return entry[1]
 
+    def output_format(self, config: GenerateConfig) -> str:
+        """How the reply's shape was requested: the backend's structured output, or text."""
+        if config.json_schema is not None and self.provider.structured_output:
+            return self.provider.structured_output
+        return "text"
+
     def _record(
         self,
         context: CallContext,
+        config: GenerateConfig,
         output: ModelOutput | None,
         attempts: int,
         latency_s: float,
@@ -123,6 +134,7 @@ class ManagedModel:
             finish_reason=output.finish_reason if output else None,
             attempts=attempts,
             error=error,
+            output_format=self.output_format(config),
         )
 
     async def aclose(self) -> None:

@@ -6,6 +6,7 @@ elicit ballots, `ask` to put a question to one agent through the model.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -122,9 +123,24 @@ def _solution_text(messages: Sequence[Message], answer: str | None) -> str | Non
 protocols: Registry[type[DecisionProtocol]] = Registry("decision protocol")
 
 
+def protocol_options(cls: type[DecisionProtocol]) -> list[str]:
+    """The option names a protocol class accepts (its and its parents' keyword parameters)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                names.append(p.name)
+    return sorted(set(names))
+
+
 def create_protocol(name: str, **options: Any) -> DecisionProtocol:
     cls = protocols.get(name, field="protocol")
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad option for protocol '{name}': {exc}", field="protocol") from None
+    valid = protocol_options(cls)
+    for key in options:
+        if key not in valid:
+            choices = f"valid: {', '.join(valid)}" if valid else f"'{name}' takes no options"
+            raise ConfigError(f"unknown option '{key}'; {choices}", field=f"protocol_options.{key}")
+    return cls(**options)

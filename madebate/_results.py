@@ -58,6 +58,7 @@ class CallRecord(_Record):
     attempts: int = 1
     cache_hit: bool = False
     error: str | None = None
+    output_format: str = "text"  # "json_schema", "grammar" or "text": how the shape was asked for
 
 
 class Usage(_Record):

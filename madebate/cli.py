@@ -59,6 +59,23 @@ def discuss(
     memory_window: Annotated[
         int | None, typer.Option(help="Past turns an agent sees (default: the paradigm's).")
     ] = None,
+    protocol_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--protocol-option",
+            help="Protocol option KEY=VALUE, e.g. tie_break=random, model=openai/m (repeatable).",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="discussion, or a baseline: single, self_consistency.")
+    ] = "discussion",
+    samples: Annotated[int, typer.Option(help="Samples for self_consistency.")] = 5,
+    all_agents_drafting: Annotated[
+        bool, typer.Option(help="Turn 1: every agent drafts blind, concurrently.")
+    ] = False,
+    challenge: Annotated[
+        bool, typer.Option(help="After the decision, each agent may keep or replace the answer.")
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -125,6 +142,11 @@ def discuss(
             extraction=extraction,
             memory_window=memory_window,
             paradigm_params=_parse_params(param or []),
+            protocol_options=_parse_options(protocol_option or []),
+            method=method,
+            samples=samples,
+            all_agents_drafting=all_agents_drafting,
+            challenge=challenge,
             generation=GenerateConfig(max_tokens=max_tokens, temperature=temperature),
             seed=seed,
             on_message=None if as_json else show_message,
@@ -171,6 +193,24 @@ def _parse_params(items: list[str]) -> dict[str, int]:
         if not sep or not value.strip().lstrip("-").isdigit():
             raise MadebateError(f"--param '{item}': expected KEY=INTEGER, e.g. debate_rounds=3")
         out[key.strip()] = int(value)
+    return out
+
+
+def _parse_options(items: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs; values are read as YAML scalars (3, true, 0.5, text)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MadebateError(
+                f"--protocol-option '{item}': expected KEY=VALUE, e.g. tie_break=random"
+            )
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
     return out
 
 

@@ -92,6 +92,7 @@ class LlamaCppModel(ModelAPI):
         self.n_threads = min(n_threads or free_cores(), free_cores())
         self.n_batch = n_batch
         self.extra_buffers = extra_buffers
+        self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self._llm: Any = None
         # A thread lock, not an asyncio one: the sync facade may drive this from several loops.
         self._lock = threading.Lock()
@@ -136,6 +137,7 @@ class LlamaCppModel(ModelAPI):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
             latency_s=latency,
+            mean_logprob=_mean_logprob(choice),
         )
 
     def _complete(
@@ -150,6 +152,11 @@ class LlamaCppModel(ModelAPI):
         }
         if config.seed is not None:
             kwargs["seed"] = config.seed
+        if config.json_schema is not None:
+            # llama-cpp-python honours only this form; an OpenAI-style json_schema is ignored.
+            kwargs["response_format"] = {"type": "json_object", "schema": config.json_schema}
+        if config.logprobs:
+            kwargs["logprobs"] = True
         with self._lock:
             if self._llm is None:
                 self._llm = self._load()
@@ -165,3 +172,9 @@ class LlamaCppModel(ModelAPI):
             if self._llm is not None:
                 llm, self._llm = self._llm, None
                 llm.close()
+
+
+def _mean_logprob(choice: dict[str, Any]) -> float | None:
+    content = (choice.get("logprobs") or {}).get("content") or []
+    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
+    return sum(values) / len(values) if values else None

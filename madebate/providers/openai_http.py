@@ -24,6 +24,7 @@ class OpenAICompatibleModel(ModelAPI):
         api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 120.0,
+        structured_output: bool = True,
     ):
         if not model:
             raise ConfigError(
@@ -43,6 +44,9 @@ class OpenAICompatibleModel(ModelAPI):
             key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
         self._api_key = key
         self.timeout_s = timeout_s
+        # OpenAI, vLLM's server and llama.cpp's server take response_format json_schema; set
+        # structured_output=False for a server that does not (the prompt still asks for JSON).
+        self.structured_output = "json_schema" if structured_output else None
         self._client: Any = None
         self._client_loop: Any = None
 
@@ -84,6 +88,13 @@ class OpenAICompatibleModel(ModelAPI):
             request["seed"] = config.seed
         if config.stop:
             request["stop"] = list(config.stop)
+        if config.json_schema is not None and self.structured_output:
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": config.json_schema, "strict": True},
+            }
+        if config.logprobs:
+            request["logprobs"] = True
         start = time.perf_counter()
         try:
             response = await self._get_client().chat.completions.create(**request)
@@ -94,8 +105,9 @@ class OpenAICompatibleModel(ModelAPI):
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in _RETRYABLE_STATUS or status >= 500
+            message = _short(exc).replace(self._api_key, "***")  # a server may echo the key
             raise ModelCallError(
-                f"HTTP {status}: {_short(exc)}", retryable=retryable, status=status
+                f"HTTP {status}: {message}", retryable=retryable, status=status
             ) from exc
         latency = time.perf_counter() - start
         if not response.choices:
@@ -108,6 +120,7 @@ class OpenAICompatibleModel(ModelAPI):
             completion_tokens=usage.completion_tokens if usage else 0,
             finish_reason=choice.finish_reason,
             latency_s=latency,
+            mean_logprob=_mean_logprob(choice),
         )
 
     async def aclose(self) -> None:
@@ -122,3 +135,11 @@ class OpenAICompatibleModel(ModelAPI):
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _mean_logprob(choice: Any) -> float | None:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    values = [float(t.logprob) for t in content if getattr(t, "logprob", None) is not None]
+    return sum(values) / len(values) if values else None
