@@ -18,7 +18,11 @@ from madebate._tally import CUMULATIVE_POINTS
 
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
 _OBJECT = re.compile(r"\{.*\}", re.S)
-_NUMBER = re.compile(r"(?<![\d.])(\d+)(?![\d.])")
+# A whole number, not part of a decimal ("2.5"); "Solution 2." at the end of a sentence counts.
+_NUMBER = re.compile(r"(?<![\d.])(\d+)(?!\d|\.\d)")
+# A numbered-list marker at the start of a line ("1. Solution 2", "**2.** Solution 1") is not a
+# mention; a line that is only "2." is.
+_LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+>][ \t]+)?[*_]*(\d+)\.[*_]*[ \t]*[*_]*[^\s*_]", re.M)
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ def label_mentions(text: str, labels: Sequence[str]) -> list[str]:
     """Candidate labels named in prose, in order. A number right after 'of' or '/' that follows
     a mention is the count of candidates ('solution 1 of 3', '1/3'), not a second mention."""
     found: list[str] = []
+    markers = {m.start(1) for m in _LIST_MARKER.finditer(text)}
     for m in _NUMBER.finditer(text):
-        if m.group(1) not in labels:
+        if m.group(1) not in labels or m.start(1) in markers:
             continue
         if found and re.search(r"(?:\bof|/)\s*$", text[: m.start()]):
             continue

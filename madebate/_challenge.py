@@ -22,7 +22,8 @@ _AGREE = re.compile(r"\bAGREE\b", re.I)
 
 async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, Decision]:
     assert final.answer is not None
-    voters = run.paradigm.voters
+    # The voters this run has: a baseline (method single/self_consistency) makes only A1.
+    voters = [v for v in run.paradigm.voters if v in run.agents]
     prompt = render("challenge", task=run.d._task_text, solution=final.solution or final.answer)
 
     async def ask(voter: str) -> ChallengeResponse:

@@ -23,7 +23,7 @@ from madebate._model_managed import ManagedModel
 from madebate._models import as_managed
 from madebate._paradigm import ParadigmSpec, load_paradigm
 from madebate._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
-from madebate._personas import Persona, PersonaRequest, parse_source
+from madebate._personas import Persona, PersonaRequest, PersonaSource, parse_source
 from madebate._prompts import render
 from madebate._protocols import DecisionContext, DecisionProtocol, create_protocol
 from madebate._reply import ParsedReply, parse_reply, read_solution
@@ -75,6 +75,7 @@ class Discussion:
         config: DiscussionConfig | None = None,
         on_message: MessageHook | None = None,
         on_decision: DecisionHook | None = None,
+        plan: _Plan | None = None,
         **settings: Any,
     ):
         self.task = task if isinstance(task, Task) else _make_task(task, options)
@@ -89,28 +90,17 @@ class Discussion:
         self.model = as_managed(model)
         self.on_message = on_message
         self.on_decision = on_decision
-        spec = load_paradigm(self.config.paradigm)
-        if self.config.paradigm_params:
-            spec = spec.with_params(**self.config.paradigm_params)
-        if self.config.memory_window is not None:
-            spec = spec.model_copy(update={"memory_window": self.config.memory_window}).with_source(
-                spec.source
+        if plan is None:
+            plan = check_config(self.config)
+        else:  # a runner's precompiled plan; the protocol holds per-discussion state
+            plan = _Plan(
+                plan.paradigm,
+                plan.persona_sources,
+                create_protocol(self.config.protocol, **self.config.protocol_options),
             )
-        self.paradigm: CompiledParadigm = compile_paradigm(
-            spec, n_agents=self.config.agents, with_drafter=self.config.drafter
-        )
-        # Persona sources are read now so a bad one fails before any model call.
-        sources = self.config.personas
-        per_agent = sources if isinstance(sources, list) else [sources] * len(self.paradigm.voters)
-        if len(per_agent) != len(self.paradigm.voters):
-            raise ConfigError(
-                f"{len(per_agent)} persona sources for {len(self.paradigm.voters)} panelists",
-                field="personas",
-            )
-        self.persona_sources = [parse_source(src) for src in per_agent]
-        self.protocol: DecisionProtocol = create_protocol(
-            self.config.protocol, **self.config.protocol_options
-        )
+        self.paradigm: CompiledParadigm = plan.paradigm
+        self.persona_sources = plan.persona_sources
+        self.protocol: DecisionProtocol = plan.protocol
         self._task_text = render(
             "task",
             instruction=self.task.instruction or _default_instruction(self.task),
@@ -135,6 +125,36 @@ class Discussion:
 
     async def aclose(self) -> None:
         await self.model.aclose()
+
+
+@dataclass
+class _Plan:
+    paradigm: CompiledParadigm
+    persona_sources: list[PersonaSource]
+    protocol: DecisionProtocol
+
+
+def check_config(config: DiscussionConfig) -> _Plan:
+    """Everything a discussion needs that can be checked without a model: the paradigm compiled
+    for the team, the persona sources and the protocol. Bad settings fail here, naming the field."""
+    spec = load_paradigm(config.paradigm)
+    if config.paradigm_params:
+        spec = spec.with_params(**config.paradigm_params)
+    if config.memory_window is not None:
+        spec = spec.model_copy(update={"memory_window": config.memory_window}).with_source(
+            spec.source
+        )
+    paradigm = compile_paradigm(spec, n_agents=config.agents, with_drafter=config.drafter)
+    sources = config.personas
+    per_agent = sources if isinstance(sources, list) else [sources] * len(paradigm.voters)
+    if len(per_agent) != len(paradigm.voters):
+        raise ConfigError(
+            f"{len(per_agent)} persona sources for {len(paradigm.voters)} panelists",
+            field="personas",
+        )
+    persona_sources = [parse_source(src) for src in per_agent]
+    protocol = create_protocol(config.protocol, **config.protocol_options)
+    return _Plan(paradigm, persona_sources, protocol)
 
 
 def _make_task(question: str, options: Sequence[str] | None) -> Task:

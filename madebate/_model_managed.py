@@ -13,6 +13,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from madebate._cache import CallCache, cacheable, request_key
 from madebate._errors import ModelCallError
 from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._results import CallRecord
@@ -38,8 +39,10 @@ class ManagedModel:
         max_attempts: int = 4,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 20.0,
+        cache: CallCache | None = None,
     ):
         self.provider = provider
+        self.cache = cache
         self.max_attempts = max_attempts
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -61,6 +64,14 @@ class ManagedModel:
         persona: str | None = None,
     ) -> tuple[ModelOutput, CallRecord]:
         context = CallContext(role=role, agent=agent, turn=turn, persona=persona)
+        key = None
+        if self.cache is not None and cacheable(config):
+            key = request_key(self.model_id, messages, config)
+            hit = self.cache.get(key)
+            if hit is not None:
+                record = self._record(context, config, hit, 0, 0.0, None)
+                record.cache_hit = True
+                return hit, record
         attempts = 0
         start = time.perf_counter()
         try:
@@ -97,6 +108,8 @@ class ManagedModel:
             err = ModelCallError(f"{type(exc).__name__}: {exc}", retryable=False)
             err.record = record
             raise err from exc
+        if key is not None and self.cache is not None:
+            self.cache.put(key, output)
         return output, self._record(context, config, output, attempts, output.latency_s, None)
 
     def _semaphore(self) -> asyncio.Semaphore:

@@ -82,6 +82,9 @@ def approval(ballots: Sequence[Collection[str] | None], candidates: Sequence[str
         if approved is None:
             rejected.append(f"ballot {i}: abstained or lost")
             continue
+        if isinstance(approved, str):  # a str is a Collection[str] of its characters
+            rejected.append(f"ballot {i}: '{approved}' is a string, not a set of candidates")
+            continue
         unknown = sorted(set(approved) - set(scores))
         if unknown:
             rejected.append(f"ballot {i}: not candidates: {', '.join(unknown)}")
@@ -131,6 +134,9 @@ def borda(ballots: Sequence[Sequence[str] | None], candidates: Sequence[str]) ->
     for i, ranking in enumerate(ballots):
         if ranking is None:
             rejected.append(f"ballot {i}: abstained or lost")
+            continue
+        if isinstance(ranking, str):  # a str is a Sequence[str] of its characters
+            rejected.append(f"ballot {i}: '{ranking}' is a string, not a ranking")
             continue
         counts = Counter(ranking)
         unknown = sorted(set(ranking) - set(scores))

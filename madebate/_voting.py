@@ -294,10 +294,14 @@ class VotingProtocol(DecisionProtocol):
         return {v: c for v, c in pairs if c is not None}
 
 
+_SCALE = re.compile(r"\b0\s*(?:-|–|to)\s*100\b", re.I)  # an echo of the scale, '(0-100)'
+
+
 def read_confidence(text: str) -> float | None:
-    """A 0-100 score from a reply ('85', '85/100', 'Confidence: 85%'); None if absent or out of range."""
-    m = re.search(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s*(?:%|/\s*100)?", text)
-    if not m:
+    """A 0-100 score from a reply ('85', '85/100', 'Confidence: 85%'); None if absent, out of
+    range ('150', '1000', '-5') or on another scale ('8/10')."""
+    m = re.search(r"(?<![\d.\-])(\d+(?:\.\d+)?)\s*(?:%|/\s*(\d+))?", _SCALE.sub(" ", text))
+    if not m or m.group(2) not in (None, "100"):
         return None
     value = float(m.group(1))
     return value if 0 <= value <= 100 else None

@@ -251,6 +251,191 @@ def paradigms_show(
     console.print(compiled.describe(), highlight=False, markup=False)
 
 
+@app.command()
+def run(
+    experiment: Annotated[
+        Path | None, typer.Argument(help="Experiment YAML (optional with --resume).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run directory, skipping finished examples.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the call cache.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Run an experiment: every sweep cell over the dataset, resumable and cached."""
+    from madebate._runner import run_experiment
+
+    if experiment is None and resume is None:
+        _fail(MadebateError("give an experiment YAML, or --resume RUN_DIR"), debug)
+    try:
+        spec: Path | dict[str, object]
+        if experiment is not None:
+            spec = experiment
+        else:
+            assert resume is not None
+            import yaml
+
+            spec_file = resume / "spec.yaml"
+            if not spec_file.exists():
+                raise MadebateError(f"{resume}: not a run directory (no spec.yaml)")
+            spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+        result = run_experiment(
+            spec, out=out, resume=resume, cache=False if no_cache else None, progress=not quiet
+        )
+    except (MadebateError, FileExistsError) as exc:
+        _fail(exc, debug)
+        return
+    console.print(
+        f"[bold]{result.new_records}[/] new record(s), {result.skipped} already done, "
+        f"{result.wall_s:.1f}s; cache hits {result.cache_hits}, misses {result.cache_misses}",
+        highlight=False,
+    )
+    _print_summary(result.summary["cells"])
+    console.print(f"run directory: {result.run_dir}", highlight=False)
+
+
+@app.command()
+def summary(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Print the cell table of a run: accuracy with 95% CI, turns, decision rate, cost."""
+    from madebate._load import load_run
+
+    try:
+        loaded = load_run(run_dir)
+    except MadebateError as exc:
+        _fail(exc, debug)
+        return
+    _print_summary(loaded.summary["cells"])
+
+
+@app.command("eval")
+def eval_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="Metric (repeatable): accuracy, exact_match, token_f1, numeric, contains, bleu, rouge_l.",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Rescore a run's answers with other metrics (the run itself is not changed)."""
+    from madebate._load import load_run
+    from madebate._summary import summarize_records
+
+    try:
+        loaded = load_run(run_dir)
+        records = loaded.rescore(metric or ["accuracy"])
+    except MadebateError as exc:
+        _fail(exc, debug)
+        return
+    _print_summary(summarize_records(records, loaded.cells)["cells"])
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of the experiment file."""
+    import json
+
+    from madebate._experiment import experiment_schema
+
+    sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="An experiment, paradigm or persona YAML file.")],
+    dataset: Annotated[
+        bool, typer.Option(help="For an experiment: also load its dataset.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Check a file without running anything; exit 2 on the first error."""
+    from madebate._yaml import read_yaml
+
+    try:
+        data = read_yaml(file)
+        kind = _file_kind(data)
+        if kind == "experiment":
+            from madebate._experiment import expand_cells, load_experiment
+
+            spec = load_experiment(file)
+            cells = expand_cells(spec, source=str(file))
+            detail = f"{len(cells)} cell(s)"
+            if dataset:
+                from madebate._datasets import load_dataset
+
+                detail += f", {len(load_dataset(spec.dataset, base_dir=file.resolve().parent))} example(s)"
+        elif kind == "paradigm":
+            from madebate._paradigm import load_paradigm
+
+            detail = f"paradigm '{load_paradigm(file).name}'"
+        else:
+            from madebate._personas import load_persona_library
+
+            detail = f"{len(load_persona_library(file).personas)} persona(s)"
+    except MadebateError as exc:
+        _fail(exc, debug)
+        return
+    console.print(f"[green]ok[/] {file}: {kind}, {detail}", highlight=False)
+
+
+def _file_kind(data: object) -> str:
+    if isinstance(data, dict):
+        if "dataset" in data or "sweep" in data:
+            return "experiment"
+        if "schedule" in data:
+            return "paradigm"
+        if "personas" in data:
+            return "personas"
+    raise MadebateError(
+        "not an experiment (dataset:), paradigm (schedule:) or persona library (personas:)"
+    )
+
+
+def _print_summary(cells: dict[str, dict[str, object]]) -> None:
+    table = Table(
+        "cell",
+        "n",
+        "score (95% CI)",
+        "decided",
+        "no answer",
+        "errors",
+        "turns",
+        "calls/ex",
+        "tokens/ex",
+        "wall s",
+    )
+    for cell, c in cells.items():
+        metrics = c["metrics"]
+        assert isinstance(metrics, dict)
+        scores = "; ".join(
+            f"{name} {m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+            for name, m in metrics.items()
+        )
+        table.add_row(
+            cell,
+            str(c["n"]),
+            scores,
+            f"{c['decision_rate']:.0%}",
+            str(c["no_answer"]),
+            str(c["errors"]),
+            f"{c['mean_turns']:.2f}",
+            f"{c['calls_per_example']:.1f}",
+            f"{c['tokens_per_example']:.0f}",
+            f"{c['discussion_wall_s']:.1f}",
+        )
+    console.print(table)
+
+
 def main() -> None:
     app()
 

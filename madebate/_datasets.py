@@ -1,0 +1,326 @@
+"""Datasets into tasks: JSONL, JSON (a list, or MALLM's example format), CSV, Hugging Face
+`datasets`, and BIG-bench task JSON. Every example gets a stable id (given, or a content hash);
+multiple-choice references are option letters. Errors name the file and the line or row."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from madebate._errors import ConfigError
+from madebate._task import LETTERS, Task, normalize_free_text
+
+DatasetFormat = Literal["auto", "jsonl", "json", "csv", "bigbench", "hf"]
+_OPTION_LINE = re.compile(r"^\s*([A-Z])[\).:]\s+(.+?)\s*$", re.M)
+
+
+class ColumnMap(BaseModel):
+    """Which fields hold what. `options` may name one field (a list) or several (one per option)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = "question"
+    options: str | list[str] | None = "options"
+    answer: str | None = "answer"
+    id: str | None = "id"
+    context: str | None = "context"
+
+
+class DatasetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None  # a local file (or a local Hugging Face dataset folder with format hf)
+    hf: str | None = None  # a Hugging Face dataset id
+    hf_config: str | None = None
+    split: str = "test"
+    format: DatasetFormat = "auto"
+    columns: ColumnMap = Field(default_factory=ColumnMap)
+    examples: list[dict[str, Any]] | None = None  # inline examples
+    limit: int | None = Field(default=None, ge=1)  # how many to use
+    seed: int = 0  # which ones, when limit is below the size (a seeded sample)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        given = [n for n in ("path", "hf", "examples") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of path, hf or examples (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Task]:
+    """All examples of a dataset spec as tasks (limited and sampled as asked)."""
+    source, rows = _rows(spec, base_dir)
+    tasks = [_to_task(row, spec.columns, f"{source}{where}") for where, row in rows]
+    if not tasks:
+        raise ConfigError("the dataset has no examples", source=source)
+    seen: dict[str, str] = {}
+    for t in tasks:
+        assert t.id is not None
+        if t.id in seen:
+            raise ConfigError(f"duplicate example id '{t.id}'", source=source)
+        seen[t.id] = t.id
+    if spec.limit is not None and spec.limit < len(tasks):
+        picked = sorted(random.Random(spec.seed).sample(range(len(tasks)), spec.limit))
+        tasks = [tasks[i] for i in picked]
+    return tasks
+
+
+def _rows(
+    spec: DatasetSpec, base_dir: Path | None
+) -> tuple[str, Iterable[tuple[str, dict[str, Any]]]]:
+    if spec.examples is not None:
+        return "dataset.examples", ((f"[{i}]", r) for i, r in enumerate(spec.examples))
+    if spec.hf is not None or spec.format == "hf":
+        name = spec.hf or spec.path or ""
+        return name, _hf_rows(name, spec)
+    assert spec.path is not None
+    path = Path(spec.path)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    fmt = spec.format
+    if fmt == "auto":
+        fmt = {".jsonl": "jsonl", ".json": "json", ".csv": "csv"}.get(path.suffix.lower(), "")  # type: ignore[assignment]
+        if not fmt:
+            raise ConfigError(
+                f"cannot tell the format from '{path.suffix}'; set dataset.format to jsonl, json, csv, bigbench or hf",
+                source=str(path),
+            )
+    text = _read_text(path)
+    if fmt == "jsonl":
+        return str(path), _jsonl_rows(text, path)
+    if fmt == "csv":
+        return str(path), _csv_rows(text, path)
+    data = _parse_json(text, path)
+    if fmt == "bigbench" or (isinstance(data, dict) and "examples" in data):
+        return str(path), _bigbench_rows(data, path)
+    if isinstance(data, dict):
+        for key in ("data", "rows", "items"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+    if not isinstance(data, list):
+        raise ConfigError(
+            "expected a JSON list of examples (or a BIG-bench task with 'examples')",
+            source=str(path),
+        )
+    return str(path), (
+        (f" item {i}", _mallm_row(r) if _is_mallm(r) else r) for i, r in enumerate(data)
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("dataset file not found", source=str(path)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"line {line}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8",
+            source=str(path),
+        ) from None
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"line {exc.lineno}: invalid JSON ({exc.msg})", source=str(path)
+        ) from None
+
+
+def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"line {n}: invalid JSON ({exc.msg})", source=str(path)) from None
+        if not isinstance(row, dict):
+            raise ConfigError(
+                f"line {n}: expected a JSON object, got {type(row).__name__}", source=str(path)
+            )
+        yield f" line {n}", _mallm_row(row) if _is_mallm(row) else row
+
+
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    reader = csv.DictReader(text.splitlines())
+    for n, row in enumerate(reader, start=2):  # line 1 is the header
+        if None in row:
+            raise ConfigError(f"line {n}: more fields than the header has", source=str(path))
+        yield f" line {n}", dict(row)
+
+
+def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        import datasets  # type: ignore[import-not-found]
+    except ImportError:
+        raise ConfigError(
+            "Hugging Face datasets need the 'datasets' package (pip install datasets)",
+            field="dataset.hf",
+        ) from None
+    try:
+        if Path(name).is_dir() and (Path(name) / "dataset_info.json").exists():
+            loaded = datasets.load_from_disk(name)
+            data = loaded[spec.split] if hasattr(loaded, "keys") else loaded
+        else:
+            data = datasets.load_dataset(name, spec.hf_config, split=spec.split)
+    except Exception as exc:  # the library raises many kinds; name the dataset and the cause
+        raise ConfigError(f"could not load: {type(exc).__name__}: {exc}", source=name) from None
+    for i, row in enumerate(data):
+        yield f" row {i}", dict(row)
+
+
+def _bigbench_rows(data: Any, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    examples = data.get("examples") if isinstance(data, dict) else None
+    if not isinstance(examples, list):
+        raise ConfigError("a BIG-bench task needs a list 'examples'", source=str(path))
+    prefix = str(data.get("example_input_prefix", "") or "").strip()
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, dict) or "input" not in ex:
+            raise ConfigError(f"examples[{i}]: needs 'input'", source=str(path))
+        question = f"{prefix} {ex['input']}".strip() if prefix else str(ex["input"])
+        if isinstance(ex.get("target_scores"), dict) and ex["target_scores"]:
+            options = list(ex["target_scores"])
+            best = max(ex["target_scores"].values())
+            answers = [LETTERS[j] for j, o in enumerate(options) if ex["target_scores"][o] == best]
+            yield f" examples[{i}]", {"question": question, "options": options, "answer": answers}
+        elif "target" in ex:
+            target = ex["target"]
+            yield (
+                f" examples[{i}]",
+                {"question": question, "answer": target if isinstance(target, list) else [target]},
+            )
+        else:
+            raise ConfigError(f"examples[{i}]: needs 'target_scores' or 'target'", source=str(path))
+
+
+def _is_mallm(row: Any) -> bool:
+    return isinstance(row, dict) and "inputs" in row and "references" in row
+
+
+def _mallm_row(row: dict[str, Any]) -> dict[str, Any]:
+    """MALLM's example format: inputs (list of text), context, references, example_id.
+    Options written as 'A) ...' lines inside the input become multiple-choice options."""
+    text = "\n".join(str(x) for x in row.get("inputs") or [])
+    options = _OPTION_LINE.findall(text)
+    letters = [letter for letter, _ in options]
+    out: dict[str, Any] = {"id": row.get("example_id"), "answer": row.get("references") or []}
+    if len(options) >= 2 and letters == list(LETTERS[: len(letters)]):
+        out["question"] = _OPTION_LINE.sub("", text).strip()
+        out["options"] = [t for _, t in options]
+    else:
+        out["question"] = text
+    context = row.get("context")
+    if context:
+        out["context"] = "\n".join(context) if isinstance(context, list) else str(context)
+    return out
+
+
+def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
+    def get(key: str | None) -> Any:
+        return row.get(key) if key else None
+
+    question = get(cols.question)
+    if question is None or not str(question).strip():
+        raise ConfigError(
+            f"{where}: field '{cols.question}' is missing or empty (set dataset.columns.question)"
+        )
+    options: list[str] | None
+    if isinstance(cols.options, list):
+        options = [str(row[c]) for c in cols.options if row.get(c) not in (None, "")]
+    else:
+        raw = get(cols.options)
+        if isinstance(raw, str) and raw.strip().startswith("["):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{where}: field '{cols.options}' is not a JSON list") from None
+        if isinstance(raw, dict):  # e.g. {"label": [...], "text": [...]} (ARC on the hub)
+            raw = raw.get("text") or list(raw.values())
+        options = [str(o) for o in raw] if isinstance(raw, list) else None
+    answer = get(cols.answer)
+    references = _references(answer, options, where, cols)
+    context = get(cols.context)
+    given_id = get(cols.id)
+    content = json.dumps([str(question), options, references], ensure_ascii=False)
+    ex_id = (
+        str(given_id)
+        if given_id not in (None, "")
+        else hashlib.sha256(content.encode()).hexdigest()[:12]
+    )
+    metadata = {
+        k: v
+        for k, v in row.items()
+        if k
+        not in {
+            cols.question,
+            cols.answer,
+            cols.id,
+            cols.context,
+            *([cols.options] if isinstance(cols.options, str) else cols.options or []),
+        }
+        and _jsonable(v)
+    }
+    try:
+        return Task(
+            question=str(question),
+            options=options,
+            id=ex_id,
+            references=references,
+            context=str(context) if context not in (None, "") else None,
+            metadata=metadata,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {exc.errors()[0]['msg']}") from None
+
+
+def _references(answer: Any, options: list[str] | None, where: str, cols: ColumnMap) -> list[str]:
+    if answer is None or answer == "":
+        return []
+    values = answer if isinstance(answer, list) else [answer]
+    if options is None:
+        return [str(v) for v in values]
+    letters = []
+    for v in values:
+        letter = _answer_letter(v, options)
+        if letter is None:
+            raise ConfigError(
+                f"{where}: answer {v!r} is neither an option letter, a 0-based index nor an option's text",
+            )
+        letters.append(letter)
+    return letters
+
+
+def _answer_letter(value: Any, options: list[str]) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return LETTERS[value] if 0 <= value < len(options) else None
+    text = str(value).strip()
+    if text.isdigit() and int(text) < len(options):
+        return LETTERS[int(text)]
+    m = re.fullmatch(r"\(?([A-Za-z])\)?", text)
+    if m and m.group(1).upper() in LETTERS[: len(options)]:
+        return m.group(1).upper()
+    folded = normalize_free_text(text)
+    hits = [LETTERS[i] for i, o in enumerate(options) if normalize_free_text(o) == folded]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | list | dict)

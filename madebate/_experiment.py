@@ -1,0 +1,226 @@
+"""Experiment specs: one YAML file (or the same pydantic model) for a whole study. The `sweep`
+block's cross product defines the cells; each cell is checked before any model is called."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from madebate._config import DiscussionConfig
+from madebate._datasets import DatasetSpec
+from madebate._errors import ConfigError
+from madebate._model import GenerateConfig
+from madebate._paradigm import ParadigmSpec
+from madebate._yaml import config_error_from, read_yaml
+
+TaskKind = Literal["multiple_choice", "yes_no", "short_answer", "math", "free_text"]
+
+TASK_INSTRUCTIONS: dict[str, str] = {
+    "multiple_choice": "Answer the following multiple-choice question by choosing one of the options.",
+    "yes_no": "Answer the following question with Yes or No.",
+    "short_answer": "Answer the following question with a short answer: a word, a name or a phrase.",
+    "math": "Solve the following math problem. The final solution must be a single number.",
+    "free_text": "Solve the following task.",
+}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSpec(_Spec):
+    kind: TaskKind | None = (
+        None  # default: multiple_choice when examples have options, else free_text
+    )
+    instruction: str | None = None  # inline; default: the kind's template
+
+
+class ModelSpec(_Spec):
+    """A model for one role. `api_key_env` names the variable holding the key; keys are never
+    written into specs or run directories."""
+
+    id: str | None = None  # None: the embedded default
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_concurrency: int = Field(default=64, ge=1)  # requests in flight to this endpoint
+    max_attempts: int = Field(default=4, ge=1)
+    structured_output: bool = True
+
+
+class TeamSpec(_Spec):
+    agents: int = Field(default=3, ge=2, le=64)
+    personas: str | list[str] = "library"
+    drafter: bool = False
+    model: ModelSpec | str | None = None  # the panel's model; default: the experiment's
+
+
+# The discussion block holds every DiscussionConfig setting that is not a top-level section.
+_TOP_LEVEL = {
+    "paradigm",
+    "paradigm_params",
+    "agents",
+    "personas",
+    "drafter",
+    "protocol",
+    "protocol_options",
+    "generation",
+    "seed",
+}
+DiscussionOptions: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "DiscussionOptions",
+    __config__=ConfigDict(extra="forbid"),
+    **{
+        name: (f.annotation, f)
+        for name, f in DiscussionConfig.model_fields.items()
+        if name not in _TOP_LEVEL
+    },
+)
+
+
+class ExperimentSpec(_Spec):
+    name: str = Field(min_length=1)
+    description: str = ""
+    dataset: DatasetSpec
+    task: TaskSpec = Field(default_factory=TaskSpec)
+    model: ModelSpec | str | None = None
+    team: TeamSpec = Field(default_factory=TeamSpec)
+    paradigm: str | ParadigmSpec = "memory"
+    paradigm_params: dict[str, int] = Field(default_factory=dict)
+    protocol: str = "majority_consensus"
+    protocol_options: dict[str, Any] = Field(default_factory=dict)
+    discussion: DiscussionOptions = Field(default_factory=DiscussionOptions)  # type: ignore[valid-type]
+    generation: GenerateConfig = Field(default_factory=lambda: GenerateConfig(max_tokens=512))
+    seed: int = 0
+    repeats: int = Field(default=1, ge=1, le=100)
+    concurrency: int = Field(default=32, ge=1, le=10_000)  # discussions in flight
+    cache: bool | None = None  # None: on when sampling is reproducible (temperature 0 or a seed)
+    cache_path: str | None = None  # default: $MADEBATE_CACHE or ~/.cache/madebate/calls.sqlite
+    scoring: list[str] | None = None  # default: by task kind
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+
+    def model_spec(self, role_model: ModelSpec | str | None = None) -> ModelSpec:
+        chosen = role_model if role_model is not None else self.model
+        if chosen is None or isinstance(chosen, str):
+            return ModelSpec(id=chosen)
+        return chosen
+
+
+class Cell(BaseModel):
+    """One point of the sweep: its id, the overrides that made it, and its full spec."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    overrides: dict[str, Any]
+    spec: ExperimentSpec
+
+    def discussion_config(self, seed: int | None) -> DiscussionConfig:
+        s = self.spec
+        return DiscussionConfig(
+            paradigm=s.paradigm,
+            paradigm_params=s.paradigm_params,
+            agents=s.team.agents,
+            personas=s.team.personas,
+            drafter=s.team.drafter,
+            protocol=s.protocol,
+            protocol_options=s.protocol_options,
+            generation=s.generation,
+            seed=seed,
+            **cast(BaseModel, s.discussion).model_dump(),
+        )
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", source=str(path))
+    spec = parse_experiment(data, source=str(path))
+    return spec
+
+
+def parse_experiment(data: dict[str, Any], *, source: str = "python") -> ExperimentSpec:
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from(exc, source=source) from None
+    expand_cells(spec, source=source)  # every cell must be valid before anything runs
+    return spec
+
+
+def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
+    """The cross product of the sweep, each cell validated and checked against the registries."""
+    from madebate._discussion import check_config
+
+    base = spec.model_dump(exclude={"sweep"}, exclude_unset=True)
+    keys = list(spec.sweep)
+    for key in keys:
+        if not spec.sweep[key]:
+            raise ConfigError(
+                "a sweep axis needs at least one value", source=source, field=f"sweep.{key}"
+            )
+    cells = []
+    for values in itertools.product(*(spec.sweep[k] for k in keys)) if keys else [()]:
+        data = copy.deepcopy(base)
+        overrides = dict(zip(keys, values, strict=True))
+        for key, value in overrides.items():
+            _set_path(data, key, value, source)
+        try:
+            cell_spec = ExperimentSpec.model_validate(data)
+        except ValidationError as exc:
+            err = config_error_from(exc, source=source)
+            where = ", ".join(f"{k}={_short(v)}" for k, v in overrides.items())
+            raise ConfigError(f"in sweep cell {where}: {err}", source=None) from None
+        cell_id = ",".join(f"{k}={_short(v)}" for k, v in overrides.items()) or "main"
+        cell = Cell(id=cell_id, overrides=overrides, spec=cell_spec)
+        try:
+            check_config(cell.discussion_config(seed=spec.seed))
+        except ConfigError as exc:
+            raise ConfigError(f"in sweep cell {cell_id}: {exc}", source=source) from None
+        cells.append(cell)
+    ids = [c.id for c in cells]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(
+            "two sweep cells have the same id; make sweep values distinct",
+            source=source,
+            field="sweep",
+        )
+    return cells
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    parts = dotted.split(".")
+    top = parts[0]
+    if top not in ExperimentSpec.model_fields or top == "sweep":
+        valid = ", ".join(
+            sorted(set(ExperimentSpec.model_fields) - {"sweep", "name", "description"})
+        )
+        raise ConfigError(
+            f"unknown key '{top}'; sweepable: {valid}", source=source, field=f"sweep.{dotted}"
+        )
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"'{part}' is not a section", source=source, field=f"sweep.{dotted}")
+        node = child
+    node[parts[-1]] = value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("id") or "inline")
+    if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml"))):
+        return Path(value).stem
+    return str(value)
+
+
+def experiment_schema() -> dict[str, Any]:
+    return ExperimentSpec.model_json_schema()

@@ -1,0 +1,121 @@
+"""The run directory: the resolved spec, package versions, one JSON line per finished example
+per cell (appended and flushed as each finishes), and a summary.
+
+A run killed at any moment leaves at most a torn last line; reading skips it and resuming cuts
+it off before appending, so no line is ever duplicated or broken for readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_FILE = "spec.yaml"
+VERSIONS_FILE = "versions.json"
+RECORDS_FILE = "records.jsonl"
+SUMMARY_FILE = "summary.json"
+CELLS_FILE = "cells.json"
+_PACKAGES = (
+    "madebate",
+    "openai",
+    "pydantic",
+    "networkx",
+    "tenacity",
+    "jinja2",
+    "llama-cpp-python",
+    "vllm",
+)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+RecordKey = tuple[str, str, int]  # (cell id, example id, repeat)
+
+
+def record_key(record: dict[str, Any]) -> RecordKey:
+    return (str(record["cell"]), str(record["example_id"]), int(record["repeat"]))
+
+
+def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every complete record; a torn or unreadable last line (a killed run) is skipped."""
+    path = run_dir / RECORDS_FILE
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                return  # torn tail of a killed run
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+
+
+class RunWriter:
+    """Appends records to one run directory; safe to resume."""
+
+    def __init__(
+        self, run_dir: Path, *, spec: dict[str, Any], cells: list[dict[str, Any]], resume: bool
+    ):
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / RECORDS_FILE
+        if resume:
+            _cut_torn_tail(path)
+        elif path.exists() and path.stat().st_size > 0:
+            raise FileExistsError(
+                f"{run_dir} already holds records; resume it with --resume {run_dir}"
+            )
+        self.done: set[RecordKey] = {record_key(r) for r in iter_records(run_dir)}
+        _write_atomic(
+            run_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+        )
+        _write_atomic(run_dir / VERSIONS_FILE, json.dumps(package_versions(), indent=2))
+        _write_atomic(run_dir / CELLS_FILE, json.dumps(cells, indent=2))
+        self._fh = path.open("a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        key = record_key(record)
+        if key in self.done:
+            raise RuntimeError(f"record {key} was already written")
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._fh.write(line)
+        self._fh.flush()  # in the kernel now: survives a killed process
+        self.done.add(key)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        _write_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _cut_torn_tail(path: Path) -> None:
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,165 @@
+"""Scoring answers against references, and per-cell means with 95% confidence intervals.
+
+An undecided discussion is scored on its answer like any other; a missing or unreadable answer
+scores 0. Nothing is dropped."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from madebate._registry import Registry
+from madebate._task import Task
+
+Metric = Callable[[str | None, str | None, Task], float]
+metrics: Registry[Metric] = Registry("metric")
+
+
+def _squad_normalize(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+@metrics.register("accuracy")
+def accuracy(answer: str | None, solution: str | None, task: Task) -> float:
+    """Multiple choice: the option letter matches a reference letter."""
+    if answer is None:
+        return 0.0
+    if task.is_multiple_choice:
+        return float(answer in task.references)
+    return exact_match(answer, solution, task)
+
+
+@metrics.register("exact_match")
+def exact_match(answer: str | None, solution: str | None, task: Task) -> float:
+    text = solution or answer
+    if text is None:
+        return 0.0
+    got = _squad_normalize(text)
+    return float(any(got == _squad_normalize(r) for r in _reference_texts(task)))
+
+
+@metrics.register("token_f1")
+def token_f1(answer: str | None, solution: str | None, task: Task) -> float:
+    """SQuAD-style token F1 against the best-matching reference."""
+    text = solution or answer
+    if text is None:
+        return 0.0
+    got = _squad_normalize(text).split()
+    best = 0.0
+    for ref in _reference_texts(task):
+        want = _squad_normalize(ref).split()
+        common = Counter(got) & Counter(want)
+        overlap = sum(common.values())
+        if not got or not want:
+            best = max(best, float(got == want))
+            continue
+        if overlap:
+            p, r = overlap / len(got), overlap / len(want)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def read_number(text: str | None) -> float | None:
+    """The last number in a text: '1,234.5 km' -> 1234.5; '-3' -> -3; fractions 'a/b' too."""
+    if text is None:
+        return None
+    frac = re.findall(r"([-+]?\d+)\s*/\s*(\d+)", text)
+    matches = list(_NUMBER.finditer(text))
+    if not matches:
+        return None
+    last = matches[-1]
+    if frac and text.rstrip(" .").endswith(f"{frac[-1][0]}/{frac[-1][1]}".replace(" ", "")):
+        num, den = frac[-1]
+        return int(num) / int(den) if int(den) else None
+    return float(last.group(0).replace(",", ""))
+
+
+@metrics.register("numeric")
+def numeric(answer: str | None, solution: str | None, task: Task) -> float:
+    got = read_number(solution or answer)
+    if got is None:
+        return 0.0
+    for ref in _reference_texts(task):
+        want = read_number(ref)
+        if want is not None and math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
+            return 1.0
+    return 0.0
+
+
+@metrics.register("contains")
+def contains(answer: str | None, solution: str | None, task: Task) -> float:
+    """A reference appears in the answer (after normalisation)."""
+    text = solution or answer
+    if text is None:
+        return 0.0
+    got = f" {_squad_normalize(text)} "
+    return float(
+        any(f" {_squad_normalize(r)} " in got for r in _reference_texts(task) if r.strip())
+    )
+
+
+def _reference_texts(task: Task) -> list[str]:
+    if task.is_multiple_choice and task.options:
+        letters = task.letters
+        return [task.options[letters.index(r)] for r in task.references if r in letters]
+    return list(task.references)
+
+
+def default_metrics(task_kind: str) -> list[str]:
+    return {
+        "multiple_choice": ["accuracy"],
+        "yes_no": ["accuracy"],
+        "short_answer": ["exact_match", "token_f1"],
+        "math": ["numeric"],
+        "free_text": ["token_f1", "contains"],
+    }[task_kind]
+
+
+def score(
+    answer: str | None, solution: str | None, task: Task, names: Sequence[str]
+) -> dict[str, float]:
+    return {name: metrics.get(name, field="scoring")(answer, solution, task) for name in names}
+
+
+class MetricSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def summarize(values: Sequence[float]) -> MetricSummary:
+    """Mean with a 95% interval: Wilson for 0/1 scores, a t-style normal interval otherwise."""
+    n = len(values)
+    if n == 0:
+        return MetricSummary(mean=0.0, ci_low=0.0, ci_high=0.0, n=0)
+    mean = sum(values) / n
+    z = 1.959963984540054
+    if all(v in (0.0, 1.0) for v in values):
+        denom = 1 + z * z / n
+        center = (mean + z * z / (2 * n)) / denom
+        half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / denom
+        return MetricSummary(
+            mean=mean, ci_low=max(0.0, center - half), ci_high=min(1.0, center + half), n=n
+        )
+    if n == 1:
+        return MetricSummary(mean=mean, ci_low=mean, ci_high=mean, n=1)
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    half = z * math.sqrt(var / n)
+    return MetricSummary(
+        mean=mean, ci_low=max(0.0, mean - half), ci_high=min(1.0, mean + half), n=n
+    )

@@ -1,0 +1,67 @@
+"""Per-cell summaries of a run, computed from its records: metric means with 95% intervals,
+decision rate, unreadable and failed counts, turns, calls, tokens, cache hits and wall time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from madebate._scoring import summarize
+
+
+def summarize_records(
+    records: Iterable[dict[str, Any]], cell_order: list[str] | None = None
+) -> dict[str, Any]:
+    cells: dict[str, dict[str, Any]] = {}
+    for r in records:
+        c = cells.setdefault(
+            r["cell"],
+            {
+                "n": 0,
+                "scores": {},
+                "decided": 0,
+                "no_answer": 0,
+                "errors": 0,
+                "turns": 0,
+                "calls": 0,
+                "tokens": 0,
+                "cache_hits": 0,
+                "wall_s": 0.0,
+                "stop_reasons": {},
+            },
+        )
+        c["n"] += 1
+        c["decided"] += bool(r.get("decided"))
+        c["no_answer"] += r.get("answer") is None
+        c["errors"] += r.get("stop_reason") == "error"
+        c["turns"] += r.get("turns", 0)
+        c["calls"] += r.get("calls", 0)
+        c["tokens"] += r.get("tokens", 0)
+        c["cache_hits"] += r.get("cache_hits", 0)
+        c["wall_s"] += r.get("wall_s", 0.0)
+        stop = r.get("stop_reason", "?")
+        c["stop_reasons"][stop] = c["stop_reasons"].get(stop, 0) + 1
+        for name, value in (r.get("scores") or {}).items():
+            c["scores"].setdefault(name, []).append(float(value))
+    order = [k for k in (cell_order or []) if k in cells] + sorted(
+        k for k in cells if k not in (cell_order or [])
+    )
+    out = {}
+    for key in order:
+        c = cells[key]
+        n = c["n"]
+        out[key] = {
+            "n": n,
+            "metrics": {m: summarize(v).model_dump() for m, v in c["scores"].items()},
+            "decision_rate": c["decided"] / n,
+            "undecided": n - c["decided"],
+            "no_answer": c["no_answer"],
+            "errors": c["errors"],
+            "mean_turns": c["turns"] / n,
+            "calls_per_example": c["calls"] / n,
+            "tokens_per_example": c["tokens"] / n,
+            "cache_hits": c["cache_hits"],
+            "discussion_wall_s": c["wall_s"],
+            "stop_reasons": c["stop_reasons"],
+        }
+    return {"cells": out}

@@ -1,0 +1,389 @@
+"""Ballot formats: the tolerant parser on replies shaped like small models' real answers, the JSON
+schema for structured output, and the prompted confidence reader.
+
+Each parser case is a reply and its expected reading, or UNREADABLE (the ballot gets re-asked,
+never guessed) with a fragment the problem must contain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from madebate._ballots import (
+    ApprovalSet,
+    BallotFormat,
+    Ordering,
+    PointsPerId,
+    SingleChoice,
+    label_mentions,
+)
+from madebate._voting import read_confidence
+
+L2 = ["1", "2"]
+L3 = ["1", "2", "3"]
+L4 = ["1", "2", "3", "4"]
+L12 = [str(i) for i in range(1, 13)]
+
+
+class _Unreadable:
+    def __repr__(self) -> str:
+        return "UNREADABLE"
+
+
+UNREADABLE = _Unreadable()
+
+
+@dataclass
+class Reply:
+    text: str
+    expected: Any  # the parsed value, or UNREADABLE
+    problem: str = ""  # a fragment of the problem when unreadable
+    labels: Sequence[str] = tuple(L3)
+
+
+def check(fmt: BallotFormat, case: Reply) -> None:
+    parsed = fmt.parse(case.text, list(case.labels))
+    if case.expected is UNREADABLE:
+        assert parsed.problem is not None, f"read {parsed.value!r}, expected unreadable"
+        assert parsed.value is None
+        assert case.problem in parsed.problem
+    else:
+        assert parsed.problem is None, parsed.problem
+        assert parsed.value == case.expected
+
+
+def param(text: str, expected: Any, problem: str = "", labels: Sequence[str] = L3) -> Any:
+    return pytest.param(Reply(text, expected, problem, tuple(labels)), id=repr(text)[:60])
+
+
+# -- single choice (plurality, consensus voting) ----------------------------------------------
+
+SINGLE = [
+    param("2", "2"),
+    param("I vote for solution 1 of 3", "1"),
+    param("I vote for Solution 1 (of 3).", "1"),
+    param("Solution 2/3", "2"),
+    param("2/3", "2"),
+    param("Solution 2", "2"),
+    param("candidate #2", "2"),
+    param("Candidate #3", "3"),
+    param("option 3", "3"),
+    param("**Solution 3**", "3"),
+    param("I vote for solution 2.", "2"),
+    param("After comparing them, I choose Solution 2. It is the most accurate one.", "2"),
+    param("My vote: 1\n\nReason: it cites the source.", "1"),
+    param("Solution 2 (because it is correct)", "2"),
+    param("2.", "2"),
+    param("1. Solution 3 is the best one", "3"),
+    param("Solution 3.\n\nReasons:\n1. It is accurate.\n2. It is concise.", "3"),
+    param('"2"', "2"),
+    param('```json\n{"choice": "2"}\n```', "2"),
+    param('```JSON\n{"choice": "1"}\n```\nThat is my vote.', "1"),
+    param('```\n{"choice": "3"}\n```', "3"),
+    param('Sure! Here is my ballot: {"choice": "1"} I hope it helps.', "1"),
+    param('{"choice": 2}', "2"),
+    param('{"choice": "Solution 2"}', "2"),
+    param('{"choice": "candidate #3"}', "3"),
+    param('{"vote": "Solution 2"}', "2"),  # another key: read as prose
+    param("I vote for 1 of 12 solutions", "1", labels=L12),
+    param("Solution 12", "12", labels=L12),
+    param("Solution 1 and Solution 2 are both fine", UNREADABLE, "several candidates (1, 2)"),
+    param("1 or 3", UNREADABLE, "several candidates"),
+    param("I like 2 but 3 is also good", UNREADABLE, "several candidates"),
+    param("4", UNREADABLE, "'4' is not a candidate"),
+    param("Solution 4", UNREADABLE, "names no candidate"),
+    param("I vote for solution 0", UNREADABLE, "names no candidate"),
+    param('{"choice": "4"}', UNREADABLE, "not a candidate"),
+    param('{"choice": true}', UNREADABLE, "not a candidate"),
+    param('{"choice": null}', UNREADABLE, "not a candidate"),
+    param("[2]", UNREADABLE, "not a candidate"),
+    param("I pick solution 2.5", UNREADABLE, "names no candidate"),
+    param("I cannot decide between them.", UNREADABLE, "names no candidate"),
+    param("", UNREADABLE, "names no candidate"),
+]
+
+
+@pytest.mark.parametrize("case", SINGLE)
+def test_single_choice(case: Reply) -> None:
+    check(SingleChoice(), case)
+
+
+# -- approval ----------------------------------------------------------------------------------
+
+APPROVE = [
+    param("1 and 3", ["1", "3"]),
+    param("I approve 1 and 3.", ["1", "3"]),
+    param("I approve solutions 1, 2 and 3", ["1", "2", "3"]),
+    param("3, 1", ["1", "3"]),  # read in label order
+    param("1, 1, 3", ["1", "3"]),  # duplicates count once
+    param("Solution 2 and candidate #3", ["2", "3"]),
+    param("2", ["2"]),  # a bare number
+    param("[1, 3]", ["1", "3"]),  # a bare list
+    param('["3", "1", "3"]', ["1", "3"]),
+    param('{"approve": ["1", "1", "3"]}', ["1", "3"]),
+    param('{"approve": ["Solution 2"]}', ["2"]),
+    param('{"approve": "2"}', ["2"]),
+    param('```json\n{"approve": ["2"]}\n```', ["2"]),
+    param('```json\n["1"]\n```\nSolution 2 was close.', ["1"]),  # the fence wins over prose
+    param('Here you go: {"approve": ["1", "2"]} Thanks!', ["1", "2"]),
+    param("none", []),
+    param("None of them.", []),
+    param("I approve none of the solutions", []),
+    param("[]", []),
+    param('{"approve": []}', []),
+    param("[4]", UNREADABLE, "not candidate numbers: 4"),
+    param('{"approve": ["1", "4"]}', UNREADABLE, "not candidate numbers: 4"),
+    param('{"approve": [true]}', UNREADABLE, "not candidate numbers"),
+    param("I can't say.", UNREADABLE, "names no candidate"),
+    param("", UNREADABLE, "names no candidate"),
+]
+
+
+@pytest.mark.parametrize("case", APPROVE)
+def test_approval_set(case: Reply) -> None:
+    check(ApprovalSet(), case)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prose skips numbers that are not labels (they may be quantities), so '1 and 4' "
+    "reads as ['1'] instead of being unreadable",
+)
+def test_approval_out_of_range_in_prose_is_unreadable() -> None:
+    check(ApprovalSet(), Reply("1 and 4", UNREADABLE))
+
+
+# -- cumulative points -------------------------------------------------------------------------
+
+POINTS = [
+    param("1: 6, 2: 4", {"1": 6, "2": 4}),
+    param("1: 6\n2: 4\n3: 0", {"1": 6, "2": 4, "3": 0}),
+    param("1 = 7, 3 = 3", {"1": 7, "3": 3}),
+    param("Solution 1 gets 6 points, Solution 2 gets 4 points.", {"1": 6, "2": 4}),
+    param("Solution 3 receives 10", {"3": 10}),
+    param('{"points": {"1": 6, "2": 4}}', {"1": 6, "2": 4}),
+    param('{"points": {"1": 6, "2": 4, "3": 0}}', {"1": 6, "2": 4, "3": 0}),
+    param('{"points": {"Solution 1": 10}}', {"1": 10}),
+    param('```json\n{"points": {"1": 5, "2": 3, "3": 2}}\n```', {"1": 5, "2": 3, "3": 2}),
+    param('My ballot: {"points": {"2": 10}} (all on 2)', {"2": 10}),
+    param("1: 6, 2: 5", UNREADABLE, "points sum to 11, not 10"),
+    param("1: 10, 2: 10", UNREADABLE, "points sum to 20, not 10"),
+    param('{"points": {"1": 6, "2": 3}}', UNREADABLE, "points sum to 9, not 10"),
+    param('{"points": {}}', UNREADABLE, "points sum to 0, not 10"),
+    param('{"points": {"1": 11, "2": -1}}', UNREADABLE, "non-negative integer"),
+    param('{"points": {"1": 6.5, "2": 3.5}}', UNREADABLE, "non-negative integer"),
+    param('{"points": {"1": 6.0, "2": 4}}', UNREADABLE, "non-negative integer"),
+    param('{"points": {"1": true, "2": 9}}', UNREADABLE, "non-negative integer"),
+    param('{"points": {"1": "6", "2": "4"}}', UNREADABLE, "non-negative integer"),
+    param('{"points": {"4": 10}}', UNREADABLE, "'4' is not a candidate"),
+    param("4: 10", UNREADABLE, "'4' is not a candidate"),
+    param('{"points": [6, 4]}', UNREADABLE, "must be an object"),
+    param("[6, 4]", UNREADABLE, "must be an object"),
+    param("I give most points to the first solution.", UNREADABLE, "no 'number: points' pairs"),
+]
+
+
+@pytest.mark.parametrize("case", POINTS)
+def test_points_per_id(case: Reply) -> None:
+    check(PointsPerId(), case)
+
+
+def test_points_total_is_configurable() -> None:
+    fmt = PointsPerId(total=100)
+    assert fmt.parse("1: 60, 2: 40", L2).value == {"1": 60, "2": 40}
+    assert fmt.parse("1: 6, 2: 4", L2).problem == "points sum to 10, not 100"
+    assert "100" in fmt.instruction(L2)
+
+
+# -- rankings ----------------------------------------------------------------------------------
+
+RANK = [
+    param("2 > 1 > 3", ["2", "1", "3"]),
+    param("2 > 1 > 3.", ["2", "1", "3"]),
+    param("2, 1, 3", ["2", "1", "3"]),
+    param("Ranking: Solution 2, then Solution 3, then Solution 1.", ["2", "3", "1"]),
+    param("1. Solution 2\n2. Solution 1\n3. Solution 3", ["2", "1", "3"]),
+    param("**1.** Solution 3\n**2.** Solution 1\n**3.** Solution 2", ["3", "1", "2"]),
+    param("1. **Solution 2**\n2. **Solution 3**\n3. **Solution 1**", ["2", "3", "1"]),
+    param("[2, 1, 3]", ["2", "1", "3"]),
+    param('{"ranking": ["3", "1", "2"]}', ["3", "1", "2"]),
+    param('```json\n{"ranking": ["2", "3", "1"]}\n```', ["2", "3", "1"]),
+    param('```json\n["2", "1", "3"]\n```\nI put 3 last: it is wrong.', ["2", "1", "3"]),
+    param('Final: {"ranking": ["Solution 1", "Solution 3", "Solution 2"]}', ["1", "3", "2"]),
+    # missing exactly the last candidate: completed
+    param("2 > 1", ["2", "1", "3"]),
+    param("3 > 1", ["3", "1", "2"]),
+    param('{"ranking": ["3", "2"]}', ["3", "2", "1"]),
+    param("2 > 1 > 4", ["2", "1", "4", "3"], labels=L4),
+    param("Solution 2 is best", ["2", "1"], labels=L2),
+    # missing more than one: unreadable
+    param("2 > 1", UNREADABLE, "ranks 2 of 4", labels=L4),
+    param("Solution 2 is best", UNREADABLE, "ranks 1 of 3"),
+    param("2", UNREADABLE, "must be a list"),  # a bare number cannot be a ranking
+    param("2 > 1 > 2", UNREADABLE, "ranked twice"),
+    param("1 > 1", UNREADABLE, "ranked twice"),
+    param("1, 2, 2, 3", UNREADABLE, "ranked twice"),
+    param('{"ranking": ["1", "1", "2"]}', UNREADABLE, "ranked twice"),
+    param('{"ranking": ["2", "1", "4"]}', UNREADABLE, "not a candidate"),
+    param('{"ranking": "2 > 1 > 3"}', UNREADABLE, "must be a list"),
+    param("I like all of them.", UNREADABLE, "names no candidate"),
+    param("", UNREADABLE, "names no candidate"),
+]
+
+
+@pytest.mark.parametrize("case", RANK)
+def test_ordering(case: Reply) -> None:
+    check(Ordering(), case)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prose skips numbers that are not labels, so '2 > 1 > 4' with 3 candidates drops "
+    "the 4 and the completion fills in 3",
+)
+def test_ordering_out_of_range_in_prose_is_unreadable() -> None:
+    check(Ordering(), Reply("2 > 1 > 4", UNREADABLE))
+
+
+# -- label mentions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("solution 1 of 3", ["1"]),
+        ("1/3", ["1"]),
+        ("3 of them, and I pick 2", ["3", "2"]),  # 'of' only discounts a number after a mention
+        ("1, 2 and 2", ["1", "2", "2"]),  # repeats are kept: the formats decide what they mean
+        ("13", []),
+        ("2.5 or 3.1", []),
+        ("1. Solution 2\n2. Solution 3", ["2", "3"]),
+        ("- 1. Solution 2\n- 2. Solution 1", ["2", "1"]),
+        ("Solution 2.", ["2"]),
+        ("2.\n", ["2"]),
+    ],
+)
+def test_label_mentions(text: str, expected: list[str]) -> None:
+    assert label_mentions(text, L3) == expected
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+FORMATS: list[BallotFormat] = [SingleChoice(), ApprovalSet(), PointsPerId(), Ordering()]
+FORMAT_IDS = [type(f).__name__ for f in FORMATS]
+
+
+@pytest.mark.parametrize("labels", [L2, L3, L12], ids=["k2", "k3", "k12"])
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_schema_shape(fmt: BallotFormat, labels: list[str]) -> None:
+    schema = fmt.schema(labels)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    json.dumps(schema)  # serialisable as sent to a backend
+    assert schema["type"] == "object"
+    assert schema["required"] == [fmt.key]
+    assert schema["additionalProperties"] is False
+    prop = schema["properties"][fmt.key]
+    if isinstance(fmt, SingleChoice):
+        assert prop == {"type": "string", "enum": labels}
+    elif isinstance(fmt, ApprovalSet | Ordering):
+        assert prop["type"] == "array"
+        assert prop["items"] == {"type": "string", "enum": labels}
+        assert prop["maxItems"] == len(labels)
+        if isinstance(fmt, Ordering):
+            assert prop["minItems"] == len(labels)
+    else:
+        assert prop["type"] == "object"
+        assert list(prop["properties"]) == labels
+        assert prop["required"] == labels
+        assert prop["additionalProperties"] is False
+        for p in prop["properties"].values():
+            assert p == {"type": "integer", "minimum": 0, "maximum": 10}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_schema_rejects_non_candidates(fmt: BallotFormat) -> None:
+    bad = {
+        "choice": {"choice": "4"},
+        "approve": {"approve": ["4"]},
+        "points": {"points": {"1": 5, "2": 5, "3": 0, "4": 0}},
+        "ranking": {"ranking": ["1", "2", "4"]},
+    }[fmt.key]
+    assert not jsonschema.Draft202012Validator(fmt.schema(L3)).is_valid(bad)
+    assert fmt.parse(json.dumps(bad), L3).problem is not None
+
+
+@st.composite
+def schema_values(draw: st.DrawFn, fmt: BallotFormat, labels: list[str]) -> Any:
+    """A value of fmt's key that satisfies its schema and is a well-formed ballot."""
+    if isinstance(fmt, SingleChoice):
+        return draw(st.sampled_from(labels))
+    if isinstance(fmt, ApprovalSet):
+        return draw(st.lists(st.sampled_from(labels), unique=True))
+    if isinstance(fmt, Ordering):
+        return draw(st.permutations(labels))
+    cuts = sorted(
+        draw(st.lists(st.integers(0, 10), min_size=len(labels) - 1, max_size=len(labels) - 1))
+    )
+    edges = [0, *cuts, 10]
+    return {label: edges[i + 1] - edges[i] for i, label in enumerate(labels)}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+@given(data=st.data(), k=st.integers(min_value=2, max_value=12))
+def test_schema_value_round_trips(fmt: BallotFormat, data: st.DataObject, k: int) -> None:
+    labels = [str(i) for i in range(1, k + 1)]
+    value = data.draw(schema_values(fmt, labels))
+    instance = {fmt.key: value}
+    jsonschema.validate(instance, fmt.schema(labels))
+    wrapped = data.draw(st.sampled_from(["{}", "```json\n{}\n```", "My ballot:\n{}\nDone."]))
+    parsed = fmt.parse(wrapped.format(json.dumps(instance)), labels)
+    assert parsed.problem is None, parsed.problem
+    if isinstance(fmt, ApprovalSet):
+        assert parsed.value == sorted(value, key=labels.index)  # a set, read in label order
+    else:
+        assert parsed.value == value
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_instruction_names_the_key_and_labels(fmt: BallotFormat) -> None:
+    text = fmt.instruction(L3)
+    assert f'"{fmt.key}"' in text
+    assert "1" in text and "3" in text
+
+
+# -- prompted confidence -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("85", 85.0),
+        ("85/100", 85.0),
+        ("85 / 100", 85.0),
+        ("Confidence: 72%", 72.0),
+        ("I am 90% sure.", 90.0),
+        ("Confidence: 85.", 85.0),
+        ("85.5", 85.5),
+        ("100", 100.0),
+        ("0", 0.0),
+        ("Confidence (0-100): 85", 85.0),
+        ("On a scale of 0 to 100, I'd say 70", 70.0),
+        ("150", None),
+        ("1000", None),
+        ("-5", None),
+        ("8/10", None),
+        ("none", None),
+        ("I am fairly confident.", None),
+        ("", None),
+    ],
+)
+def test_read_confidence(text: str, expected: float | None) -> None:
+    assert read_confidence(text) == expected
