@@ -7,8 +7,20 @@ loaded, no handler installed, no file touched.
 
 from madebate._config import RESPONSE_STYLES, DiscussionConfig
 from madebate._consensus import consensus_tally, hybrid, majority, supermajority, unanimity
+from madebate._datasets import ColumnMap, DatasetSpec, load_dataset
 from madebate._discussion import Discussion, discuss, discuss_async
 from madebate._errors import BudgetExceeded, ConfigError, MadebateError, ModelCallError
+from madebate._experiment import (
+    Cell,
+    ExperimentSpec,
+    ModelSpec,
+    TaskSpec,
+    TeamSpec,
+    expand_cells,
+    experiment_schema,
+    load_experiment,
+)
+from madebate._load import Run, load_run
 from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._model_managed import ManagedModel
 from madebate._models import create_provider, providers
@@ -34,7 +46,10 @@ from madebate._results import (
     Stance,
     Usage,
 )
+from madebate._runner import RunResult, run_experiment, run_experiment_async
+from madebate._scoring import metrics, read_number, score, summarize
 from madebate._support import SupportState, track_support
+from madebate._tally import Tally, approval, borda, cumulative, plurality
 from madebate._task import Task
 from madebate.providers.scripted import ScriptedModel, ScriptedRequest
 
@@ -47,10 +62,13 @@ __all__ = [
     "BudgetExceeded",
     "CallContext",
     "CallRecord",
+    "Cell",
     "ChatMessage",
+    "ColumnMap",
     "CompiledParadigm",
     "CompiledStep",
     "ConfigError",
+    "DatasetSpec",
     "Decision",
     "DecisionContext",
     "DecisionProtocol",
@@ -58,6 +76,7 @@ __all__ = [
     "DiscussionConfig",
     "DiscussionResult",
     "ErrorInfo",
+    "ExperimentSpec",
     "GenerateConfig",
     "MadebateError",
     "ManagedModel",
@@ -65,34 +84,55 @@ __all__ = [
     "ModelAPI",
     "ModelCallError",
     "ModelOutput",
+    "ModelSpec",
     "ParadigmSpec",
     "Persona",
     "PersonaLibrary",
     "PersonaSource",
     "RepeatSpec",
+    "Run",
+    "RunResult",
     "ScriptedModel",
     "ScriptedRequest",
     "Stance",
     "StepSpec",
     "SupportState",
+    "Tally",
     "Task",
+    "TaskSpec",
+    "TeamSpec",
     "Usage",
     "__version__",
+    "approval",
+    "borda",
     "builtin_paradigms",
     "builtin_persona_libraries",
     "compile_paradigm",
     "consensus_tally",
     "create_protocol",
     "create_provider",
+    "cumulative",
     "discuss",
     "discuss_async",
+    "expand_cells",
+    "experiment_schema",
     "hybrid",
+    "load_dataset",
+    "load_experiment",
     "load_paradigm",
     "load_persona_library",
+    "load_run",
     "majority",
+    "metrics",
     "persona_sources",
+    "plurality",
     "protocols",
     "providers",
+    "read_number",
+    "run_experiment",
+    "run_experiment_async",
+    "score",
+    "summarize",
     "supermajority",
     "track_support",
     "unanimity",

@@ -38,6 +38,9 @@ class DiscussionConfig(BaseModel):
     style: ResponseStyle = "simple"
     chain_of_thought: bool = True
     max_turns: int = Field(default=5, ge=1, le=100)
+    # Turns that must complete before the first decision (0: none); min_turns == max_turns
+    # gives fixed-length discussions, decided once at the end.
+    min_turns: int = Field(default=0, ge=0, le=100)
     extraction: Literal["never", "on_failure", "always"] = "never"
     generation: GenerateConfig = Field(default_factory=GenerateConfig)
     seed: int | None = None
@@ -51,6 +54,20 @@ class DiscussionConfig(BaseModel):
     samples: int = Field(default=5, ge=1, le=200)
     max_calls: int | None = Field(default=None, ge=1)
     max_total_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_turns(self) -> DiscussionConfig:
+        if self.min_turns > self.max_turns:
+            raise ValueError(f"min_turns ({self.min_turns}) is above max_turns ({self.max_turns})")
+        return self
+
+    @model_validator(mode="after")
+    def _check_baseline_options(self) -> DiscussionConfig:
+        if self.method != "discussion" and self.challenge:
+            raise ValueError(
+                f"challenge: applies to discussions, not to the {self.method} baseline (it would change its call budget)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_personas(self) -> DiscussionConfig:

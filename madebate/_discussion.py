@@ -240,6 +240,8 @@ class _Run:
                 self.challenge, final = await run_challenge(self, final)
             except BudgetExceeded as exc:
                 self.warnings.append(f"challenge skipped: {exc}")
+            except Exception as exc:  # the decision stands; the failed challenge is reported
+                self.warnings.append(f"challenge failed: {type(exc).__name__}: {exc}")
             if self.challenge is not None and self.challenge.overturned:
                 detail += f"; overturned by the challenge to {final.answer}"
         if self.drift is not None:
@@ -282,11 +284,18 @@ class _Run:
                 await self._run_step(turn, step)
                 end_of_turn = step is steps[-1]
                 last = turn == self.cfg.max_turns and end_of_turn
-                if per_message and (end_of_turn or self.d.protocol.kind == "consensus"):
+                early = turn < self.cfg.min_turns or (
+                    turn == self.cfg.min_turns and not end_of_turn
+                )
+                if (
+                    per_message
+                    and not early
+                    and (end_of_turn or self.d.protocol.kind == "consensus")
+                ):
                     decision = await self._consult(final=last, end_of_turn=end_of_turn)
                     if decision.decided:
                         return decision
-            if not per_message:
+            if not per_message and turn >= self.cfg.min_turns:
                 decision = await self._consult(final=turn == self.cfg.max_turns, end_of_turn=True)
                 if decision.decided:
                     return decision
@@ -371,8 +380,8 @@ class _Run:
 
     def _delivered(self, agent: str, turn: int) -> list[Message]:
         """Messages delivered to the agent (its own included); in a blind turn, only its own."""
-        if turn in self.cfg.blind_turns:
-            return [m for m in self.messages if m.speaker == agent]
+        if turn in self.cfg.blind_turns:  # the judge's guidance still reaches everyone
+            return [m for m in self.messages if m.speaker in (agent, JUDGE_SLOT)]
         return [m for m in self.messages if m.speaker == agent or agent in m.receivers]
 
     def visible_messages(self, agent: str, turn: int) -> list[Message]:
@@ -587,7 +596,8 @@ class _Run:
             self._add_agent(
                 slot, choice.persona, choice.source, voter=True, fallback=choice.fallback
             )
-        if self.d.protocol.kind == "judge" or self.drift is not None:
+        wants_judge = self.d.protocol.kind == "judge" or self.drift is not None
+        if wants_judge and cfg.method == "discussion":
             info = AgentInfo(
                 slot=JUDGE_SLOT,
                 persona_name=JUDGE_PERSONA.name,

@@ -11,7 +11,7 @@ from madebate._errors import ConfigError
 from madebate._model import ChatMessage
 from madebate._model_managed import ManagedModel
 from madebate._prompts import render
-from madebate._protocols import DecisionContext, DecisionProtocol, protocols
+from madebate._protocols import DecisionContext, DecisionProtocol, protocols, switch
 from madebate._reply import read_solution
 from madebate._results import Ballot, Decision
 from madebate._task import Task
@@ -48,8 +48,8 @@ class JudgeProtocol(DecisionProtocol):
                 f"must be an integer >= 0, got {max_reasks!r}", field="protocol_options.max_reasks"
             )
         self.vote_from_turn = vote_from_turn
-        self.history = bool(history)
-        self.may_write = bool(may_write)
+        self.history = switch(history, "history")
+        self.may_write = switch(may_write, "may_write")
         self.max_reasks = max_reasks
         self.model: ManagedModel | None = None
         if model is not None:
@@ -65,11 +65,12 @@ class JudgeProtocol(DecisionProtocol):
         choices = [*labels, NEW] if self.may_write else list(labels)
         properties: dict[str, Any] = {"choice": {"type": "string", "enum": choices}}
         if self.may_write:
-            properties["answer"] = {"type": "string"}
+            # Required but nullable: OpenAI's strict mode rejects a schema with optional fields.
+            properties["answer"] = {"type": ["string", "null"]}
         return {
             "type": "object",
             "properties": properties,
-            "required": ["choice"],
+            "required": list(properties),
             "additionalProperties": False,
         }
 
@@ -152,7 +153,8 @@ class JudgeProtocol(DecisionProtocol):
         if isinstance(payload, dict) and "choice" in payload:
             choice = str(payload["choice"]).strip()
             if choice.lower() == NEW and self.may_write:
-                return self._written(str(payload.get("answer", "")), task)
+                written = payload.get("answer")
+                return self._written(written if isinstance(written, str) else "", task)
             return SingleChoice().from_json(choice, labels)
         solution, _, _ = read_solution(text, task)
         if solution is not None and self.may_write:

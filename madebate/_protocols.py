@@ -136,6 +136,13 @@ def protocol_options(cls: type[DecisionProtocol]) -> list[str]:
     return sorted(set(names))
 
 
+def switch(value: Any, key: str) -> bool:
+    """An on/off protocol option: a real boolean, never text ('false' is a true string)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"must be true or false, got {value!r}", field=f"protocol_options.{key}")
+    return value
+
+
 def create_protocol(name: str, **options: Any) -> DecisionProtocol:
     cls = protocols.get(name, field="protocol")
     valid = protocol_options(cls)

@@ -15,7 +15,7 @@ from madebate._candidates import Candidate, build_candidates
 from madebate._errors import ConfigError
 from madebate._model import ChatMessage
 from madebate._prompts import render
-from madebate._protocols import DecisionContext, DecisionProtocol, protocols
+from madebate._protocols import DecisionContext, DecisionProtocol, protocols, switch
 from madebate._results import Ballot, Decision
 from madebate._tally import Tally, approval, borda, cumulative, plurality
 
@@ -68,8 +68,8 @@ class VotingProtocol(DecisionProtocol):
             )
         self.vote_from_turn = vote_from_turn
         self.tie_break: TieBreak = tie_break  # type: ignore[assignment]
-        self.history = bool(history)
-        self.anonymous = bool(anonymous)
+        self.history = switch(history, "history")
+        self.anonymous = switch(anonymous, "anonymous")
         self.confidence: ConfidenceMode = confidence  # type: ignore[assignment]
         self.max_reasks = max_reasks
         self._last_tie: tuple[int, list[Candidate], Tally] | None = None
@@ -86,14 +86,18 @@ class VotingProtocol(DecisionProtocol):
     # -- one decision point --------------------------------------------------------------------
 
     async def consult(self, ctx: DecisionContext) -> Decision:
+        self._last_tie = None  # a tie left by an earlier run of the same Discussion is stale
         if not ctx.end_of_turn:
             return self._no(ctx, "votes are held at the end of a turn")
         if ctx.turn < self.vote_from_turn:
             return self._no(ctx, f"voting starts at turn {self.vote_from_turn}")
-        confidence = await self._confidence(ctx)
-        candidates = build_candidates(
-            ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn, confidence=confidence
-        )
+        candidates = build_candidates(ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn)
+        if len(candidates) > 1 and self.confidence != "none":
+            # Confidence is only shown on a ballot: ask for it only when a ballot is held.
+            confidence = await self._confidence(ctx)
+            candidates = build_candidates(
+                ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn, confidence=confidence
+            )
         if not candidates:
             return self._no(ctx, "no voter holds a readable solution to vote on")
         if len(candidates) == 1:

@@ -175,9 +175,7 @@ def discuss(
 
 def requests(model: ScriptedModel, role: str, turn: int | None = None) -> list[ScriptedRequest]:
     return [
-        r
-        for r in model.requests
-        if r.role == role and (turn is None or r.context.turn == turn)
+        r for r in model.requests if r.role == role and (turn is None or r.context.turn == turn)
     ]
 
 
@@ -234,7 +232,7 @@ def test_every_paradigm_with_every_rule_votes_and_decides(paradigm: str, protoco
         labels = list(shown)
         mine = next(lbl for lbl, a in shown.items() if a == SPLIT[ballot.voter])
         assert ballot.counted and ballot.reasks == 0 and ballot.problem is None
-        schema = create_protocol(protocol).ballot.schema(sorted(labels))  # type: ignore[attr-defined]
+        schema = expected_schema(protocol, sorted(labels))
         assert json.loads(ballot.raw) == ballot_for(schema, mine)
         assert ballot.value == expected_value(protocol, mine, sorted(labels))
     expected_tally = {
@@ -274,17 +272,56 @@ def test_debate_with_a_drafter_votes_among_panelists_only(protocol: str) -> None
     assert set(deciding.tally) == {"A", "B"}
 
 
+def test_judge_may_write_its_own_answer() -> None:
+    def script(request: ScriptedRequest) -> str:
+        if request.role == "judge":
+            return json.dumps({"choice": "new", "answer": solution_of("D")})
+        return panel(request)
+
+    panel = Panel(SPLIT)
+    result = discuss(ScriptedModel(script), protocol="judge")
+    assert result.stop_reason == "judge" and result.decided
+    assert (result.answer, result.solution) == ("D", solution_of("D"))
+    (ballot,) = result.decisions[-1].ballots
+    assert ballot.counted and ballot.value[2] == "D"
+
+
+def test_judge_writing_a_null_answer_is_reasked_not_read_as_none() -> None:
+    """The judge's schema makes `answer` nullable (strict mode); a null is no answer."""
+    verdicts = [json.dumps({"choice": "new", "answer": None})]
+
+    def script(request: ScriptedRequest) -> str:
+        if request.role == "judge":
+            if verdicts:
+                return verdicts.pop()
+            shown = shown_candidates(first_user(request))
+            return json.dumps({"choice": next(k for k, a in shown.items() if a == "A")})
+        return panel(request)
+
+    panel = Panel(SPLIT)
+    model = ScriptedModel(script)
+    result = mb.Discussion(  # free text: there "None" would normalise to the answer "none"
+        QUESTION, model=model, agents=3, protocol="judge", max_turns=1, personas="none"
+    ).run()
+    assert result.stop_reason == "judge" and result.decided
+    assert result.answer == "a) option a"
+    (ballot,) = result.decisions[-1].ballots
+    assert ballot.reasks == 1 and ballot.counted
+    second = requests(model, "judge")[1]
+    assert "could not be read" in second.prompt and "cannot be read" in second.prompt
+
+
 # -- 2. ties -----------------------------------------------------------------------------------
 
 # A 2-2 split; C is proposed first (by A1) although A comes first in every sorted order.
 TIE = {"A1": "C", "A2": "C", "A3": "A", "A4": "A"}
 
 
-def tied(seed: int | None, *, protocol: str = "simple_voting", max_turns: int = 2, **options: Any):
+def tied(
+    seed: int | None, *, protocol: str = "simple_voting", max_turns: int = 2, **options: Any
+) -> tuple[DiscussionResult, ScriptedModel]:
     model = ScriptedModel(Panel(TIE))
-    result = discuss(
-        model, protocol=protocol, agents=4, max_turns=max_turns, seed=seed, **options
-    )
+    result = discuss(model, protocol=protocol, agents=4, max_turns=max_turns, seed=seed, **options)
     return result, model
 
 
@@ -358,6 +395,7 @@ def test_consensus_voting_refuses_random_tie_break() -> None:
 def test_a_rerun_does_not_reuse_the_previous_runs_tie() -> None:
     """Running one Discussion twice: a tie left over from the first run must not decide the
     second run's fallback."""
+
     def fail(request: ScriptedRequest) -> str:
         raise ModelCallError("backend down", retryable=False)
 
@@ -443,12 +481,17 @@ def test_bad_judge_option_lists_the_judges_options() -> None:
         assert name in str(info.value)
 
 
-@pytest.mark.parametrize("protocol", ["simple_voting", "judge"])
-@pytest.mark.parametrize("key", ["history", "anonymous", "may_write"])
+@pytest.mark.parametrize(
+    ("protocol", "key"),
+    [
+        ("simple_voting", "history"),
+        ("simple_voting", "anonymous"),
+        ("judge", "history"),
+        ("judge", "may_write"),
+    ],
+)
 def test_switch_options_must_be_booleans(protocol: str, key: str) -> None:
     """'false' is a true string: a switch given as text fails instead of silently flipping."""
-    if (protocol, key) in (("simple_voting", "may_write"), ("judge", "anonymous")):
-        pytest.skip("not an option of this protocol")
     with pytest.raises(ConfigError) as info:
         create_protocol(protocol, **{key: "false"})
     assert info.value.field == f"protocol_options.{key}"
@@ -718,9 +761,7 @@ def expected_schema(protocol: str, labels: list[str]) -> dict[str, Any]:
 async def http_discussion(
     server: OpenAITestServer, protocol: str, *, structured_output: bool
 ) -> DiscussionResult:
-    from openai_test_server import completion as reply
-
-    server.enqueue(*(reply(text) for text in HTTP_REPLIES))
+    server.enqueue(*(completion(text) for text in HTTP_REPLIES))
     provider = OpenAICompatibleModel(
         "m", base_url=server.base_url, api_key="k", structured_output=structured_output
     )
@@ -811,6 +852,15 @@ async def test_llamacpp_grammar_constrains_ballots_to_the_schema() -> None:
                 assert isinstance(data["approve"], list) and len(data["approve"]) <= len(labels)
                 assert all(item in labels for item in data["approve"])
             assert fmt.parse(output.text, labels).problem is None
+        # The judge's verdict: `answer` is required but nullable (OpenAI strict mode).
+        judge = JudgeProtocol()
+        messages = [ChatMessage(role="user", content=prompt + "Pick the best solution.")]
+        config = GenerateConfig(max_tokens=40, json_schema=judge.schema(labels))
+        output, _ = await model.generate(messages, config, role="judge", agent="J")
+        data = json.loads(output.text)
+        assert set(data) == {"choice", "answer"}, output.text
+        assert data["choice"] in [*labels, "new"]
+        assert data["answer"] is None or isinstance(data["answer"], str)
     finally:
         await model.aclose()
 

@@ -1,0 +1,264 @@
+"""Throughput of madebate against the shared fake OpenAI-compatible latency server.
+
+    python benchmarks/throughput.py --server ../shared/bench/fake_llm_server.py \
+        --n 600 --in-flight 200 --turns 3
+
+It starts the server (--slots 1000, so the server is never the limit), then measures, each in
+its own subprocess so CPU and memory are not mixed up:
+  1. the SDK floor: the bare openai async client making the same calls in the same dependency
+     pattern (--in-flight workers, each making its discussions' calls one after another);
+  2. madebate: the experiment itself (memory paradigm, 3 agents, exactly --turns turns).
+The last line printed is one JSON object: wall_s, ideal_s, sdk_floor_s, ratio, calls,
+cpu_ms_per_call, sdk_cpu_ms_per_call, peak_rss_mb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = "Which of these numbers is prime? (item {i})"
+OPTIONS = ["21", "27", "29", "33"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str, data: bytes | None = None) -> dict:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, data=data, method="POST" if data is not None else "GET"),
+        timeout=10,
+    ) as r:
+        return json.loads(r.read())
+
+
+def start_server(path: str, port: int, slots: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, path, "--port", str(port), "--slots", str(slots)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            get_json(f"http://127.0.0.1:{port}/stats")
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the fake server did not start")
+
+
+def usage() -> tuple[float, float]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024  # CPU seconds, peak RSS in MB (Linux KiB)
+
+
+# -- phase 1: the bare SDK ---------------------------------------------------------------------
+
+
+async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion: int) -> dict:
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=600)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    calls = 0
+
+    async def worker() -> None:
+        nonlocal calls
+        while not queue.empty():
+            i = queue.get_nowait()
+            history = ""
+            for k in range(calls_per_discussion):  # one call after another, like a discussion
+                prompt = (
+                    f"Your role: Agent {k % 3} (an expert)\n{QUESTION.format(i=i)}\n"
+                    + "\n".join(f"{chr(65 + j)}) {o}" for j, o in enumerate(OPTIONS))
+                    + f"\n{history}\nCurrent Solution: none yet"
+                )
+                r = await client.chat.completions.create(
+                    model="fake",
+                    messages=[{"role": "user", "content": prompt}],
+                    max_tokens=512,
+                    temperature=0.0,
+                )
+                history += (r.choices[0].message.content or "")[:200]
+                calls += 1
+
+    cpu0, _ = usage()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    wall = time.perf_counter() - t0
+    cpu1, rss = usage()
+    await client.close()
+    return {"wall_s": wall, "cpu_s": cpu1 - cpu0, "calls": calls, "peak_rss_mb": rss}
+
+
+# -- phase 2: madebate -----------------------------------------------------------------------
+
+
+def madebate_phase(base_url: str, n: int, in_flight: int, turns: int, agents: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import madebate
+
+    workdir = Path(tempfile.mkdtemp(prefix="madebate-bench-"))
+    data = workdir / "data.jsonl"
+    with data.open("w") as fh:
+        for i in range(n):
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"q{i}",
+                        "question": QUESTION.format(i=i),
+                        "options": OPTIONS,
+                        "answer": "C",
+                    }
+                )
+                + "\n"
+            )
+    spec = {
+        "name": "throughput",
+        "dataset": {"path": str(data)},
+        "task": {"kind": "multiple_choice"},
+        "model": {
+            "id": "openai/fake",
+            "base_url": base_url,
+            "max_concurrency": 1000,
+            "timeout_s": 600,
+        },
+        "team": {"agents": agents, "personas": "library"},
+        "paradigm": "memory",
+        "protocol": "majority_consensus",
+        "discussion": {"max_turns": turns, "min_turns": turns},  # exactly `turns` turns
+        "generation": {"max_tokens": 512, "temperature": 0.0},
+        "concurrency": in_flight,
+        "cache": False,
+    }
+    cpu0, _ = usage()
+    t0 = time.perf_counter()
+    result = madebate.run_experiment(spec, out=workdir / "run", progress=False)
+    wall = time.perf_counter() - t0
+    cpu1, rss = usage()
+    calls = sum(c["calls_per_example"] * c["n"] for c in result.summary["cells"].values())
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu1 - cpu0,
+        "calls": int(calls),
+        "peak_rss_mb": rss,
+        "records": result.new_records,
+        "summary": result.summary["cells"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--server", default=str(ROOT.parent / "shared" / "bench" / "fake_llm_server.py")
+    )
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--in-flight", type=int, default=200)
+    ap.add_argument("--turns", type=int, default=3)
+    ap.add_argument("--agents", type=int, default=3)
+    ap.add_argument("--slots", type=int, default=1000)
+    ap.add_argument("--phase", choices=["sdk", "madebate"], help=argparse.SUPPRESS)
+    ap.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    calls_per_discussion = args.turns * args.agents
+
+    if args.phase == "sdk":
+        print(
+            json.dumps(
+                asyncio.run(sdk_phase(args.base_url, args.n, args.in_flight, calls_per_discussion))
+            )
+        )
+        return
+    if args.phase == "madebate":
+        print(
+            json.dumps(
+                madebate_phase(args.base_url, args.n, args.in_flight, args.turns, args.agents)
+            )
+        )
+        return
+
+    port = free_port()
+    server = start_server(args.server, port, args.slots)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        config = get_json(f"{base}/stats")["config"]
+        per_call_s = (config["ttft_ms"] + (config["reply_tokens"] - 1) * config["tpot_ms"]) / 1000
+        waves = math.ceil(args.n / args.in_flight)
+        ideal = waves * calls_per_discussion * per_call_s
+        results = {}
+        for phase in ("sdk", "madebate"):
+            get_json(f"{base}/stats/reset", data=b"")
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    phase,
+                    "--base-url",
+                    f"{base}/v1",
+                    "--n",
+                    str(args.n),
+                    "--in-flight",
+                    str(args.in_flight),
+                    "--turns",
+                    str(args.turns),
+                    "--agents",
+                    str(args.agents),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+            results[phase]["server"] = get_json(f"{base}/stats")
+            s = results[phase]
+            print(
+                f"{phase:9s} wall {s['wall_s']:7.2f}s  calls {s['calls']:6d}  cpu {s['cpu_s']:6.2f}s "
+                f"({1000 * s['cpu_s'] / max(1, s['calls']):.2f} ms/call)  peak rss {s['peak_rss_mb']:.0f} MB  "
+                f"server peak in flight {s['server']['peak_in_flight']}  bad requests {s['server']['bad_requests']}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    sdk, mb = results["sdk"], results["madebate"]
+    floor = max(ideal, sdk["wall_s"])
+    print(
+        json.dumps(
+            {
+                "wall_s": round(mb["wall_s"], 2),
+                "ideal_s": round(ideal, 2),
+                "sdk_floor_s": round(sdk["wall_s"], 2),
+                "ratio": round(mb["wall_s"] / floor, 3),
+                "calls": mb["calls"],
+                "cpu_ms_per_call": round(1000 * mb["cpu_s"] / max(1, mb["calls"]), 2),
+                "sdk_cpu_ms_per_call": round(1000 * sdk["cpu_s"] / max(1, sdk["calls"]), 2),
+                "peak_rss_mb": round(mb["peak_rss_mb"], 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
