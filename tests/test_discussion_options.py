@@ -566,7 +566,7 @@ def test_no_challenge_after_running_out_of_budget():
 
 def test_challenge_is_refused_for_a_baseline():
     # A challenge would add calls to a baseline and break its matched budget.
-    with pytest.raises(mb.ConfigError, match="challenge.*single baseline"):
+    with pytest.raises(mb.ConfigError, match=r"challenge.*single baseline"):
         mb.Discussion("Q?", options=OPTIONS, model="scripted", method="single", challenge=True)
 
 
