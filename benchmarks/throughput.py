@@ -87,18 +87,26 @@ async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion:
             i = queue.get_nowait()
             history = ""
             for k in range(calls_per_discussion):  # one call after another, like a discussion
+                # The same shape as a discussion call: a persona system message, then the task
+                # and the whole transcript so far, so request and reply sizes match.
+                system = f"You are in a discussion. Your role: Agent {k % 3} (an expert)"
                 prompt = (
-                    f"Your role: Agent {k % 3} (an expert)\n{QUESTION.format(i=i)}\n"
+                    f"{QUESTION.format(i=i)}\n"
                     + "\n".join(f"{chr(65 + j)}) {o}" for j, o in enumerate(OPTIONS))
-                    + f"\n{history}\nCurrent Solution: none yet"
+                    + f"\n\nDiscussion so far:\n{history}\nCurrent Solution: none yet\n"
+                    + "Begin your answer with [AGREE] or [DISAGREE]."
                 )
                 r = await client.chat.completions.create(
                     model="fake",
-                    messages=[{"role": "user", "content": prompt}],
+                    messages=[
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": prompt},
+                    ],
                     max_tokens=512,
                     temperature=0.0,
                 )
-                history += (r.choices[0].message.content or "")[:200]
+                content = r.choices[0].message.content or ""
+                history += f"[Turn {k // 3 + 1}] A{k % 3 + 1}: {content}\n"
                 calls += 1
 
     cpu0, _ = usage()
@@ -115,6 +123,8 @@ async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion:
 
 def madebate_phase(base_url: str, n: int, in_flight: int, turns: int, agents: int) -> dict:
     sys.path.insert(0, str(ROOT))
+    import openai  # noqa: F401  (imported before timing, as in the SDK phase)
+
     import madebate
 
     workdir = Path(tempfile.mkdtemp(prefix="madebate-bench-"))

@@ -97,7 +97,12 @@ class OpenAICompatibleModel(ModelAPI):
             request["logprobs"] = True
         start = time.perf_counter()
         try:
-            response = await self._get_client().chat.completions.create(**request)
+            # The SDK's typed create() re-walks every message through its TypedDict transform;
+            # posting the plain JSON body through the same client (same auth, errors, pooling)
+            # and reading the JSON reply costs a fraction of that CPU per call.
+            response = await self._get_client().post(
+                "/chat/completions", body=request, cast_to=object
+            )
         except openai.APITimeoutError as exc:
             raise ModelCallError(f"timed out after {self.timeout_s}s", retryable=True) from exc
         except openai.APIConnectionError as exc:
@@ -110,15 +115,16 @@ class OpenAICompatibleModel(ModelAPI):
                 f"HTTP {status}: {message}", retryable=retryable, status=status
             ) from exc
         latency = time.perf_counter() - start
-        if not response.choices:
+        choices = response.get("choices") if isinstance(response, dict) else None
+        if not choices:
             raise ModelCallError("the server returned no choices", retryable=True)
-        choice = response.choices[0]
-        usage = response.usage
+        choice = choices[0]
+        usage = response.get("usage") or {}
         return ModelOutput(
-            text=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choice.finish_reason,
+            text=(choice.get("message") or {}).get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason=choice.get("finish_reason"),
             latency_s=latency,
             mean_logprob=_mean_logprob(choice),
         )
@@ -137,9 +143,7 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _mean_logprob(choice: Any) -> float | None:
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if not content:
-        return None
-    values = [float(t.logprob) for t in content if getattr(t, "logprob", None) is not None]
+def _mean_logprob(choice: dict[str, Any]) -> float | None:
+    content = (choice.get("logprobs") or {}).get("content") or []
+    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
     return sum(values) / len(values) if values else None
