@@ -167,7 +167,7 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
-        import datasets  # type: ignore[import-not-found]
+        import datasets
     except ImportError:
         raise ConfigError(
             "Hugging Face datasets need the 'datasets' package (pip install datasets)",

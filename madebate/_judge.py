@@ -7,11 +7,10 @@ from typing import Any
 
 from madebate._ballots import Parsed, SingleChoice, _json_payload, label_mentions
 from madebate._candidates import Candidate, build_candidates
-from madebate._errors import ConfigError
 from madebate._model import ChatMessage
 from madebate._model_managed import ManagedModel
 from madebate._prompts import render
-from madebate._protocols import DecisionContext, DecisionProtocol, protocols, switch
+from madebate._protocols import DecisionContext, DecisionProtocol, at_least, protocols, switch
 from madebate._reply import read_solution
 from madebate._results import Ballot, Decision
 from madebate._task import Task
@@ -38,19 +37,10 @@ class JudgeProtocol(DecisionProtocol):
         may_write: bool = True,
         max_reasks: int = 2,
     ):
-        if not isinstance(vote_from_turn, int) or vote_from_turn < 1:
-            raise ConfigError(
-                f"must be an integer >= 1, got {vote_from_turn!r}",
-                field="protocol_options.vote_from_turn",
-            )
-        if not isinstance(max_reasks, int) or max_reasks < 0:
-            raise ConfigError(
-                f"must be an integer >= 0, got {max_reasks!r}", field="protocol_options.max_reasks"
-            )
-        self.vote_from_turn = vote_from_turn
+        self.vote_from_turn = at_least(vote_from_turn, "vote_from_turn", 1)
+        self.max_reasks = at_least(max_reasks, "max_reasks", 0)
         self.history = switch(history, "history")
         self.may_write = switch(may_write, "may_write")
-        self.max_reasks = max_reasks
         self.model: ManagedModel | None = None
         if model is not None:
             from madebate._models import as_managed

@@ -40,7 +40,7 @@ class Run:
 
     def to_dataframe(self) -> Any:
         try:
-            import pandas as pd  # type: ignore[import-untyped]
+            import pandas as pd
         except ImportError:
             raise ImportError(
                 "to_dataframe() needs pandas (pip install pandas); rows() needs nothing"

@@ -143,6 +143,23 @@ def switch(value: Any, key: str) -> bool:
     return value
 
 
+def at_least(value: Any, key: str, minimum: int) -> int:
+    """An integer protocol option with a lower bound (booleans are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"must be an integer >= {minimum}, got {value!r}", field=f"protocol_options.{key}"
+        )
+    return value
+
+
+def one_of(value: Any, key: str, valid: tuple[str, ...]) -> str:
+    if value not in valid:
+        raise ConfigError(
+            f"'{value}' is not one of {', '.join(valid)}", field=f"protocol_options.{key}"
+        )
+    return str(value)
+
+
 def create_protocol(name: str, **options: Any) -> DecisionProtocol:
     cls = protocols.get(name, field="protocol")
     valid = protocol_options(cls)

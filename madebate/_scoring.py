@@ -5,14 +5,17 @@ scores 0. Nothing is dropped."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from madebate._errors import ConfigError
 from madebate._registry import Registry
 from madebate._task import Task
 
@@ -108,6 +111,38 @@ def contains(answer: str | None, solution: str | None, task: Task) -> float:
     return float(
         any(f" {_squad_normalize(r)} " in got for r in _reference_texts(task) if r.strip())
     )
+
+
+def _optional(module: str, metric: str, package: str) -> Any:
+    """A metric library from the optional extra, or a clear error naming how to get it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"the {metric} metric needs {package}: pip install 'madebate[metrics]'", field="scoring"
+        ) from None
+
+
+@metrics.register("bleu")
+def bleu(answer: str | None, solution: str | None, task: Task) -> float:
+    """Sentence BLEU (0-1) against all references, from sacrebleu (extra: madebate[metrics])."""
+    text, refs = solution or answer, _reference_texts(task)
+    if text is None or not refs:
+        return 0.0
+    sacrebleu = _optional("sacrebleu", "bleu", "sacrebleu")
+    return min(1.0, float(sacrebleu.sentence_bleu(text, refs).score) / 100)
+
+
+@metrics.register("rouge_l")
+def rouge_l(answer: str | None, solution: str | None, task: Task) -> float:
+    """ROUGE-L F-measure, best over references, from rouge-score (extra: madebate[metrics])."""
+    text, refs = solution or answer, _reference_texts(task)
+    if text is None or not refs:
+        return 0.0
+    scorer = _optional("rouge_score.rouge_scorer", "rouge_l", "rouge-score").RougeScorer(
+        ["rougeL"], use_stemmer=True
+    )
+    return max(float(scorer.score(r, text)["rougeL"].fmeasure) for r in refs)
 
 
 def _reference_texts(task: Task) -> list[str]:

@@ -15,7 +15,14 @@ from madebate._candidates import Candidate, build_candidates
 from madebate._errors import ConfigError
 from madebate._model import ChatMessage
 from madebate._prompts import render
-from madebate._protocols import DecisionContext, DecisionProtocol, protocols, switch
+from madebate._protocols import (
+    DecisionContext,
+    DecisionProtocol,
+    at_least,
+    one_of,
+    protocols,
+    switch,
+)
 from madebate._results import Ballot, Decision
 from madebate._tally import Tally, approval, borda, cumulative, plurality
 
@@ -47,31 +54,12 @@ class VotingProtocol(DecisionProtocol):
         confidence: str = "none",
         max_reasks: int = 2,
     ):
-        if not isinstance(vote_from_turn, int) or vote_from_turn < 1:
-            raise ConfigError(
-                f"must be an integer >= 1, got {vote_from_turn!r}",
-                field="protocol_options.vote_from_turn",
-            )
-        if tie_break not in _TIE_BREAKS:
-            raise ConfigError(
-                f"'{tie_break}' is not one of {', '.join(_TIE_BREAKS)}",
-                field="protocol_options.tie_break",
-            )
-        if confidence not in _CONFIDENCE:
-            raise ConfigError(
-                f"'{confidence}' is not one of {', '.join(_CONFIDENCE)}",
-                field="protocol_options.confidence",
-            )
-        if not isinstance(max_reasks, int) or max_reasks < 0:
-            raise ConfigError(
-                f"must be an integer >= 0, got {max_reasks!r}", field="protocol_options.max_reasks"
-            )
-        self.vote_from_turn = vote_from_turn
-        self.tie_break: TieBreak = tie_break  # type: ignore[assignment]
+        self.vote_from_turn = at_least(vote_from_turn, "vote_from_turn", 1)
+        self.tie_break: TieBreak = one_of(tie_break, "tie_break", _TIE_BREAKS)  # type: ignore[assignment]
+        self.confidence: ConfidenceMode = one_of(confidence, "confidence", _CONFIDENCE)  # type: ignore[assignment]
+        self.max_reasks = at_least(max_reasks, "max_reasks", 0)
         self.history = switch(history, "history")
         self.anonymous = switch(anonymous, "anonymous")
-        self.confidence: ConfidenceMode = confidence  # type: ignore[assignment]
-        self.max_reasks = max_reasks
         self._last_tie: tuple[int, list[Candidate], Tally] | None = None
 
     @property
