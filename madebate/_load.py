@@ -51,6 +51,9 @@ class Run:
         """Scores of every record under other metrics, from the stored answer and task."""
         out = []
         for r in self.records:
+            if r.get("result") is None:  # failed before a discussion existed: stays wrong
+                out.append({**r, "scores": dict.fromkeys(metrics, 0.0)})
+                continue
             task = Task.model_validate(r["result"]["task"])
             out.append({**r, "scores": score(r.get("answer"), r.get("solution"), task, metrics)})
         return out

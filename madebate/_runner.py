@@ -76,6 +76,12 @@ async def run_experiment_async(
         spec = load_experiment(spec)
     elif isinstance(spec, dict):
         spec = parse_experiment(spec)
+    if spec.dataset.path and not Path(spec.dataset.path).is_absolute():
+        # The stored spec must work from anywhere (`madebate run --resume DIR`).
+        absolute = str((base_dir / spec.dataset.path).resolve())
+        spec = spec.model_copy(
+            update={"dataset": spec.dataset.model_copy(update={"path": absolute})}
+        )
     cells = expand_cells(spec)
     tasks = _prepare_tasks(spec, base_dir)
     run_dir = Path(resume or out or _default_run_dir(spec))
@@ -112,7 +118,10 @@ async def run_experiment_async(
                 job = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await _run_job(job, pool, plans[job.cell.id], spec)
+            try:
+                record = await _run_job(job, pool, plans[job.cell.id], spec)
+            except Exception as exc:  # recorded and scored wrong, never dropped
+                record = _failed_record(job, spec, exc)
             writer.append(record)
             display.add(record)
             new += 1
@@ -234,6 +243,36 @@ async def _run_job(job: _Job, pool: _ModelPool, plan: Any, spec: ExperimentSpec)
         "wall_s": round(wall, 4),
         "error": result.error.model_dump() if result.error else None,
         "result": result.model_dump(mode="json"),
+    }
+
+
+def _failed_record(job: _Job, spec: ExperimentSpec, exc: Exception) -> dict[str, Any]:
+    kind = job.task.metadata.get("task_kind", "free_text")
+    names = job.cell.spec.scoring or default_metrics(kind)
+    return {
+        "cell": job.cell.id,
+        "example_id": job.task.id,
+        "repeat": job.repeat,
+        "seed": job.seed,
+        "answer": None,
+        "solution": None,
+        "references": job.task.references,
+        "decided": False,
+        "stop_reason": "error",
+        "turns": 0,
+        "scores": dict.fromkeys(names, 0.0),
+        "calls": 0,
+        "tokens": 0,
+        "cache_hits": 0,
+        "wall_s": 0.0,
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "turn": 0,
+            "step": 0,
+            "calls_made": 0,
+        },
+        "result": None,
     }
 
 
