@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -156,6 +157,8 @@ def parse_experiment(data: dict[str, Any], *, source: str = "python") -> Experim
 def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
     """The cross product of the sweep, each cell validated and checked against the registries."""
     from madebate._discussion import check_config
+    from madebate._models import DEFAULT_MODEL, providers
+    from madebate._scoring import metrics
 
     base = spec.model_dump(exclude={"sweep"}, exclude_unset=True)
     keys = list(spec.sweep)
@@ -179,7 +182,22 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
         cell_id = ",".join(f"{k}={_short(v)}" for k, v in overrides.items()) or "main"
         cell = Cell(id=cell_id, overrides=overrides, spec=cell_spec)
         try:
-            check_config(cell.discussion_config(seed=spec.seed))
+            config = cell.discussion_config(seed=spec.seed)
+        except ValidationError as exc:  # DiscussionConfig's cross-field checks
+            first = exc.errors()[0]
+            msg = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(
+                f"in sweep cell {cell_id}: {msg}",
+                source=source,
+                field=_discussion_field(first["loc"], msg),
+            ) from None
+        try:
+            check_config(config)
+            for name in cell_spec.scoring or []:
+                metrics.get(name, field="scoring")
+            for role_model in (cell_spec.model, cell_spec.team.model):
+                model_id = cell_spec.model_spec(role_model).id or DEFAULT_MODEL
+                providers.get(model_id.partition("/")[0], field="model")
         except ConfigError as exc:
             raise ConfigError(f"in sweep cell {cell_id}: {exc}", source=source) from None
         cells.append(cell)
@@ -196,13 +214,10 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
 def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     parts = dotted.split(".")
     top = parts[0]
-    if top not in ExperimentSpec.model_fields or top == "sweep":
-        valid = ", ".join(
-            sorted(set(ExperimentSpec.model_fields) - {"sweep", "name", "description"})
-        )
-        raise ConfigError(
-            f"unknown key '{top}'; sweepable: {valid}", source=source, field=f"sweep.{dotted}"
-        )
+    if top not in ExperimentSpec.model_fields or top in _NOT_SWEEPABLE:
+        valid = ", ".join(sorted(set(ExperimentSpec.model_fields) - _NOT_SWEEPABLE))
+        what = f"'{top}' is run-wide, not per cell" if top in _RUN_WIDE else f"unknown key '{top}'"
+        raise ConfigError(f"{what}; sweepable: {valid}", source=source, field=f"sweep.{dotted}")
     node = data
     for part in parts[:-1]:
         child = node.get(part)
@@ -212,6 +227,30 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> Non
             raise ConfigError(f"'{part}' is not a section", source=source, field=f"sweep.{dotted}")
         node = child
     node[parts[-1]] = value
+
+
+# Settings the runner reads once for the whole run (one dataset and task list, one repeat count,
+# one worker pool, one cache); sweeping them would silently change nothing.
+_RUN_WIDE = {"dataset", "task", "repeats", "concurrency", "cache", "cache_path"}
+_NOT_SWEEPABLE = {"sweep", "name", "description", *_RUN_WIDE}
+
+# DiscussionConfig names that live elsewhere in an experiment file.
+_DISCUSSION_PATHS = {
+    "agents": "team.agents",
+    "personas": "team.personas",
+    "drafter": "team.drafter",
+}
+
+
+def _discussion_field(loc: tuple[int | str, ...], msg: str) -> str:
+    """The experiment-file path of a DiscussionConfig error; a cross-field check has no
+    location, so its message's first word ('min_turns (5) is above ...') names the field."""
+    name = str(loc[0]) if loc else re.split(r"[\s:(]", msg, maxsplit=1)[0]
+    if name in _DISCUSSION_PATHS:
+        return _DISCUSSION_PATHS[name]
+    if name in _TOP_LEVEL:
+        return name
+    return f"discussion.{name}" if name in DiscussionConfig.model_fields else "discussion"
 
 
 def _short(value: Any) -> str:

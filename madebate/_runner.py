@@ -73,7 +73,7 @@ async def run_experiment_async(
     base_dir = Path.cwd()
     if isinstance(spec, str | Path):
         base_dir = Path(spec).resolve().parent
-        spec = load_experiment(spec)
+        spec = _with_absolute_dataset_path(load_experiment(spec), base_dir)
     elif isinstance(spec, dict):
         spec = parse_experiment(spec)
     if spec.dataset.path and not Path(spec.dataset.path).is_absolute():
@@ -87,7 +87,9 @@ async def run_experiment_async(
     run_dir = Path(resume or out or _default_run_dir(spec))
     writer = RunWriter(
         run_dir,
-        spec=spec.model_dump(mode="json", exclude_none=True),
+        spec=spec.model_dump(
+            mode="json"
+        ),  # None too: e.g. columns.id: null differs from the default
         cells=[{"id": c.id, "overrides": c.overrides} for c in cells],
         resume=resume is not None,
     )
@@ -176,17 +178,27 @@ class _Job:
 
 def _jobs(spec: ExperimentSpec, cells: list[Cell], tasks: list[Task]) -> Iterator[_Job]:
     # Example-major order: every cell advances together, so partial runs compare fairly.
+    # Cells with the same seed get the same per-example seeds; a sweep over `seed` changes them.
     for task in tasks:
         for repeat in range(spec.repeats):
-            seed = _example_seed(spec.seed, task.id or "", repeat)
             for cell in cells:
-                yield _Job(cell, task, repeat, seed)
+                yield _Job(cell, task, repeat, _example_seed(cell.spec.seed, task.id or "", repeat))
 
 
 def _example_seed(seed: int, example_id: str, repeat: int) -> int:
     """The same example and repeat get the same seed in every cell: paired comparisons."""
     digest = hashlib.sha256(f"{seed}:{example_id}:{repeat}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _with_absolute_dataset_path(spec: ExperimentSpec, base_dir: Path) -> ExperimentSpec:
+    """A dataset path relative to the experiment file, made absolute, so that the spec.yaml kept
+    in the run directory still finds it (`madebate run --resume DIR` reads only that file)."""
+    ds = spec.dataset
+    if ds.path is None or ds.hf is not None or ds.format == "hf" or Path(ds.path).is_absolute():
+        return spec
+    dataset = ds.model_copy(update={"path": str(base_dir / ds.path)})
+    return spec.model_copy(update={"dataset": dataset})
 
 
 def _prepare_tasks(spec: ExperimentSpec, base_dir: Path) -> list[Task]:

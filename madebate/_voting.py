@@ -193,7 +193,7 @@ class VotingProtocol(DecisionProtocol):
                 "proposers": ""
                 if self.anonymous
                 else ", ".join(f"{h} ({ctx.persona_names.get(h, h)})" for h in c.holders),
-                "confidence": c.confidence,
+                "confidence": None if c.confidence is None else f"{c.confidence:g}",
             }
             for c in candidates
         ]
