@@ -17,9 +17,10 @@ def default_cache_path() -> Path:
     env = os.environ.get("MADEBATE_CACHE")
     if env:
         return Path(env)
-    return (
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "madebate" / "calls.sqlite"
-    )
+    # XDG: an empty or relative XDG_CACHE_HOME is ignored (else the cache lands in the cwd).
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "madebate" / "calls.sqlite"
 
 
 def cacheable(config: GenerateConfig) -> bool:

@@ -4,8 +4,10 @@ multiple-choice references are option letters. Errors name the file and the line
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import json
 import random
 import re
@@ -67,7 +69,11 @@ def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Tas
     for t in tasks:
         assert t.id is not None
         if t.id in seen:
-            raise ConfigError(f"duplicate example id '{t.id}'", source=source)
+            raise ConfigError(
+                f"duplicate example id '{t.id}' (where rows give no id, the id is a hash of the "
+                "content, so two identical rows collide: give ids, or remove the repeat)",
+                source=source,
+            )
         seen[t.id] = t.id
     if spec.limit is not None and spec.limit < len(tasks):
         picked = sorted(random.Random(spec.seed).sample(range(len(tasks)), spec.limit))
@@ -82,6 +88,8 @@ def _rows(
         return "dataset.examples", ((f"[{i}]", r) for i, r in enumerate(spec.examples))
     if spec.hf is not None or spec.format == "hf":
         name = spec.hf or spec.path or ""
+        if spec.hf is None and not Path(name).is_absolute() and base_dir is not None:
+            name = str(base_dir / name)  # a local folder, relative like any other path
         return name, _hf_rows(name, spec)
     assert spec.path is not None
     path = Path(spec.path)
@@ -126,9 +134,11 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        # utf-8-sig counts from after the byte order mark; count from the start of the file.
+        start = exc.start + (len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0)
+        line = raw[:start].count(b"\n") + 1
         raise ConfigError(
-            f"line {line}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8",
+            f"line {line}: not UTF-8 text (byte {start}); re-save the file as UTF-8",
             source=str(path),
         ) from None
 
@@ -143,7 +153,8 @@ def _parse_json(text: str, path: Path) -> Any:
 
 
 def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: splitlines() also splits on U+2028 etc., legal inside JSON strings.
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -158,8 +169,10 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    reader = csv.DictReader(text.splitlines())
-    for n, row in enumerate(reader, start=2):  # line 1 is the header
+    # newline="": quoted fields keep their line breaks; line_num counts them and blank lines.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for row in reader:
+        n = reader.line_num  # the line the row ends on
         if None in row:
             raise ConfigError(f"line {n}: more fields than the header has", source=str(path))
         yield f" line {n}", dict(row)
@@ -174,7 +187,10 @@ def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]
             field="dataset.hf",
         ) from None
     try:
-        if Path(name).is_dir() and (Path(name) / "dataset_info.json").exists():
+        folder = Path(name)
+        if folder.is_dir() and any(
+            (folder / f).exists() for f in ("dataset_info.json", "dataset_dict.json")
+        ):  # save_to_disk of a Dataset, or of a DatasetDict (one folder per split)
             loaded = datasets.load_from_disk(name)
             data = loaded[spec.split] if hasattr(loaded, "keys") else loaded
         else:
@@ -257,7 +273,10 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
     references = _references(answer, options, where, cols)
     context = get(cols.context)
     given_id = get(cols.id)
-    content = json.dumps([str(question), options, references], ensure_ascii=False)
+    hashed = [str(question), options, references]
+    if context not in (None, ""):  # the same question over another passage is another example
+        hashed.append(str(context))
+    content = json.dumps(hashed, ensure_ascii=False)
     ex_id = (
         str(given_id)
         if given_id not in (None, "")
@@ -312,7 +331,7 @@ def _answer_letter(value: Any, options: list[str]) -> str | None:
     if isinstance(value, int):
         return LETTERS[value] if 0 <= value < len(options) else None
     text = str(value).strip()
-    if text.isdigit() and int(text) < len(options):
+    if text.isdecimal() and int(text) < len(options):  # not isdigit(): int("²") fails
         return LETTERS[int(text)]
     m = re.fullmatch(r"\(?([A-Za-z])\)?", text)
     if m and m.group(1).upper() in LETTERS[: len(options)]:

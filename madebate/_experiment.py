@@ -141,8 +141,32 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", source=str(path))
-    spec = parse_experiment(data, source=str(path))
-    return spec
+    _anchor_paths(data, path.resolve().parent)
+    return parse_experiment(data, source=str(path))
+
+
+def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
+    """Relative file paths in an experiment (dataset, paradigm files, also in the sweep) are
+    relative to the experiment file, wherever the run is started from."""
+
+    def anchored(value: Any) -> Any:
+        if (
+            isinstance(value, str)
+            and value.endswith((".yaml", ".yml"))
+            and not Path(value).is_absolute()
+        ):
+            return str(folder / value)
+        return value
+
+    dataset = data.get("dataset")
+    path = dataset.get("path") if isinstance(dataset, dict) else None
+    if isinstance(path, str) and not Path(path).is_absolute() and (folder / path).exists():
+        dataset["path"] = str(folder / path)  # type: ignore[index]
+    if "paradigm" in data:
+        data["paradigm"] = anchored(data["paradigm"])
+    sweep = data.get("sweep")
+    if isinstance(sweep, dict) and isinstance(sweep.get("paradigm"), list):
+        sweep["paradigm"] = [anchored(v) for v in sweep["paradigm"]]
 
 
 def parse_experiment(data: dict[str, Any], *, source: str = "python") -> ExperimentSpec:

@@ -73,7 +73,7 @@ async def run_experiment_async(
     base_dir = Path.cwd()
     if isinstance(spec, str | Path):
         base_dir = Path(spec).resolve().parent
-        spec = _with_absolute_dataset_path(load_experiment(spec), base_dir)
+        spec = load_experiment(spec)
     elif isinstance(spec, dict):
         spec = parse_experiment(spec)
     if spec.dataset.path and not Path(spec.dataset.path).is_absolute():
@@ -87,9 +87,8 @@ async def run_experiment_async(
     run_dir = Path(resume or out or _default_run_dir(spec))
     writer = RunWriter(
         run_dir,
-        spec=spec.model_dump(
-            mode="json"
-        ),  # None too: e.g. columns.id: null differs from the default
+        # None values too: e.g. `columns.id: null` differs from the default on resume.
+        spec=spec.model_dump(mode="json"),
         cells=[{"id": c.id, "overrides": c.overrides} for c in cells],
         resume=resume is not None,
     )
@@ -189,16 +188,6 @@ def _example_seed(seed: int, example_id: str, repeat: int) -> int:
     """The same example and repeat get the same seed in every cell: paired comparisons."""
     digest = hashlib.sha256(f"{seed}:{example_id}:{repeat}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def _with_absolute_dataset_path(spec: ExperimentSpec, base_dir: Path) -> ExperimentSpec:
-    """A dataset path relative to the experiment file, made absolute, so that the spec.yaml kept
-    in the run directory still finds it (`madebate run --resume DIR` reads only that file)."""
-    ds = spec.dataset
-    if ds.path is None or ds.hf is not None or ds.format == "hf" or Path(ds.path).is_absolute():
-        return spec
-    dataset = ds.model_copy(update={"path": str(base_dir / ds.path)})
-    return spec.model_copy(update={"dataset": dataset})
 
 
 def _prepare_tasks(spec: ExperimentSpec, base_dir: Path) -> list[Task]:

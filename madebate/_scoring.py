@@ -31,6 +31,17 @@ def _squad_normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def _scored_text(answer: str | None, solution: str | None, task: Task) -> str | None:
+    """The text that the text metrics score: the chosen option's text for multiple choice (so
+    "B) Paris" compares as "Paris"), the solution as stated otherwise, and nothing when the
+    answer is missing or unreadable (a solution naming no option earns no credit)."""
+    if answer is None:
+        return None
+    if task.is_multiple_choice and task.options and answer in task.letters:
+        return task.options[task.letters.index(answer)]
+    return solution or answer
+
+
 @metrics.register("accuracy")
 def accuracy(answer: str | None, solution: str | None, task: Task) -> float:
     """Multiple choice: the option letter matches a reference letter."""
@@ -43,7 +54,7 @@ def accuracy(answer: str | None, solution: str | None, task: Task) -> float:
 
 @metrics.register("exact_match")
 def exact_match(answer: str | None, solution: str | None, task: Task) -> float:
-    text = solution or answer
+    text = _scored_text(answer, solution, task)
     if text is None:
         return 0.0
     got = _squad_normalize(text)
@@ -53,7 +64,7 @@ def exact_match(answer: str | None, solution: str | None, task: Task) -> float:
 @metrics.register("token_f1")
 def token_f1(answer: str | None, solution: str | None, task: Task) -> float:
     """SQuAD-style token F1 against the best-matching reference."""
-    text = solution or answer
+    text = _scored_text(answer, solution, task)
     if text is None:
         return 0.0
     got = _squad_normalize(text).split()
@@ -83,7 +94,7 @@ def read_number(text: str | None) -> float | None:
     if not matches:
         return None
     last = matches[-1]
-    if frac and text.rstrip(" .").endswith(f"{frac[-1][0]}/{frac[-1][1]}".replace(" ", "")):
+    if frac and text.rstrip(" .").replace(" ", "").endswith(f"{frac[-1][0]}/{frac[-1][1]}"):
         num, den = frac[-1]
         return int(num) / int(den) if int(den) else None
     return float(last.group(0).replace(",", ""))
@@ -91,7 +102,7 @@ def read_number(text: str | None) -> float | None:
 
 @metrics.register("numeric")
 def numeric(answer: str | None, solution: str | None, task: Task) -> float:
-    got = read_number(solution or answer)
+    got = read_number(_scored_text(answer, solution, task))
     if got is None:
         return 0.0
     for ref in _reference_texts(task):
@@ -104,7 +115,7 @@ def numeric(answer: str | None, solution: str | None, task: Task) -> float:
 @metrics.register("contains")
 def contains(answer: str | None, solution: str | None, task: Task) -> float:
     """A reference appears in the answer (after normalisation)."""
-    text = solution or answer
+    text = _scored_text(answer, solution, task)
     if text is None:
         return 0.0
     got = f" {_squad_normalize(text)} "
@@ -126,7 +137,7 @@ def _optional(module: str, metric: str, package: str) -> Any:
 @metrics.register("bleu")
 def bleu(answer: str | None, solution: str | None, task: Task) -> float:
     """Sentence BLEU (0-1) against all references, from sacrebleu (extra: madebate[metrics])."""
-    text, refs = solution or answer, _reference_texts(task)
+    text, refs = _scored_text(answer, solution, task), _reference_texts(task)
     if text is None or not refs:
         return 0.0
     sacrebleu = _optional("sacrebleu", "bleu", "sacrebleu")
@@ -136,7 +147,7 @@ def bleu(answer: str | None, solution: str | None, task: Task) -> float:
 @metrics.register("rouge_l")
 def rouge_l(answer: str | None, solution: str | None, task: Task) -> float:
     """ROUGE-L F-measure, best over references, from rouge-score (extra: madebate[metrics])."""
-    text, refs = solution or answer, _reference_texts(task)
+    text, refs = _scored_text(answer, solution, task), _reference_texts(task)
     if text is None or not refs:
         return 0.0
     scorer = _optional("rouge_score.rouge_scorer", "rouge_l", "rouge-score").RougeScorer(

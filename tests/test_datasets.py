@@ -1,0 +1,462 @@
+"""Loading datasets into tasks: every format, column mapping, ids, sampling, and errors that name
+the file and the line. Fixtures live in tests/fixtures/datasets/."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+import madebate as mb
+from madebate import ColumnMap, ConfigError, DatasetSpec, Task
+
+FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
+CITIES = ["Rome", "Paris", "Berlin", "Madrid"]
+HASH_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def load(path: str | Path, **spec: Any) -> list[Task]:
+    return mb.load_dataset(DatasetSpec(path=str(path), **spec), base_dir=FIXTURES)
+
+
+def load_error(path: str | Path, **spec: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(path, **spec)
+    return str(info.value)
+
+
+# -- formats ------------------------------------------------------------------------------------
+
+
+def test_jsonl_multiple_choice_answers_become_letters() -> None:
+    tasks = load("mc.jsonl")
+    assert [t.id for t in tasks] == ["mc-letter", "mc-paren", "mc-index", "mc-index-str", "mc-text"]
+    assert all(t.options == CITIES for t in tasks)
+    # "B" (a letter), "(a)" (a marked lowercase letter), 2 (a 0-based index), "3" (an index as
+    # text), "rome" (an option's text, any case): all become option letters.
+    assert [t.references for t in tasks] == [["B"], ["A"], ["C"], ["D"], ["A"]]
+    assert tasks[0].question == "Capital of France?"
+    assert tasks[0].context is None
+    assert tasks[4].context == "The Colosseum is an ancient amphitheatre."
+    # Fields that are not mapped are kept as metadata; the mapped ones are not.
+    assert tasks[2].metadata == {"difficulty": "easy"}
+    assert tasks[0].metadata == {}
+
+
+def test_absolute_path_ignores_base_dir(tmp_path: Path) -> None:
+    tasks = mb.load_dataset(DatasetSpec(path=str(FIXTURES / "mc.jsonl")), base_dir=tmp_path)
+    assert len(tasks) == 5
+
+
+def test_json_list_of_free_text_examples() -> None:
+    tasks = load("free.json")
+    assert [t.question for t in tasks] == [
+        "Who wrote Hamlet?",
+        "Name a primary colour.",
+        "When was it built?",
+        "When was it built?",
+    ]
+    assert all(t.options is None and not t.is_multiple_choice for t in tasks)
+    assert tasks[0].references == ["William Shakespeare"]
+    assert tasks[1].references == ["red", "blue", "yellow"]
+    assert tasks[2].context == "The tower was built in 1889."
+    assert tasks[3].context == "The exhibition hall was built in 1889."
+    assert all(HASH_ID.match(t.id or "") for t in tasks)
+    # The same question and answer over different contexts are different examples.
+    assert len({t.id for t in tasks}) == 4
+
+
+def test_json_object_with_a_data_list() -> None:
+    tasks = load("data_object.json")
+    assert [t.id for t in tasks] == ["7", "q8"]  # an int id becomes text
+    assert tasks[0].question == "2 + 2?" and tasks[0].references == ["4"]
+    assert tasks[0].options is None
+    assert tasks[1].options == ["3", "4", "5"] and tasks[1].references == ["B"]
+
+
+def test_mallm_format_option_lines_become_options() -> None:
+    mmlu, gpqa, squad = load("mallm.json")
+    assert mmlu.id == "mmlu-1"
+    assert mmlu.question == "Which planet is known as the Red Planet?"
+    assert mmlu.options == ["Venus", "Mars", "Jupiter", "Saturn"]
+    assert mmlu.references == ["B"]
+    assert mmlu.context is None
+    # "A. ..." lines count as options too; a reference "(B)" is read as the letter.
+    assert gpqa.id == "gpqa-1"
+    assert gpqa.question == "What is the chemical symbol for gold?"
+    assert gpqa.options == ["Ag", "Au", "Gd"]
+    assert gpqa.references == ["B"]
+    # Without option lines it stays free text; references are kept and context lines joined.
+    assert squad.id == "squad-1"
+    assert squad.question == "In what year was the tower built?"
+    assert squad.options is None
+    assert squad.references == ["1889", "in 1889"]
+    assert squad.context == "The tower was built in 1889.\nIt is 330 metres tall."
+
+
+def test_mallm_rows_in_jsonl(tmp_path: Path) -> None:
+    row = {
+        "example_id": "e1",
+        "inputs": ["Pick one.", "A) yes\nB) no"],
+        "context": "Some context.",
+        "references": ["A"],
+    }
+    path = tmp_path / "mallm.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (task,) = load(path)
+    assert (task.id, task.question, task.options, task.references, task.context) == (
+        "e1",
+        "Pick one.",
+        ["yes", "no"],
+        ["A"],
+        "Some context.",
+    )
+
+
+def test_csv_with_options_as_a_json_list_column() -> None:
+    tasks = load("mc_list.csv")
+    assert [t.id for t in tasks] == ["c1", "c2", "c3"]
+    assert tasks[0].question == "Largest ocean?"
+    assert tasks[0].options == ["Atlantic", "Pacific", "Indian"]
+    assert tasks[0].references == ["B"]  # "1": a 0-based index, as CSV text
+    # A quoted field keeps its line break.
+    assert tasks[1].question == "Which is a mammal?\nPick one."
+    assert tasks[1].references == ["B"]  # "Dolphin": the option's text
+    assert tasks[2].options == ["90", "100", "110"]
+    assert tasks[2].references == ["B"]  # "(b)"
+    assert [t.metadata for t in tasks] == [
+        {"subject": "geography"},
+        {"subject": "biology"},
+        {"subject": "physics"},
+    ]
+
+
+def test_csv_with_options_as_separate_columns() -> None:
+    tasks = load("mc_columns.csv", columns=ColumnMap(options=["A", "B", "C", "D"]))
+    assert [t.question for t in tasks] == [
+        "What is 2 * 3?",
+        "Which is a prime number?",
+        "Pick the vowel.",
+    ]
+    assert tasks[0].options == ["5", "6", "7", "8"]
+    assert tasks[1].options == ["4", "6", "7", "9"]
+    assert tasks[2].options == ["b", "c", "e"]  # an empty option column is left out
+    assert [t.references for t in tasks] == [["B"], ["C"], ["C"]]
+    assert all(t.metadata == {} for t in tasks)  # the option columns are not metadata
+    assert all(HASH_ID.match(t.id or "") for t in tasks)
+
+
+def test_csv_with_crlf_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b'question,answer\r\n"two\r\nlines",x\r\nq2,y\r\n')
+    tasks = load(path)
+    assert [t.references for t in tasks] == [["x"], ["y"]]
+    assert tasks[0].question.splitlines() == ["two", "lines"]
+
+
+@pytest.mark.parametrize("fmt", ["auto", "bigbench"])
+def test_bigbench_task(fmt: str) -> None:
+    tasks = load("bigbench.json", format=fmt)
+    assert [t.question for t in tasks] == [
+        "Q: Is the sky blue on a clear day?",
+        "Q: Which of these are even?",
+        "Q: Spell the number 3.",
+        "Q: Give a synonym of big.",
+    ]
+    # target_scores: multiple choice, the best-scoring options are the references.
+    assert tasks[0].options == ["yes", "no"] and tasks[0].references == ["A"]
+    assert tasks[1].options == ["2", "3", "4"] and tasks[1].references == ["A", "C"]
+    # target: free text, one reference or several.
+    assert tasks[2].options is None and tasks[2].references == ["three"]
+    assert tasks[3].options is None and tasks[3].references == ["large", "huge"]
+    assert len({t.id for t in tasks}) == 4
+
+
+def test_inline_examples() -> None:
+    spec = DatasetSpec(
+        examples=[
+            {"id": "i1", "question": "Capital of France?", "options": CITIES, "answer": "Paris"},
+            {"question": "6 * 7?", "answer": 42, "context": "Arithmetic."},
+        ]
+    )
+    first, second = mb.load_dataset(spec)
+    assert (first.id, first.options, first.references) == ("i1", CITIES, ["B"])
+    assert second.references == ["42"] and second.context == "Arithmetic."
+    assert HASH_ID.match(second.id or "")
+
+
+def test_column_mapping() -> None:
+    spec = DatasetSpec.model_validate(
+        {
+            "path": "mapped.jsonl",
+            "columns": {"question": "q", "answer": "a", "id": "qid", "context": "passage"},
+        }
+    )
+    tasks = mb.load_dataset(spec, base_dir=FIXTURES)
+    assert [(t.id, t.question, t.references, t.context) for t in tasks] == [
+        ("m1", "What colour is grass?", ["green"], "Grass is green."),
+        ("m2", "What colour is snow?", ["white"], "Snow is white."),
+    ]
+    assert all(t.metadata == {} for t in tasks)
+
+
+def test_column_mapping_question_and_answer_only() -> None:
+    tasks = load("mapped.jsonl", columns={"question": "q", "answer": "a"})
+    assert [t.question for t in tasks] == ["What colour is grass?", "What colour is snow?"]
+    assert [t.references for t in tasks] == [["green"], ["white"]]
+    assert tasks[0].metadata == {"qid": "m1", "passage": "Grass is green."}
+
+
+def test_spec_needs_exactly_one_source() -> None:
+    with pytest.raises(ValidationError, match="exactly one of path, hf or examples"):
+        DatasetSpec()
+    with pytest.raises(ValidationError, match="exactly one of path, hf or examples"):
+        DatasetSpec(path="a.jsonl", examples=[{"question": "q"}])
+
+
+# -- Hugging Face datasets saved locally --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hf_datasets() -> Any:
+    return pytest.importorskip(
+        "datasets", reason="the 'datasets' package is not installed (pip install madebate[hf])"
+    )
+
+
+HF_ROWS = [
+    {"id": "h1", "question": "Capital of France?", "options": CITIES, "answer": 1},
+    {"id": "h2", "question": "Capital of Spain?", "options": CITIES, "answer": 3},
+]
+
+
+def test_hf_dataset_saved_to_disk(hf_datasets: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "saved"
+    hf_datasets.Dataset.from_list(HF_ROWS).save_to_disk(str(folder))
+    tasks = mb.load_dataset(DatasetSpec(path=str(folder), format="hf"))
+    assert [(t.id, t.question, t.options, t.references) for t in tasks] == [
+        ("h1", "Capital of France?", CITIES, ["B"]),
+        ("h2", "Capital of Spain?", CITIES, ["D"]),
+    ]
+
+
+def test_hf_dataset_dict_split_and_relative_path(hf_datasets: Any, tmp_path: Path) -> None:
+    other = [{"question": "Dev question?", "answer": "dev answer"}]
+    hf_datasets.DatasetDict(
+        {
+            "test": hf_datasets.Dataset.from_list(HF_ROWS),
+            "dev": hf_datasets.Dataset.from_list(other),
+        }
+    ).save_to_disk(str(tmp_path / "dd"))
+    test = mb.load_dataset(DatasetSpec(path="dd", format="hf"), base_dir=tmp_path)
+    assert [t.id for t in test] == ["h1", "h2"]
+    dev = mb.load_dataset(DatasetSpec(path="dd", format="hf", split="dev"), base_dir=tmp_path)
+    assert [(t.question, t.references) for t in dev] == [("Dev question?", ["dev answer"])]
+
+
+def test_hf_arc_style_choices(hf_datasets: Any, tmp_path: Path) -> None:
+    rows = [
+        {
+            "id": "arc-1",
+            "question": "Which is a gas at room temperature?",
+            "choices": {"label": ["A", "B", "C"], "text": ["iron", "oxygen", "salt"]},
+            "answerKey": "B",
+        }
+    ]
+    hf_datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "arc"))
+    spec = DatasetSpec(
+        path=str(tmp_path / "arc"),
+        format="hf",
+        columns=ColumnMap(options="choices", answer="answerKey"),
+    )
+    (task,) = mb.load_dataset(spec)
+    assert task.options == ["iron", "oxygen", "salt"] and task.references == ["B"]
+
+
+# -- ids and sampling ---------------------------------------------------------------------------
+
+
+def test_content_hash_ids_are_stable_and_distinct(tmp_path: Path) -> None:
+    first = load("free.json")
+    again = load("free.json")
+    assert [t.id for t in first] == [t.id for t in again]
+    assert len({t.id for t in first}) == len(first)
+    # The id depends on the content only, not on the file, the format or the position.
+    copy = tmp_path / "copy.jsonl"
+    rows = json.loads((FIXTURES / "free.json").read_text(encoding="utf-8"))
+    copy.write_text("".join(json.dumps(r) + "\n" for r in reversed(rows)), encoding="utf-8")
+    assert [t.id for t in load(copy)] == [t.id for t in reversed(first)]
+    # Pinned: a changed hash would orphan the results of earlier runs.
+    assert first[0].id == "37d1b341782c"
+
+
+def test_content_hash_changes_with_the_answer() -> None:
+    a = mb.load_dataset(DatasetSpec(examples=[{"question": "q", "answer": "x"}]))
+    b = mb.load_dataset(DatasetSpec(examples=[{"question": "q", "answer": "y"}]))
+    assert a[0].id != b[0].id
+
+
+def test_given_ids_are_kept() -> None:
+    assert [t.id for t in load("mapped.jsonl", columns={"question": "q", "id": "qid"})] == [
+        "m1",
+        "m2",
+    ]
+
+
+def test_duplicate_given_ids_are_an_error() -> None:
+    message = load_error("duplicate_ids.jsonl")
+    assert "duplicate_ids.jsonl" in message and "duplicate example id 'x1'" in message
+
+
+def test_identical_examples_without_ids_are_duplicates() -> None:
+    assert "duplicate example id" in load_error("duplicate_content.jsonl")
+
+
+def test_limit_with_seed_is_a_stable_sample() -> None:
+    every = load("twenty.jsonl")
+    assert len(every) == 20
+    picked = load("twenty.jsonl", limit=5, seed=0)
+    assert [t.id for t in picked] == [t.id for t in load("twenty.jsonl", limit=5, seed=0)]
+    # A sample keeps the file's order; pinned so that a run's examples never change underfoot.
+    assert [t.references[0] for t in picked] == ["1", "8", "12", "13", "15"]
+    other = load("twenty.jsonl", limit=5, seed=1)
+    assert [t.references[0] for t in other] == ["2", "3", "4", "8", "18"]
+    # A limit at or above the size keeps everything, in order.
+    assert [t.id for t in load("twenty.jsonl", limit=20)] == [t.id for t in every]
+    assert [t.id for t in load("twenty.jsonl", limit=50)] == [t.id for t in every]
+
+
+def test_limit_must_be_positive() -> None:
+    with pytest.raises(ValidationError):
+        DatasetSpec(path="twenty.jsonl", limit=0)
+
+
+# -- errors name the file and the line ----------------------------------------------------------
+
+
+def test_bad_jsonl_line() -> None:
+    message = load_error("bad_json_line3.jsonl")
+    assert "bad_json_line3.jsonl" in message and "line 3:" in message and "invalid JSON" in message
+
+
+def test_jsonl_line_that_is_not_an_object() -> None:
+    message = load_error("list_line.jsonl")
+    assert "list_line.jsonl" in message and "line 2:" in message and "list" in message
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path: Path) -> None:
+    # U+2028 and U+2029 are legal unescaped inside JSON strings; they do not end a JSONL line.
+    path = tmp_path / "seps.jsonl"
+    rows = [{"question": "one\u2028two", "answer": "a"}, {"question": "three\u2029", "answer": "b"}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    assert [t.question for t in load(path)] == ["one\u2028two", "three\u2029"]
+
+
+def test_invalid_json_file_names_the_line() -> None:
+    message = load_error("invalid.json")
+    assert "invalid.json" in message and "line 4:" in message and "invalid JSON" in message
+
+
+def test_csv_row_with_too_many_fields() -> None:
+    message = load_error("too_many_fields.csv")
+    assert "too_many_fields.csv" in message and "line 4:" in message
+    assert "more fields than the header" in message
+
+
+def test_csv_error_line_counts_multiline_fields_and_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_text('question,answer\n"a\nquestion over lines",x\n\nq2,y\nq3,z,extra\n', "utf-8")
+    assert "line 6:" in load_error(path)
+
+
+def test_csv_row_missing_the_question_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "blank_question.csv"
+    path.write_text("question,answer\nq1,a\n,b\n", encoding="utf-8")
+    message = load_error(path)
+    assert "blank_question.csv line 3:" in message and "'question'" in message
+
+
+def test_non_utf8_file_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"question": "a"}\n{"question": "b"}\n{"question": "caf\xe9"}\n')
+    message = load_error(path)
+    assert "latin1.jsonl" in message and "line 3:" in message and "UTF-8" in message
+
+
+def test_non_utf8_after_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"question": "a"}\n\xff\n')
+    message = load_error(path)
+    assert "line 2:" in message and "byte 21" in message
+
+
+def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfquestion,answer\nq,a\n")
+    assert [t.question for t in load(path)] == ["q"]
+
+
+def test_row_missing_the_question_field() -> None:
+    message = load_error("missing_question.jsonl")
+    assert "missing_question.jsonl line 2:" in message
+    assert "field 'question' is missing" in message
+
+
+def test_multiple_choice_answer_that_is_no_option() -> None:
+    message = load_error("mc_bad_answer.jsonl")
+    assert "mc_bad_answer.jsonl line 2:" in message and "'Madrid'" in message
+
+
+@pytest.mark.parametrize("answer", [2, -1, "5", "²", "C", True])
+def test_multiple_choice_answer_out_of_range(answer: Any) -> None:
+    spec = DatasetSpec(examples=[{"question": "q", "options": ["x", "y"], "answer": answer}])
+    with pytest.raises(ConfigError, match=r"dataset\.examples\[0\]: answer"):
+        mb.load_dataset(spec)
+
+
+def test_unknown_extension_needs_a_format() -> None:
+    message = load_error("data.tsv")
+    assert "data.tsv" in message and "'.tsv'" in message and "dataset.format" in message
+
+
+def test_missing_file() -> None:
+    message = load_error("no_such_file.jsonl")
+    assert "no_such_file.jsonl" in message and "not found" in message
+
+
+@pytest.mark.parametrize("name", ["empty.jsonl", "header_only.csv"])
+def test_empty_dataset(name: str) -> None:
+    message = load_error(name)
+    assert name in message and "no examples" in message
+
+
+def test_empty_json_list_and_inline_examples(tmp_path: Path) -> None:
+    path = tmp_path / "empty.json"
+    path.write_text("[]", encoding="utf-8")
+    assert "no examples" in load_error(path)
+    with pytest.raises(ConfigError, match="no examples"):
+        mb.load_dataset(DatasetSpec(examples=[]))
+
+
+def test_json_that_is_not_a_list(tmp_path: Path) -> None:
+    path = tmp_path / "scalar.json"
+    path.write_text('{"name": "no list here"}', encoding="utf-8")
+    assert "expected a JSON list" in load_error(path)
+
+
+def test_options_field_that_is_not_a_json_list(tmp_path: Path) -> None:
+    path = tmp_path / "bad_options.csv"
+    path.write_text('question,options,answer\nq,"[""a"", ",A\n', encoding="utf-8")
+    message = load_error(path)
+    assert "bad_options.csv line 2:" in message and "not a JSON list" in message
+
+
+def test_bigbench_example_without_target(tmp_path: Path) -> None:
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps({"examples": [{"input": "q", "target": "a"}, {"input": "q2"}]}))
+    message = load_error(path)
+    assert "task.json" in message and "examples[1]" in message
