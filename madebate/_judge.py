@@ -66,27 +66,12 @@ class JudgeProtocol(DecisionProtocol):
 
     async def consult(self, ctx: DecisionContext) -> Decision:
         if not ctx.end_of_turn:
-            return Decision(
-                protocol=self.name,
-                turn=ctx.turn,
-                decided=False,
-                reason="the judge rules at the end of a turn",
-            )
+            return self.undecided(ctx, "the judge rules at the end of a turn")
         if ctx.turn < self.vote_from_turn:
-            return Decision(
-                protocol=self.name,
-                turn=ctx.turn,
-                decided=False,
-                reason=f"the judge rules from turn {self.vote_from_turn}",
-            )
+            return self.undecided(ctx, f"the judge rules from turn {self.vote_from_turn}")
         candidates = build_candidates(ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn)
         if not candidates:
-            return Decision(
-                protocol=self.name,
-                turn=ctx.turn,
-                decided=False,
-                reason="no candidate solution to judge",
-            )
+            return self.undecided(ctx, "no candidate solution to judge")
         labels = [c.label for c in candidates]
         user = render(
             "judge",

@@ -71,6 +71,10 @@ class DecisionProtocol(ABC):
     async def consult(self, ctx: DecisionContext) -> Decision:
         """Decide at one decision point, or say why not."""
 
+    def undecided(self, ctx: DecisionContext, reason: str) -> Decision:
+        """A decision point that did not decide, and why."""
+        return Decision(protocol=self.name, turn=ctx.turn, decided=False, reason=reason)
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release a model the protocol owns (a judge's)."""
 
@@ -91,12 +95,7 @@ class DecisionProtocol(ABC):
                 "answer, fell back to the current solution",
             )
         if not counts:
-            return Decision(
-                protocol=self.name,
-                turn=ctx.turn,
-                decided=False,
-                reason="no readable solution was ever proposed",
-            )
+            return self.undecided(ctx, "no readable solution was ever proposed")
         top = max(counts.values())
         leaders = [a for a, c in counts.items() if c == top]
         answer = state.current_answer if state.current_answer in leaders else leaders[0]

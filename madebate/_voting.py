@@ -76,9 +76,9 @@ class VotingProtocol(DecisionProtocol):
     async def consult(self, ctx: DecisionContext) -> Decision:
         self._last_tie = None  # a tie left by an earlier run of the same Discussion is stale
         if not ctx.end_of_turn:
-            return self._no(ctx, "votes are held at the end of a turn")
+            return self.undecided(ctx, "votes are held at the end of a turn")
         if ctx.turn < self.vote_from_turn:
-            return self._no(ctx, f"voting starts at turn {self.vote_from_turn}")
+            return self.undecided(ctx, f"voting starts at turn {self.vote_from_turn}")
         candidates = build_candidates(ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn)
         if len(candidates) > 1 and self.confidence != "none":
             # Confidence is only shown on a ballot: ask for it only when a ballot is held.
@@ -87,7 +87,7 @@ class VotingProtocol(DecisionProtocol):
                 ctx.messages, ctx.voters, seed=ctx.seed, turn=ctx.turn, confidence=confidence
             )
         if not candidates:
-            return self._no(ctx, "no voter holds a readable solution to vote on")
+            return self.undecided(ctx, "no voter holds a readable solution to vote on")
         if len(candidates) == 1:
             only = candidates[0]
             return Decision(
@@ -103,9 +103,6 @@ class VotingProtocol(DecisionProtocol):
         labels = [c.label for c in candidates]
         result = self.tally([b.value if b.counted else None for b in ballots], labels)
         return self._decide(ctx, candidates, result, list(ballots))
-
-    def _no(self, ctx: DecisionContext, reason: str) -> Decision:
-        return Decision(protocol=self.name, turn=ctx.turn, decided=False, reason=reason)
 
     def _decide(
         self,
