@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from madebate._model import ChatMessage
 from madebate._prompts import render
-from madebate._reply import parse_reply
+from madebate._reply import parse_json_reply, parse_reply, reply_format_hint, reply_schema
 from madebate._results import Decision, Message, StopReason
 
 if TYPE_CHECKING:
@@ -24,12 +24,14 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
     k = 1 if method == "single" else run.cfg.samples
     slot = run.paradigm.voters[0]
     run.turn, run.step = 1, 1
+    json_mode = run.d.json_replies  # the same declared reply format as the discussion's
     instruction = render(
         "instruction",
         mode="draft",
         style="simple",
         chain_of_thought=True,
         multiple_choice=run.d.task.is_multiple_choice,
+        reply_json=reply_format_hint(run.d.task, stance=False) if json_mode else "",
     )
     prompt = render(
         "discussion",
@@ -50,10 +52,27 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
             f"self_consistency: temperature 0 would repeat one sample; sampled at {SELF_CONSISTENCY_TEMPERATURE}"
         )
     outputs = await asyncio.gather(
-        *(run._call(messages, slot, "discussion", 1, overrides=overrides) for _ in range(k))
+        *(
+            run._call(
+                messages,
+                slot,
+                "discussion",
+                1,
+                overrides=overrides,
+                json_schema=reply_schema(run.d.task, stance=False) if json_mode else None,
+            )
+            for _ in range(k)
+        )
     )
     for i, output in enumerate(outputs):
-        parsed = parse_reply(output.text, run.d.task, expect_stance=False, need_solution=True)
+        structured = (
+            parse_json_reply(output.text, run.d.task, expect_stance=False, need_solution=True)
+            if json_mode
+            else None
+        )
+        parsed = structured or parse_reply(
+            output.text, run.d.task, expect_stance=False, need_solution=True
+        )
         parsed = await run._maybe_extract(parsed, output.text, slot, 1)
         run.messages.append(
             Message(
@@ -61,7 +80,7 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
                 turn=1,
                 step=1,
                 speaker=slot,
-                text=output.text.strip(),
+                text=structured.shared_text if structured else output.text.strip(),
                 raw=output.text,
                 stance=parsed.stance,
                 solution=parsed.solution,

@@ -42,6 +42,10 @@ class DiscussionConfig(BaseModel):
     # gives fixed-length discussions, decided once at the end.
     min_turns: int = Field(default=0, ge=0, le=100)
     extraction: Literal["never", "on_failure", "always"] = "never"
+    # How replies are shaped: "json" asks for {reasoning, stance, answer} as structured output;
+    # "auto" does so where the backend enforces a schema (llama.cpp grammar, vLLM, an OpenAI-
+    # compatible server declared to support json_schema), plain text with tags otherwise.
+    reply_format: Literal["auto", "text", "json"] = "auto"
     generation: GenerateConfig = Field(default_factory=GenerateConfig)
     seed: int | None = None
     # Options of any paradigm

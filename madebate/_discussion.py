@@ -26,7 +26,14 @@ from madebate._paradigm_compile import CompiledParadigm, CompiledStep, compile_p
 from madebate._personas import Persona, PersonaRequest, PersonaSource, parse_source
 from madebate._prompts import render
 from madebate._protocols import DecisionContext, DecisionProtocol, create_protocol
-from madebate._reply import ParsedReply, parse_reply, read_solution
+from madebate._reply import (
+    ParsedReply,
+    parse_json_reply,
+    parse_reply,
+    read_solution,
+    reply_format_hint,
+    reply_schema,
+)
 from madebate._results import (
     AgentInfo,
     CallRecord,
@@ -101,6 +108,10 @@ class Discussion:
         self.paradigm: CompiledParadigm = plan.paradigm
         self.persona_sources = plan.persona_sources
         self.protocol: DecisionProtocol = plan.protocol
+        fmt = self.config.reply_format
+        self.json_replies = fmt == "json" or (
+            fmt == "auto" and self.model.provider.enforces_structured_output
+        )
         self._task_text = render(
             "task",
             instruction=self.task.instruction or _default_instruction(self.task),
@@ -351,8 +362,10 @@ class _Run:
             # Report the first failure itself (its type and message), not the group wrapper.
             raise group_error.exceptions[0] from None
         for speaker, task in zip(step.speakers, tasks, strict=False):
-            parsed, raw, seen, confidence = task.result()
-            text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
+            parsed, raw, seen, confidence, shown = task.result()
+            if shown is None:
+                shown = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
+            text = shown
             message = Message(
                 index=len(self.messages),
                 turn=turn,
@@ -398,7 +411,7 @@ class _Run:
 
     async def _speak(
         self, turn: int, step: CompiledStep, slot: str
-    ) -> tuple[ParsedReply, str, list[int], float | None]:
+    ) -> tuple[ParsedReply, str, list[int], float | None, str | None]:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
         current = self._current_solution_for(slot, turn)
@@ -411,13 +424,17 @@ class _Run:
         style = self.cfg.style
         mc = self.d.task.is_multiple_choice
 
+        json_mode = self.d.json_replies and not (mode == "respond" and style == "splitfreetext")
+
         def prompt(instruction_mode: str) -> str:
+            hint = reply_format_hint(self.d.task, stance=instruction_mode == "respond")
             instruction = render(
                 "instruction",
                 mode=instruction_mode,
                 style=style,
                 chain_of_thought=self.cfg.chain_of_thought,
                 multiple_choice=mc,
+                reply_json=hint if json_mode else "",
             )
             return render(
                 "discussion",
@@ -439,6 +456,7 @@ class _Run:
                     feedback,
                     [m.index for m in view],
                     None,
+                    None,
                 )
             follow = [
                 *first,
@@ -448,16 +466,29 @@ class _Run:
             output = await self._call(follow, slot, "discussion", turn)
             raw = f"{feedback.strip()}\n\n{output.text.strip()}"
             parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
+            raw_shown = None
         else:
             messages = [system, ChatMessage(role="user", content=prompt(mode))]
-            output = await self._call(messages, slot, "discussion", turn)
+            schema = reply_schema(self.d.task, stance=mode == "respond") if json_mode else None
+            output = await self._call(messages, slot, "discussion", turn, json_schema=schema)
             raw = output.text
-            parsed = parse_reply(
-                raw,
-                self.d.task,
-                expect_stance=mode == "respond",
-                need_solution=mode in ("draft", "redraft"),
-            )
+            expect = {
+                "expect_stance": mode == "respond",
+                "need_solution": mode in ("draft", "redraft"),
+            }
+            structured = parse_json_reply(raw, self.d.task, **expect) if json_mode else None
+            parsed = structured or parse_reply(raw, self.d.task, **expect)
+            if structured is not None:
+                # Receivers read the reply in the text layout, never raw JSON.
+                shown = structured.shared_text
+                if style == "reasoning":
+                    shown = shown.split("\nFinal Solution:")[0]
+                parsed = ParsedReply(
+                    parsed.stance, parsed.solution, parsed.answer, shown, parsed.problems
+                )
+                raw_shown = shown
+            else:
+                raw_shown = None
         parsed = await self._maybe_extract(parsed, raw, slot, turn)
         confidence = None
         if output.mean_logprob is not None:
@@ -467,7 +498,7 @@ class _Run:
             self.warnings.append(
                 f"{self.d.model.model_id} returned no log-probabilities; candidates show no confidence"
             )
-        return parsed, raw, [m.index for m in view], confidence
+        return parsed, raw, [m.index for m in view], confidence, raw_shown
 
     async def _maybe_extract(
         self, parsed: ParsedReply, raw: str, slot: str, turn: int

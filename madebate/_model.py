@@ -60,6 +60,9 @@ class ModelAPI(ABC):
     # How this backend enforces `GenerateConfig.json_schema`: "json_schema" (OpenAI-compatible
     # response_format), "grammar" (llama.cpp), or None (the reply is only asked for in the prompt).
     structured_output: str | None = None
+    # True when the backend guarantees replies match the schema (a grammar or a server-side
+    # constraint); then discussion replies use structured output by default.
+    enforces_structured_output: bool = False
 
     @abstractmethod
     async def generate(
@@ -71,3 +74,9 @@ class ModelAPI(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or engines. Safe to call twice."""
+
+    async def __aenter__(self) -> ModelAPI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

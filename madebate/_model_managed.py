@@ -152,3 +152,10 @@ class ManagedModel:
 
     async def aclose(self) -> None:
         await self.provider.aclose()
+
+    async def __aenter__(self) -> ManagedModel:
+        await self.provider.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

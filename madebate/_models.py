@@ -30,6 +30,13 @@ def _llamacpp(name: str, options: dict[str, Any]) -> ModelAPI:
     return LlamaCppModel(name or None, **options)
 
 
+@providers.register("vllm")
+def _vllm(name: str, options: dict[str, Any]) -> ModelAPI:
+    from madebate.providers.vllm_inprocess import VLLMModel
+
+    return VLLMModel(name, **options)
+
+
 @providers.register("scripted")
 def _scripted(name: str, options: dict[str, Any]) -> ModelAPI:
     from madebate.providers.scripted import ScriptedModel

@@ -5,8 +5,10 @@ Nothing is guessed: a missing tag or an answer that names no option is reported 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from madebate._results import Stance
 from madebate._task import Task
@@ -66,3 +68,70 @@ def parse_reply(text: str, task: Task, *, expect_stance: bool, need_solution: bo
     elif solution is not None and answer is None:
         problems.append(f"the solution '{solution[:60]}' names none of the options")
     return ParsedReply(stance, solution, answer, shared or text.strip(), tuple(problems))
+
+
+def reply_schema(task: Task, *, stance: bool) -> dict[str, Any]:
+    """The declared shape of a discussion reply as a JSON schema (strict-mode compatible):
+    reasoning, the stance when one is expected, and the answer (an option letter for
+    multiple choice, free text otherwise)."""
+    props: dict[str, Any] = {"reasoning": {"type": "string"}}
+    if stance:
+        props["stance"] = {"type": "string", "enum": ["agree", "disagree"]}
+    if task.is_multiple_choice:
+        props["answer"] = {"type": "string", "enum": task.letters}
+    else:
+        props["answer"] = {"type": "string"}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def reply_format_hint(task: Task, *, stance: bool) -> str:
+    fields = ['"reasoning": "<your reasoning>"']
+    if stance:
+        fields.append('"stance": "agree" or "disagree"')
+    fields.append(
+        '"answer": "<option letter>"' if task.is_multiple_choice else '"answer": "<your solution>"'
+    )
+    return "Reply with JSON only, of the form {" + ", ".join(fields) + "}."
+
+
+def parse_json_reply(
+    text: str, task: Task, *, expect_stance: bool, need_solution: bool
+) -> ParsedReply | None:
+    """Read a structured reply; None when the text is not a reply object (a server may ignore
+    the schema), so the caller falls back to the text reader. Shared text is rendered in the
+    text format so the transcript reads the same either way."""
+    try:
+        data = json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
+    except (json.JSONDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or "answer" not in data:
+        return None
+    reasoning = str(data.get("reasoning") or "").strip()
+    stance = Stance.NONE
+    problems = []
+    if expect_stance:
+        raw_stance = str(data.get("stance", "")).strip().lower()
+        stance = {"agree": Stance.AGREE, "disagree": Stance.DISAGREE}.get(
+            raw_stance, Stance.UNREADABLE
+        )
+        if stance is Stance.UNREADABLE:
+            problems.append(f"stance '{raw_stance}' is neither agree nor disagree")
+    raw_answer = str(data.get("answer") or "").strip()
+    solution: str | None = raw_answer or None
+    answer = task.normalize(solution)
+    if task.is_multiple_choice and answer is not None and task.options:
+        solution = f"{answer}) {task.options[task.letters.index(answer)]}"
+    if solution is None and (need_solution or stance is Stance.DISAGREE):
+        problems.append("no answer")
+    elif solution is not None and answer is None:
+        problems.append(f"the answer '{raw_answer[:60]}' names none of the options")
+    tag = f"[{stance.value.upper()}] " if stance in (Stance.AGREE, Stance.DISAGREE) else ""
+    shown = f"{tag}{reasoning}".strip()
+    if solution is not None:
+        shown += f"\nFinal Solution: {solution}"
+    return ParsedReply(stance, solution, answer, shown or reasoning, tuple(problems))

@@ -693,6 +693,11 @@ def _fake_vllm(request: RecordedRequest) -> ScriptedResponse:
         )
     if response_format is not None:
         schema = response_format["json_schema"]["schema"]
+        if "answer" in schema["properties"]:  # a structured discussion reply
+            reply = {"reasoning": "I checked the options.", "answer": "B"}
+            if "stance" in schema["properties"]:
+                reply["stance"] = "agree"
+            return completion(json.dumps(reply), completion_tokens=7)
         choices = schema["properties"]["choice"]["enum"]
         return completion(json.dumps({"choice": choices[0]}))
     if "Current Solution: none yet" in prompt:

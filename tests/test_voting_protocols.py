@@ -774,6 +774,7 @@ async def http_discussion(
             agents=3,
             protocol=protocol,
             max_turns=1,
+            reply_format="text",  # these tests pin the ballot path; replies stay plain text
             seed=11,
             personas="none",
         ).run_async()

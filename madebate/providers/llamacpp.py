@@ -93,6 +93,7 @@ class LlamaCppModel(ModelAPI):
         self.n_batch = n_batch
         self.extra_buffers = extra_buffers
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
+        self.enforces_structured_output = True
         self._llm: Any = None
         # A thread lock, not an asyncio one: the sync facade may drive this from several loops.
         self._lock = threading.Lock()

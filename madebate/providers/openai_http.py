@@ -47,6 +47,7 @@ class OpenAICompatibleModel(ModelAPI):
         # OpenAI, vLLM's server and llama.cpp's server take response_format json_schema; set
         # structured_output=False for a server that does not (the prompt still asks for JSON).
         self.structured_output = "json_schema" if structured_output else None
+        self.enforces_structured_output = structured_output
         self._client: Any = None
         self._client_loop: Any = None
 
