@@ -59,7 +59,11 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
                 "discussion",
                 1,
                 overrides=overrides,
-                json_schema=reply_schema(run.d.task, stance=False) if json_mode else None,
+                json_schema=reply_schema(
+                    run.d.task, stance=False, max_tokens=run.cfg.generation.max_tokens
+                )
+                if json_mode
+                else None,
             )
             for _ in range(k)
         )

@@ -469,7 +469,13 @@ class _Run:
             raw_shown = None
         else:
             messages = [system, ChatMessage(role="user", content=prompt(mode))]
-            schema = reply_schema(self.d.task, stance=mode == "respond") if json_mode else None
+            schema = (
+                reply_schema(
+                    self.d.task, stance=mode == "respond", max_tokens=self.cfg.generation.max_tokens
+                )
+                if json_mode
+                else None
+            )
             output = await self._call(messages, slot, "discussion", turn, json_schema=schema)
             raw = output.text
             expect = {

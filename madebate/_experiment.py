@@ -51,6 +51,9 @@ class ModelSpec(_Spec):
     max_concurrency: int = Field(default=64, ge=1)  # requests in flight to this endpoint
     max_attempts: int = Field(default=4, ge=1)
     structured_output: bool = True
+    # Provider-specific settings, e.g. vLLM engine options (tensor_parallel_size, max_model_len,
+    # gpu_memory_utilization) or llama.cpp's n_ctx; passed to the provider as they are.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class TeamSpec(_Spec):

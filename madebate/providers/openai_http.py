@@ -92,7 +92,11 @@ class OpenAICompatibleModel(ModelAPI):
         if config.json_schema is not None and self.structured_output:
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "reply", "schema": config.json_schema, "strict": True},
+                "json_schema": {
+                    "name": "reply",
+                    "schema": strict_schema(config.json_schema),
+                    "strict": True,
+                },
             }
         if config.logprobs:
             request["logprobs"] = True
@@ -148,3 +152,16 @@ def _mean_logprob(choice: dict[str, Any]) -> float | None:
     content = (choice.get("logprobs") or {}).get("content") or []
     values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
     return sum(values) / len(values) if values else None
+
+
+# Keywords OpenAI's strict structured outputs reject; the client-side parser still checks them.
+_UNSUPPORTED_IN_STRICT = {"maxLength", "minLength"}
+
+
+def strict_schema(schema: Any) -> Any:
+    """The schema without the keywords strict mode rejects (bounds meant for grammars)."""
+    if isinstance(schema, dict):
+        return {k: strict_schema(v) for k, v in schema.items() if k not in _UNSUPPORTED_IN_STRICT}
+    if isinstance(schema, list):
+        return [strict_schema(v) for v in schema]
+    return schema

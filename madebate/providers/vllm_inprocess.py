@@ -3,7 +3,8 @@ continuous batch, and the prefix cache reuses the shared start of a discussion's
 
 Mirrors the interface of vLLM >= 0.12 (v1 engine): `AsyncEngineArgs`, `AsyncLLM.from_engine_args`,
 `AsyncLLM.generate(prompt, sampling_params, request_id)` as an async generator of
-`RequestOutput`, `await AsyncLLM.get_tokenizer()`, `AsyncLLM.shutdown()`, and
+`RequestOutput`, `AsyncLLM.get_tokenizer()` (a coroutine in 0.12, a plain method in later
+releases; both work), `AsyncLLM.shutdown()`, and
 `SamplingParams(structured_outputs=StructuredOutputsParams(json=...))`. vLLM is imported
 lazily; without it the error names the extra to install.
 """
@@ -11,8 +12,11 @@ lazily; without it the error names the extra to install.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import inspect
 import itertools
 import math
+import sys
 import time
 from typing import Any
 
@@ -61,6 +65,12 @@ class VLLMModel(ModelAPI):
             raise ConfigError(
                 "give the model after the prefix, e.g. vllm/Qwen/Qwen2.5-7B-Instruct", field="model"
             )
+        if "vllm" not in sys.modules and importlib.util.find_spec("vllm") is None:
+            # Fail when the model is named, not at the first call of a running discussion.
+            raise ConfigError(
+                "vllm/... models need vLLM: pip install 'madebate[vllm]' (on a machine with a GPU)",
+                field="model",
+            )
         self.model = model
         self.model_id = f"vllm/{model}"
         self.engine_options: dict[str, Any] = {
@@ -97,7 +107,11 @@ class VLLMModel(ModelAPI):
             vllm, _, async_llm = _import_vllm()
             args = vllm.AsyncEngineArgs(**self.engine_options)
             engine = async_llm.AsyncLLM.from_engine_args(args)
-            self._tokenizer = await engine.get_tokenizer()
+            # A coroutine in vLLM 0.12; a plain method in later releases (the renderer refactor).
+            tokenizer = engine.get_tokenizer()
+            if inspect.isawaitable(tokenizer):
+                tokenizer = await tokenizer
+            self._tokenizer = tokenizer
             self._engine = engine
 
     def render_prompt(self, messages: list[ChatMessage]) -> str:
