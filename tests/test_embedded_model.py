@@ -45,3 +45,34 @@ async def test_embedded_model_is_driven_off_the_event_loop():
     finally:
         await model.aclose()
     assert out.text and out.completion_tokens <= 8 and out.finish_reason in {"stop", "length"}
+
+
+def test_llamacpp_logprobs_become_message_confidence():
+    model = mb.ManagedModel(LlamaCppModel(logprobs=True))
+    result = mb.discuss(
+        "Which planet is the largest?",
+        options=["Mars", "Jupiter", "Venus", "Earth"],
+        agents=2,
+        max_turns=1,
+        model=model,
+        protocol="simple_voting",
+        protocol_options={"confidence": "logprobs"},
+        generation=mb.GenerateConfig(max_tokens=32),
+    )
+    assert result.messages
+    assert all(m.confidence is not None and 0 < m.confidence <= 100 for m in result.messages)
+    assert not any("log-probabilities" in w for w in result.warnings)
+
+
+def test_without_the_logprobs_option_confidence_is_unknown_and_said_so():
+    result = mb.discuss(
+        "Which planet is the largest?",
+        options=["Mars", "Jupiter", "Venus", "Earth"],
+        agents=2,
+        max_turns=1,
+        protocol="simple_voting",
+        protocol_options={"confidence": "logprobs"},
+        generation=mb.GenerateConfig(max_tokens=32),
+    )
+    assert all(m.confidence is None for m in result.messages)
+    assert any("returned no log-probabilities" in w for w in result.warnings)

@@ -82,6 +82,7 @@ class LlamaCppModel(ModelAPI):
         n_threads: int | None = None,
         n_batch: int = 512,
         extra_buffers: bool = False,
+        logprobs: bool = False,
     ):
         self.model_path = Path(model_path) if model_path else default_gguf_path()
         if not self.model_path.is_file():
@@ -92,6 +93,12 @@ class LlamaCppModel(ModelAPI):
         self.n_threads = min(n_threads or free_cores(), free_cores())
         self.n_batch = n_batch
         self.extra_buffers = extra_buffers
+        # Token log-probabilities need llama.cpp to keep every position's logits
+        # (n_ctx x vocabulary floats: 0.4 GB for SmolLM2 at n_ctx 2048), so they are opt-in;
+        # with them on, the context defaults to 2048 instead of the model's 8192.
+        self.logprobs = logprobs
+        if logprobs and n_ctx == 0:
+            self.n_ctx = 2048
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self.enforces_structured_output = True
         self._llm: Any = None
@@ -113,6 +120,7 @@ class LlamaCppModel(ModelAPI):
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads,  # its default is every core: oversubscribes
                 n_batch=self.n_batch,
+                logits_all=self.logprobs,
                 verbose=False,
             )
 
@@ -156,8 +164,9 @@ class LlamaCppModel(ModelAPI):
         if config.json_schema is not None:
             # llama-cpp-python honours only this form; an OpenAI-style json_schema is ignored.
             kwargs["response_format"] = {"type": "json_object", "schema": config.json_schema}
-        if config.logprobs:
+        if config.logprobs and self.logprobs:
             kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = 1  # without it llama-cpp-python returns no logprobs
         with self._lock:
             if self._llm is None:
                 self._llm = self._load()

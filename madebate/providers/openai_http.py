@@ -44,8 +44,10 @@ class OpenAICompatibleModel(ModelAPI):
             key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
         self._api_key = key
         self.timeout_s = timeout_s
-        # OpenAI, vLLM's server and llama.cpp's server take response_format json_schema; set
-        # structured_output=False for a server that does not (the prompt still asks for JSON).
+        # OpenAI, vLLM's server and llama.cpp's C++ llama-server take response_format
+        # json_schema (llama-cpp-python's server does through `python -m
+        # madebate.serve_llamacpp`); set structured_output=False for a server that does not:
+        # the prompt still asks for JSON and the tolerant parser reads the reply.
         self.structured_output = "json_schema" if structured_output else None
         self.enforces_structured_output = structured_output
         self._client: Any = None
