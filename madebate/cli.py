@@ -52,6 +52,10 @@ def discuss(
     ] = "simple",
     drafter: Annotated[bool, typer.Option(help="Add a neutral drafter (debate).")] = False,
     chain_of_thought: Annotated[bool, typer.Option("--cot/--no-cot")] = True,
+    reply_format: Annotated[
+        str,
+        typer.Option(help="auto (structured where the backend enforces it), text or json."),
+    ] = "auto",
     extraction: Annotated[
         str,
         typer.Option(help="Second 'extract the solution' call: never, on_failure or always."),
@@ -140,6 +144,7 @@ def discuss(
             drafter=drafter,
             chain_of_thought=chain_of_thought,
             extraction=extraction,
+            reply_format=reply_format,
             memory_window=memory_window,
             paradigm_params=_parse_params(param or []),
             protocol_options=_parse_options(protocol_option or []),
