@@ -32,7 +32,17 @@ class Run:
         """One flat dict per record (no transcript): easy to tabulate without pandas."""
         flat = []
         for r in self.records:
-            row = {k: v for k, v in r.items() if k not in ("result", "scores", "error")}
+            row = {
+                k: v for k, v in r.items() if k not in ("result", "scores", "error", "analytics")
+            }
+            analytics = r.get("analytics") or {}
+            row.update(
+                {
+                    f"analytics.{k}": v
+                    for k, v in analytics.items()
+                    if not isinstance(v, list | dict)
+                }
+            )
             row.update({f"score.{k}": v for k, v in (r.get("scores") or {}).items()})
             row["error"] = (r.get("error") or {}).get("message")
             flat.append(row)

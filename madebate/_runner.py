@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from madebate._analytics import discussion_analytics
 from madebate._cache import CallCache
 from madebate._datasets import load_dataset
 from madebate._discussion import Discussion, check_config
@@ -243,6 +244,7 @@ async def _run_job(job: _Job, pool: _ModelPool, plan: Any, spec: ExperimentSpec)
         "cache_hits": sum(c.cache_hit for c in result.calls),
         "wall_s": round(wall, 4),
         "error": result.error.model_dump() if result.error else None,
+        "analytics": discussion_analytics(result),
         "result": result.model_dump(mode="json"),
     }
 
@@ -273,6 +275,7 @@ def _failed_record(job: _Job, spec: ExperimentSpec, exc: Exception) -> dict[str,
             "step": 0,
             "calls_made": 0,
         },
+        "analytics": None,
         "result": None,
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from madebate._analytics import aggregate_analytics
 from madebate._scoring import summarize
 
 
@@ -28,6 +29,7 @@ def summarize_records(
                 "cache_hits": 0,
                 "wall_s": 0.0,
                 "stop_reasons": {},
+                "analytics": [],
             },
         )
         c["n"] += 1
@@ -41,6 +43,8 @@ def summarize_records(
         c["wall_s"] += r.get("wall_s", 0.0)
         stop = r.get("stop_reason", "?")
         c["stop_reasons"][stop] = c["stop_reasons"].get(stop, 0) + 1
+        if isinstance(r.get("analytics"), dict):
+            c["analytics"].append({"analytics": r["analytics"]})  # not the whole record
         for name, value in (r.get("scores") or {}).items():
             c["scores"].setdefault(name, []).append(float(value))
     order = [k for k in (cell_order or []) if k in cells] + sorted(
@@ -63,5 +67,6 @@ def summarize_records(
             "cache_hits": c["cache_hits"],
             "discussion_wall_s": c["wall_s"],
             "stop_reasons": c["stop_reasons"],
+            "analytics": aggregate_analytics(c["analytics"]),
         }
     return {"cells": out}
