@@ -128,7 +128,11 @@ def default_script(request: ScriptedRequest) -> str:
         return f"[AGREE] The current solution holds up.\nFinal Solution: {current.group(1).strip()}"
     options = _OPTION.findall(prompt)
     if options:
-        pick = int(hashlib.sha256(prompt.split("\n")[0].encode()).hexdigest(), 16) % len(options)
+        # Hash the question (the line before the options), so answers vary across questions.
+        lines = prompt.split("\n")
+        first = next(i for i, line in enumerate(lines) if _OPTION.match(line))
+        question = lines[first - 1] if first else ""
+        pick = int(hashlib.sha256(question.encode()).hexdigest(), 16) % len(options)
         letter, text = options[pick]
         return f"I weighed each option.\nFinal Solution: {letter}) {text}"
     return "This follows from the task as stated.\nFinal Solution: 42"
