@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -14,6 +14,9 @@ from madebate._runlog import CELLS_FILE, RECORDS_FILE, SPEC_FILE, SUMMARY_FILE, 
 from madebate._scoring import score
 from madebate._summary import summarize_records
 from madebate._task import Task
+
+if TYPE_CHECKING:
+    from madebate._report import ReportView
 
 
 @dataclass
@@ -67,6 +70,13 @@ class Run:
             task = Task.model_validate(r["result"]["task"])
             out.append({**r, "scores": score(r.get("answer"), r.get("solution"), task, metrics)})
         return out
+
+    def report(self, out: str | Path | None = None) -> ReportView:
+        """Write the static HTML report (default: RUN_DIR/report). As the last expression of a
+        notebook cell it shows the cell table and the plots inline; `.path` is the index page."""
+        from madebate._report import write_report
+
+        return write_report(self, out)
 
 
 def load_run(run_dir: str | Path) -> Run:

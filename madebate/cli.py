@@ -240,6 +240,9 @@ def paradigms_show(
         int | None, typer.Option(help="Team size (default: 3, or the fixed slots).")
     ] = None,
     drafter: Annotated[bool, typer.Option(help="Include the drafter D.")] = False,
+    svg: Annotated[
+        Path | None, typer.Option(help="Also draw the graph as SVG into this file.")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Print a paradigm's compiled graph as text: steps and who receives whose messages."""
@@ -254,6 +257,15 @@ def paradigms_show(
         _fail(exc, debug)
         return
     console.print(compiled.describe(), highlight=False, markup=False)
+    if svg is not None:
+        from madebate._svg import paradigm_svg
+
+        try:
+            svg.write_text(paradigm_svg(compiled, standalone=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail(MadebateError(f"cannot write {svg}: {exc}"), debug)
+            return
+        console.print(f"SVG written to {svg}", highlight=False, markup=False)
 
 
 @app.command()
@@ -317,6 +329,32 @@ def summary(
         _fail(exc, debug)
         return
     _print_summary(loaded.summary["cells"])
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the report (default: RUN_DIR/report).")
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the report in the web browser.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Write a self-contained HTML report of a run (cell table, plots, every transcript) and
+    print the path of its index page."""
+    from madebate._load import load_run
+    from madebate._report import write_report
+
+    try:
+        view = write_report(load_run(run_dir), out)
+    except (MadebateError, OSError) as exc:
+        _fail(exc, debug)
+        return
+    typer.echo(str(view.path))
+    if open_browser:
+        view.open()
 
 
 @app.command("eval")
