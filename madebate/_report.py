@@ -12,7 +12,7 @@ import copy
 import json
 import re
 import webbrowser
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -39,7 +39,7 @@ class ReportView:
     """A written report. In a notebook, shows the cell table and the plots inline."""
 
     path: Path  # the report's index.html
-    fragment: str  # the table and plots as an HTML fragment
+    fragment: str = field(repr=False)  # the table and plots as an HTML fragment (large)
 
     def _repr_html_(self) -> str:
         return self.fragment
