@@ -204,9 +204,9 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
             cell_spec = ExperimentSpec.model_validate(data)
         except ValidationError as exc:
             err = config_error_from(exc, source=source)
-            where = ", ".join(f"{k}={_short(v)}" for k, v in overrides.items())
+            where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
             raise ConfigError(f"in sweep cell {where}: {err}", source=None) from None
-        cell_id = ",".join(f"{k}={_short(v)}" for k, v in overrides.items()) or "main"
+        cell_id = ",".join(f"{k}={value_label(v)}" for k, v in overrides.items()) or "main"
         cell = Cell(id=cell_id, overrides=overrides, spec=cell_spec)
         try:
             config = cell.discussion_config(seed=spec.seed)
@@ -280,7 +280,8 @@ def _discussion_field(loc: tuple[int | str, ...], msg: str) -> str:
     return f"discussion.{name}" if name in DiscussionConfig.model_fields else "discussion"
 
 
-def _short(value: Any) -> str:
+def value_label(value: Any) -> str:
+    """How a sweep value appears in a cell id: a name, a file's stem, or the value itself."""
     if isinstance(value, dict):
         return str(value.get("name") or value.get("id") or "inline")
     if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml"))):

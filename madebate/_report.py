@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from madebate._experiment import value_label
 from madebate._load import Run, load_run, read_summary_file
 from madebate._paradigm_compile import CompiledParadigm
 from madebate._plots import PLOT_NAMES, CellData, Plot, render_plots
@@ -120,14 +121,6 @@ def _read_overrides(run_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("name") or value.get("id") or "inline")
-    if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml"))):
-        return Path(value).stem
-    return str(value)
-
-
 def cell_settings(spec: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """The experiment spec with one cell's dotted overrides applied (no validation)."""
     data = copy.deepcopy(spec)
@@ -154,11 +147,11 @@ def _cell_data(
     discussion = settings.get("discussion") or {}
     protocol = str(settings.get("protocol") or "majority_consensus")
     grouped = {"paradigm", "protocol", "discussion.method"}
-    extra = [f"{k}={_short(v)}" for k, v in overrides.items() if k not in grouped]
+    extra = [f"{k}={value_label(v)}" for k, v in overrides.items() if k not in grouped]
     return CellData(
         id=cid,
-        label=" · ".join(_short(v) for v in overrides.values()) or cid,
-        paradigm=_short(settings.get("paradigm") or "memory"),
+        label=" · ".join(value_label(v) for v in overrides.values()) or cid,
+        paradigm=value_label(settings.get("paradigm") or "memory"),
         protocol=protocol,
         method=str(discussion.get("method") or "discussion"),
         variant=" · ".join([protocol, *extra]),
