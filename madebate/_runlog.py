@@ -6,6 +6,7 @@ it off before appending, so no line is ever duplicated or broken for readers."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -13,15 +14,18 @@ import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
+
+from madebate._errors import MadebateError
 
 SPEC_FILE = "spec.yaml"
 VERSIONS_FILE = "versions.json"
 RECORDS_FILE = "records.jsonl"
 SUMMARY_FILE = "summary.json"
 CELLS_FILE = "cells.json"
+LOCK_FILE = "run.lock"
 _PACKAGES = (
     "madebate",
     "openai",
@@ -74,6 +78,19 @@ class RunWriter:
     ):
         self.run_dir = run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        # Taken before anything is read or cut: a second run on this directory must not
+        # truncate or interleave with a live one. The OS drops the lock when the process dies,
+        # even by SIGKILL, so a crashed run never leaves a stale lock behind.
+        self._lock = _lock_run_dir(run_dir)
+        try:
+            self._open(run_dir, spec, cells, resume)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open(
+        self, run_dir: Path, spec: dict[str, Any], cells: list[dict[str, Any]], resume: bool
+    ) -> None:
         path = run_dir / RECORDS_FILE
         if resume:
             _cut_torn_tail(path)
@@ -103,6 +120,26 @@ class RunWriter:
 
     def close(self) -> None:
         self._fh.close()
+        self._lock.close()
+
+
+def _lock_run_dir(run_dir: Path) -> IO[str]:
+    lock = (run_dir / LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise MadebateError(
+            f"{run_dir} is in use by another run ({holder}); wait for it to finish or stop it, "
+            "then resume with --resume"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
 
 
 def _cut_torn_tail(path: Path) -> None:

@@ -841,3 +841,18 @@ async def test_the_async_runner_and_the_sync_facade_inside_a_running_loop(tmp_pa
     # the sync facade called from inside a running loop (a notebook) runs on its own thread
     again = mb.run_experiment(spec, out=tmp_path / "sync")
     assert again.new_records == 2 and again.cache_misses == 0
+
+
+def test_two_runs_on_one_directory_refuse_instead_of_interleaving(tmp_path: Path):
+    from madebate._errors import MadebateError
+    from madebate._runlog import RunWriter
+
+    first = RunWriter(tmp_path / "run", spec={"name": "x"}, cells=[], resume=False)
+    try:
+        with pytest.raises(MadebateError, match=r"in use by another run \(pid \d+\)"):
+            RunWriter(tmp_path / "run", spec={"name": "x"}, cells=[], resume=True)
+    finally:
+        first.close()
+    # Released on close (and by the OS when a process dies): resuming works again.
+    again = RunWriter(tmp_path / "run", spec={"name": "x"}, cells=[], resume=True)
+    again.close()
