@@ -22,9 +22,17 @@ class ConfigError(MadebateError, ValueError):
 class ModelCallError(MadebateError):
     """A model call failed. `retryable` says whether trying again may help (429, 5xx, timeouts)."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ):
         self.retryable = retryable
         self.status = status
+        self.retry_after_s = retry_after_s  # the server's Retry-After, honoured by the wrapper
         self.record: Any = None  # the CallRecord of the failed call, set by the model wrapper
         super().__init__(message)
 

@@ -7,6 +7,7 @@ import time
 
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     RetryError,
     retry_if_exception,
     stop_after_attempt,
@@ -40,9 +41,14 @@ class ManagedModel:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 20.0,
         cache: CallCache | None = None,
+        retry_after_max_s: float = 120.0,
     ):
         self.provider = provider
         self.cache = cache
+        self.retry_after_max_s = retry_after_max_s
+        self._backoff = wait_exponential_jitter(
+            multiplier=retry_initial_s, max=retry_max_s, jitter=retry_initial_s
+        )
         self.max_attempts = max_attempts
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -78,11 +84,7 @@ class ManagedModel:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(_retryable),
                 stop=stop_after_attempt(self.max_attempts),
-                wait=wait_exponential_jitter(
-                    multiplier=self._retry_initial_s,
-                    max=self._retry_max_s,
-                    jitter=self._retry_initial_s,
-                ),
+                wait=self._wait,
                 reraise=True,
             ):
                 with attempt:
@@ -111,6 +113,16 @@ class ManagedModel:
         if key is not None and self.cache is not None:
             self.cache.put(key, output)
         return output, self._record(context, config, output, attempts, output.latency_s, None)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, but never shorter than the server's Retry-After
+        (capped at `retry_after_max_s`, so a hostile header cannot stall a run)."""
+        backoff = self._backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after_s", None)
+        if asked is None:
+            return float(backoff)
+        return float(max(backoff, min(asked, self.retry_after_max_s)))
 
     def _semaphore(self) -> asyncio.Semaphore:
         """The concurrency limit of the running loop (a semaphore belongs to one loop)."""

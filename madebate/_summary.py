@@ -27,6 +27,8 @@ def summarize_records(
                 "calls": 0,
                 "tokens": 0,
                 "cache_hits": 0,
+                "retries": 0,
+                "failed": [],
                 "wall_s": 0.0,
                 "stop_reasons": {},
                 "analytics": [],
@@ -40,6 +42,15 @@ def summarize_records(
         c["calls"] += r.get("calls", 0)
         c["tokens"] += r.get("tokens", 0)
         c["cache_hits"] += r.get("cache_hits", 0)
+        c["retries"] += r.get("retries", 0)
+        if r.get("stop_reason") == "error" and len(c["failed"]) < 50:
+            c["failed"].append(
+                {
+                    "example_id": r.get("example_id"),
+                    "repeat": r.get("repeat"),
+                    "cause": (r.get("error") or {}).get("message", "")[:300],
+                }
+            )
         c["wall_s"] += r.get("wall_s", 0.0)
         stop = r.get("stop_reason", "?")
         c["stop_reasons"][stop] = c["stop_reasons"].get(stop, 0) + 1
@@ -65,6 +76,8 @@ def summarize_records(
             "calls_per_example": c["calls"] / n,
             "tokens_per_example": c["tokens"] / n,
             "cache_hits": c["cache_hits"],
+            "retries": c["retries"],
+            "failed_examples": c["failed"],  # up to 50, with their cause
             "discussion_wall_s": c["wall_s"],
             "stop_reasons": c["stop_reasons"],
             "analytics": aggregate_analytics(c["analytics"]),

@@ -414,3 +414,56 @@ async def test_discussion_with_a_model_that_always_fails(server, make_model):
     assert len(server.requests) == 2
     assert madebate.DiscussionResult.from_json(result.to_json()) == result
     assert KEY not in result.to_json()
+
+
+def test_retry_after_is_honoured_and_capped(server: OpenAITestServer):
+    from madebate.providers.openai_http import retry_after
+
+    assert retry_after("2") == 2.0 and retry_after(None) is None and retry_after("soon") is None
+    assert 0 <= (retry_after("Wed, 21 Oct 2015 07:28:00 GMT") or 0.0) == 0.0  # a past date: now
+
+    throttled = error(429)
+    server.enqueue(
+        ScriptedResponse(throttled.status, throttled.body, headers={"Retry-After": "0.6"}),
+        completion("ok"),
+    )
+    model = ManagedModel(
+        OpenAICompatibleModel("m", base_url=server.base_url, api_key="k", timeout_s=5),
+        max_attempts=2,
+        retry_initial_s=0.01,
+        retry_max_s=0.05,
+    )
+    started = time.perf_counter()
+    output, record = asyncio.run(
+        model.generate(
+            [ChatMessage(role="user", content="hi")],
+            GenerateConfig(),
+            role="discussion",
+            agent="A1",
+        )
+    )
+    waited = time.perf_counter() - started
+    assert output.text == "ok" and record.attempts == 2
+    assert waited >= 0.55  # the server's 0.6 s, not the 0.01 s backoff
+
+    server.enqueue(
+        ScriptedResponse(throttled.status, throttled.body, headers={"Retry-After": "3600"}),
+        completion("ok"),
+    )
+    capped = ManagedModel(
+        OpenAICompatibleModel("m", base_url=server.base_url, api_key="k", timeout_s=5),
+        max_attempts=2,
+        retry_initial_s=0.01,
+        retry_max_s=0.05,
+        retry_after_max_s=0.2,
+    )
+    started = time.perf_counter()
+    asyncio.run(
+        capped.generate(
+            [ChatMessage(role="user", content="hi")],
+            GenerateConfig(),
+            role="discussion",
+            agent="A1",
+        )
+    )
+    assert time.perf_counter() - started < 2.0  # an hour-long Retry-After is capped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import os
 import time
 from typing import Any
@@ -119,7 +120,10 @@ class OpenAICompatibleModel(ModelAPI):
             retryable = status in _RETRYABLE_STATUS or status >= 500
             message = _short(exc).replace(self._api_key, "***")  # a server may echo the key
             raise ModelCallError(
-                f"HTTP {status}: {message}", retryable=retryable, status=status
+                f"HTTP {status}: {message}",
+                retryable=retryable,
+                status=status,
+                retry_after_s=retry_after(exc.response.headers.get("retry-after")),
             ) from exc
         latency = time.perf_counter() - start
         choices = response.get("choices") if isinstance(response, dict) else None
@@ -167,3 +171,18 @@ def strict_schema(schema: Any) -> Any:
     if isinstance(schema, list):
         return [strict_schema(v) for v in schema]
     return schema
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
