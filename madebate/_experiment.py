@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from madebate._config import DiscussionConfig
 from madebate._datasets import DatasetSpec
@@ -54,6 +54,19 @@ class ModelSpec(_Spec):
     # Provider-specific settings, e.g. vLLM engine options (tensor_parallel_size, max_model_len,
     # gpu_memory_utilization) or llama.cpp's n_ctx; passed to the provider as they are.
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        secret = [
+            k for k in v if any(w in k.lower() for w in ("key", "token", "secret", "password"))
+        ]
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)}: secrets never go in a spec (it is written to the run "
+                "directory); name the environment variable that holds it in api_key_env"
+            )
+        return v
 
 
 class TeamSpec(_Spec):

@@ -34,7 +34,7 @@ class OpenAICompatibleModel(ModelAPI):
         self.model = model
         self.model_id = f"openai/{model}"
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        key = api_key or os.environ.get(api_key_env)
+        key = api_key or os.environ.get(api_key_env) or None
         if key is None:
             if self.base_url is None:
                 raise ConfigError(
@@ -118,7 +118,9 @@ class OpenAICompatibleModel(ModelAPI):
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in _RETRYABLE_STATUS or status >= 500
-            message = _short(exc).replace(self._api_key, "***")  # a server may echo the key
+            message = _short(exc)
+            if self._api_key and self._api_key != "EMPTY":  # a server may echo the key
+                message = message.replace(self._api_key, "***")
             raise ModelCallError(
                 f"HTTP {status}: {message}",
                 retryable=retryable,
