@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from madebate._config import DriftJudgeConfig
+from madebate._judge import JUDGE_SLOT
 from madebate._model import ChatMessage
 from madebate._prompts import render
 from madebate._results import Intervention, Message, Stance
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from madebate._discussion import _Run
     from madebate._model_managed import ManagedModel
 
-JUDGE_SLOT = "J"
 _VERDICT = re.compile(r"\[\[\s*([AB])\s*\]\]")
 
 

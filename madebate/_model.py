@@ -80,3 +80,11 @@ class ModelAPI(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def mean_chat_logprob(choice: dict[str, Any]) -> float | None:
+    """Mean token log-probability of an OpenAI-style chat choice (`logprobs.content`), as
+    OpenAI-compatible servers and llama-cpp-python return it; None when absent."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
+    return sum(values) / len(values) if values else None

@@ -154,16 +154,14 @@ class VotingProtocol(DecisionProtocol):
     def _break_tie(self, ctx: DecisionContext, tied: list[Candidate]) -> Candidate:
         if self.tie_break == "first_proposed":
             return min(tied, key=lambda c: c.first_proposed)
-        ordered = sorted(tied, key=lambda c: c.answer)
-        return random.Random(f"tie:{ctx.seed}:{ctx.turn}").choice(ordered)
+        return _seeded_pick(ctx, tied)
 
     def fallback(self, ctx: DecisionContext) -> Decision:
         """At max turns a still-tied revote falls back to a seeded random pick among the tied
         (stop reason max_turns_tie); otherwise the common fallback applies."""
         if self._last_tie is not None and self._last_tie[0] == ctx.turn:
             _, tied, result = self._last_tie
-            chosen = sorted(tied, key=lambda c: c.answer)
-            pick = random.Random(f"tie:{ctx.seed}:{ctx.turn}").choice(chosen)
+            pick = _seeded_pick(ctx, tied)
             return Decision(
                 protocol=self.name,
                 turn=ctx.turn,
@@ -284,6 +282,12 @@ class VotingProtocol(DecisionProtocol):
 
 
 _SCALE = re.compile(r"\b0\s*(?:-|–|to)\s*100\b", re.I)  # an echo of the scale, '(0-100)'
+
+
+def _seeded_pick(ctx: DecisionContext, tied: list[Candidate]) -> Candidate:
+    """A reproducible random choice among tied candidates (seeded by discussion and turn)."""
+    ordered = sorted(tied, key=lambda c: c.answer)
+    return random.Random(f"tie:{ctx.seed}:{ctx.turn}").choice(ordered)
 
 
 def read_confidence(text: str) -> float | None:

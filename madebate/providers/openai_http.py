@@ -9,7 +9,14 @@ import time
 from typing import Any
 
 from madebate._errors import ConfigError, ModelCallError
-from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+from madebate._model import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    mean_chat_logprob,
+)
 
 _RETRYABLE_STATUS = {408, 409, 429}
 
@@ -139,7 +146,7 @@ class OpenAICompatibleModel(ModelAPI):
             completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reason=choice.get("finish_reason"),
             latency_s=latency,
-            mean_logprob=_mean_logprob(choice),
+            mean_logprob=mean_chat_logprob(choice),
         )
 
     async def aclose(self) -> None:
@@ -154,12 +161,6 @@ class OpenAICompatibleModel(ModelAPI):
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "..."
-
-
-def _mean_logprob(choice: dict[str, Any]) -> float | None:
-    content = (choice.get("logprobs") or {}).get("content") or []
-    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
-    return sum(values) / len(values) if values else None
 
 
 # Keywords OpenAI's strict structured outputs reject; the client-side parser still checks them.
