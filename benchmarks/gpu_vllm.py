@@ -105,7 +105,7 @@ def experiment(args: argparse.Namespace, data: Path, model: dict[str, Any]) -> d
 
 async def run_inprocess(spec: dict[str, Any], args: argparse.Namespace, run_dir: Path) -> Any:
     import madebate
-    import madebate._runner as runner
+    import madebate._jobs as runner
     from madebate.providers.vllm_inprocess import VLLMModel
 
     model = VLLMModel(args.model, **engine_options(args))

@@ -58,6 +58,10 @@ class DiscussionConfig(BaseModel):
     samples: int = Field(default=5, ge=1, le=200)
     max_calls: int | None = Field(default=None, ge=1)
     max_total_tokens: int | None = Field(default=None, ge=1)
+    # When a prompt would not fit the model's context: "shrink" drops the oldest messages an
+    # agent sees (a smaller memory window for that prompt), "stop" ends the discussion with
+    # stop reason `budget`. A prompt that cannot fit even with no transcript always stops.
+    context_overflow: Literal["shrink", "stop"] = "shrink"
 
     @model_validator(mode="after")
     def _check_turns(self) -> DiscussionConfig:

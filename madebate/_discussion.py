@@ -175,6 +175,30 @@ def _make_task(question: str, options: Sequence[str] | None) -> Task:
         raise config_error_from(exc, source="task") from None
 
 
+def first_prompt(task: Task, config: DiscussionConfig) -> list[ChatMessage]:
+    """The smallest prompt a discussion of `task` sends: the first draft, with no transcript
+    and no persona. A run checks it against the model's context before any call."""
+    task_text = render(
+        "task",
+        instruction=task.instruction or _default_instruction(task),
+        question=task.question,
+        options=task.formatted_options(),
+        context=task.context or "",
+    )
+    instruction = render(
+        "instruction",
+        mode="draft",
+        style=config.style,
+        chain_of_thought=config.chain_of_thought,
+        multiple_choice=task.is_multiple_choice,
+        reply_json="",
+    )
+    text = render(
+        "discussion", task=task_text, transcript=[], current_solution="", instruction=instruction
+    )
+    return [ChatMessage(role="system", content=""), ChatMessage(role="user", content=text)]
+
+
 def _default_instruction(task: Task) -> str:
     if task.is_multiple_choice:
         return "Answer the following multiple-choice question by choosing one of the options."
@@ -361,6 +385,11 @@ class _Run:
         except ExceptionGroup as group_error:
             # Report the first failure itself (its type and message), not the group wrapper.
             raise group_error.exceptions[0] from None
+        # The answer each speaker was shown, read before this step's messages land.
+        shown_answers = {
+            s: track_support(self._delivered(s, turn), self.paradigm.voters).current_answer
+            for s in step.speakers
+        }
         for speaker, task in zip(step.speakers, tasks, strict=False):
             parsed, raw, seen, confidence, shown = task.result()
             if shown is None:
@@ -380,6 +409,11 @@ class _Run:
                 confidence=confidence,
                 receivers=list(step.receivers[speaker]),
                 visible_message_ids=seen,
+                agreed_with=(
+                    shown_answers[speaker]
+                    if parsed.stance is Stance.AGREE and parsed.answer is None
+                    else None
+                ),
             )
             if not parsed.readable:
                 self.warnings.append(
@@ -445,8 +479,27 @@ class _Run:
             )
 
         system = ChatMessage(role="system", content=agent.system_prompt)
+
+        async def fitted(instruction_mode: str) -> list[ChatMessage]:
+            # Over the model's context, the oldest messages this agent sees go first; the model
+            # layer refuses (stop reason budget) what cannot fit even with none.
+            nonlocal view
+            messages = [system, ChatMessage(role="user", content=prompt(instruction_mode))]
+            if self.cfg.context_overflow != "shrink":
+                return messages
+            dropped = 0
+            while view and not await self.d.model.fits(messages, self.cfg.generation):
+                view, dropped = view[1:], dropped + 1
+                messages = [system, ChatMessage(role="user", content=prompt(instruction_mode))]
+            if dropped:
+                self.warnings.append(
+                    f"turn {turn} {slot}: {dropped} oldest message(s) left out to fit the "
+                    "model's context"
+                )
+            return messages
+
         if mode == "respond" and style == "splitfreetext":
-            first = [system, ChatMessage(role="user", content=prompt("agreement"))]
+            first = await fitted("agreement")
             feedback = await self._generate(first, slot, "agreement", turn)
             agreement = parse_reply(feedback, self.d.task, expect_stance=True, need_solution=False)
             if agreement.stance is not Stance.DISAGREE:
@@ -468,7 +521,7 @@ class _Run:
             parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
             raw_shown = None
         else:
-            messages = [system, ChatMessage(role="user", content=prompt(mode))]
+            messages = await fitted(mode)
             schema = (
                 reply_schema(
                     self.d.task, stance=mode == "respond", max_tokens=self.cfg.generation.max_tokens

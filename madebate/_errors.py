@@ -39,3 +39,16 @@ class ModelCallError(MadebateError):
 
 class BudgetExceeded(MadebateError):
     """A discussion hit its call or token limit."""
+
+
+class ContextOverflow(BudgetExceeded):
+    """A prompt plus its reply would not fit the model's context: the call is never sent (a
+    server would refuse it, or silently cut the prompt)."""
+
+    def __init__(self, needed: int, window: int, model: str):
+        self.needed = needed
+        self.window = window
+        super().__init__(
+            f"prompt needs about {needed} tokens with its reply, over the context window of "
+            f"{window} of {model}"
+        )

@@ -47,7 +47,11 @@ class ModelSpec(_Spec):
     id: str | None = None  # None: the embedded default
     base_url: str | None = None
     api_key_env: str | None = None
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)  # per call, every provider
+    # Tokens the model can see (prompt plus reply). Local models report theirs; for a remote
+    # endpoint give it here, and prompts over it are never sent (see DiscussionConfig's
+    # `context_overflow`).
+    context_window: int | None = Field(default=None, ge=64)
     max_concurrency: int = Field(default=64, ge=1)  # requests in flight to this endpoint
     max_attempts: int = Field(default=4, ge=1)
     structured_output: bool = True
@@ -115,6 +119,9 @@ class ExperimentSpec(_Spec):
     seed: int = 0
     repeats: int = Field(default=1, ge=1, le=100)
     concurrency: int = Field(default=32, ge=1, le=10_000)  # discussions in flight
+    # Wall-clock limit for the whole run; when it passes, discussions in flight are stopped,
+    # the records written so far stay, and `--resume` finishes the rest.
+    deadline_s: float | None = Field(default=None, gt=0)
     cache: bool | None = None  # None: on when sampling is reproducible (temperature 0 or a seed)
     cache_path: str | None = None  # default: $MADEBATE_CACHE or ~/.cache/madebate/calls.sqlite
     scoring: list[str] | None = None  # default: by task kind
@@ -156,9 +163,34 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError("expected a mapping at the top level", source=str(path))
+        got = "an empty file" if data is None else type(data).__name__
+        raise ConfigError(
+            f"expected a mapping of settings (name:, dataset:, ...) at the top level, got {got}",
+            source=str(path),
+        )
     _anchor_paths(data, path.resolve().parent)
-    return parse_experiment(data, source=str(path))
+    spec = parse_experiment(data, source=str(path))
+    _check_dataset_file(spec, path)
+    return spec
+
+
+def _check_dataset_file(spec: ExperimentSpec, path: Path) -> None:
+    """A dataset file that is not there fails naming the experiment file and the field, not
+    only later, when the runner opens it."""
+    data = spec.dataset
+    if data.path is None or data.hf is not None or data.format == "hf":
+        return  # a Hugging Face dataset (or a local one saved by `datasets`) is loaded by name
+    target = Path(data.path)
+    if not target.is_absolute():
+        target = path.resolve().parent / target
+    if not target.is_file():
+        what = "is a folder, not a file" if target.is_dir() else "does not exist"
+        raise ConfigError(
+            f"dataset file {target} {what}; a relative path is relative to the experiment "
+            "file's folder (a .jsonl, .json or .csv file; or hf: for a Hugging Face dataset)",
+            source=str(path),
+            field="dataset.path",
+        )
 
 
 def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
@@ -189,7 +221,7 @@ def parse_experiment(data: dict[str, Any], *, source: str = "python") -> Experim
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(exc, source=source) from None
+        raise config_error_from(exc, source=source, model=ExperimentSpec) from None
     expand_cells(spec, source=source)  # every cell must be valid before anything runs
     return spec
 
@@ -216,7 +248,7 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
         try:
             cell_spec = ExperimentSpec.model_validate(data)
         except ValidationError as exc:
-            err = config_error_from(exc, source=source)
+            err = config_error_from(exc, source=source, model=ExperimentSpec)
             where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
             raise ConfigError(f"in sweep cell {where}: {err}", source=None) from None
         cell_id = ",".join(f"{k}={value_label(v)}" for k, v in overrides.items()) or "main"
@@ -271,7 +303,7 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> Non
 
 # Settings the runner reads once for the whole run (one dataset and task list, one repeat count,
 # one worker pool, one cache); sweeping them would silently change nothing.
-_RUN_WIDE = {"dataset", "task", "repeats", "concurrency", "cache", "cache_path"}
+_RUN_WIDE = {"dataset", "task", "repeats", "concurrency", "cache", "cache_path", "deadline_s"}
 _NOT_SWEEPABLE = {"sweep", "name", "description", *_RUN_WIDE}
 
 # DiscussionConfig names that live elsewhere in an experiment file.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from madebate._errors import ConfigError
-from madebate._runlog import CELLS_FILE, RECORDS_FILE, SPEC_FILE, SUMMARY_FILE, iter_records
+from madebate._runlog import CELLS_FILE, RECORDS_FILE, SPEC_FILE, SUMMARY_FILE, latest_records
 from madebate._scoring import score
 from madebate._summary import summarize_records
 from madebate._task import Task
@@ -91,7 +91,7 @@ def load_run(run_dir: str | Path) -> Run:
     cells: list[str] = []
     if (path / CELLS_FILE).exists():
         cells = [c["id"] for c in json.loads((path / CELLS_FILE).read_text(encoding="utf-8"))]
-    return Run(run_dir=path, spec=spec or {}, cells=cells, records=list(iter_records(path)))
+    return Run(run_dir=path, spec=spec or {}, cells=cells, records=latest_records(path))
 
 
 def read_summary_file(run_dir: Path) -> dict[str, Any] | None:

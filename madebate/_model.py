@@ -72,6 +72,16 @@ class ModelAPI(ABC):
         context: CallContext | None = None,
     ) -> ModelOutput: ...
 
+    async def context_window(self) -> int | None:
+        """Tokens the model attends to, prompt and reply together; None when unknown (a remote
+        endpoint: configure `context_window` on the model spec)."""
+        return None
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        """Prompt tokens of `messages`. Without the model's tokenizer this estimates on the
+        high side: three characters a token plus the chat template's per-message tokens."""
+        return sum(-(-len(m.content) // 3) + 8 for m in messages) + 4
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or engines. Safe to call twice."""
 

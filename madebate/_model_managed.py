@@ -15,7 +15,7 @@ from tenacity import (
 )
 
 from madebate._cache import CallCache, cacheable, request_key
-from madebate._errors import ModelCallError
+from madebate._errors import ContextOverflow, ModelCallError
 from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._results import CallRecord
 
@@ -42,8 +42,13 @@ class ManagedModel:
         retry_max_s: float = 20.0,
         cache: CallCache | None = None,
         retry_after_max_s: float = 120.0,
+        call_timeout_s: float | None = None,
+        context_window: int | None = None,
     ):
         self.provider = provider
+        # Per attempt, for every provider: a reply that never arrives is a retryable failure.
+        self.call_timeout_s = call_timeout_s
+        self._context_window = context_window  # configured; else the provider's own
         self.cache = cache
         self.retry_after_max_s = retry_after_max_s
         self._backoff = wait_exponential_jitter(
@@ -78,6 +83,7 @@ class ManagedModel:
                 record = self._record(context, config, hit, 0, 0.0, None)
                 record.cache_hit = True
                 return hit, record
+        await self.check_context(messages, config)
         attempts = 0
         start = time.perf_counter()
         try:
@@ -90,7 +96,7 @@ class ManagedModel:
                 with attempt:
                     attempts += 1
                     async with self._semaphore():
-                        output = await self.provider.generate(messages, config, context)
+                        output = await self._attempt(messages, config, context)
         except (ModelCallError, RetryError) as exc:
             record = self._record(
                 context, config, None, attempts, time.perf_counter() - start, str(exc)
@@ -113,6 +119,37 @@ class ManagedModel:
         if key is not None and self.cache is not None:
             self.cache.put(key, output)
         return output, self._record(context, config, output, attempts, output.latency_s, None)
+
+    async def _attempt(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        if self.call_timeout_s is None:
+            return await self.provider.generate(messages, config, context)
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                return await self.provider.generate(messages, config, context)
+        except TimeoutError:
+            raise ModelCallError(
+                f"no reply within {self.call_timeout_s}s (timeout_s)", retryable=True
+            ) from None
+
+    async def context_window(self) -> int | None:
+        return self._context_window or await self.provider.context_window()
+
+    async def fits(self, messages: list[ChatMessage], config: GenerateConfig) -> bool:
+        """Whether the prompt and a reply of `max_tokens` fit the model's context."""
+        window = await self.context_window()
+        if window is None:
+            return True
+        return await self.provider.count_tokens(messages) + config.max_tokens <= window
+
+    async def check_context(self, messages: list[ChatMessage], config: GenerateConfig) -> None:
+        window = await self.context_window()
+        if window is None:
+            return
+        needed = await self.provider.count_tokens(messages) + config.max_tokens
+        if needed > window:
+            raise ContextOverflow(needed, window, self.model_id)
 
     def _wait(self, state: RetryCallState) -> float:
         """Exponential backoff with jitter, but never shorter than the server's Retry-After

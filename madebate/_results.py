@@ -43,6 +43,9 @@ class Message(_Record):
     confidence: float | None = None  # 0-100 from token log-probabilities, where available
     receivers: list[str] = Field(default_factory=list)
     visible_message_ids: list[int] = Field(default_factory=list)  # what the speaker saw
+    # An [AGREE] that states no solution agrees with the one the speaker was shown, which in a
+    # relay or report need not be the transcript's latest: that answer, normalised.
+    agreed_with: str | None = None
 
 
 class CallRecord(_Record):

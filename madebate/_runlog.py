@@ -55,8 +55,26 @@ def record_key(record: dict[str, Any]) -> RecordKey:
     return (str(record["cell"]), str(record["example_id"]), int(record["repeat"]))
 
 
+def is_failed(record: dict[str, Any]) -> bool:
+    """An example that ended in an error (after the model layer's retries): resume runs it
+    again, and the new record supersedes this one."""
+    return record.get("stop_reason") == "error"
+
+
+def latest_records(run_dir: Path) -> list[dict[str, Any]]:
+    """One record per (cell, example, repeat): the last one written. A resumed run re-runs
+    failed examples and appends their new record; the old line stays in the file as history."""
+    latest: dict[RecordKey, dict[str, Any]] = {}
+    for record in iter_records(run_dir):
+        key = record_key(record)
+        latest.pop(key, None)
+        latest[key] = record
+    return list(latest.values())
+
+
 def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every complete record; a torn or unreadable last line (a killed run) is skipped."""
+    """Every complete line, superseded ones included (`latest_records` gives one per example);
+    a torn or unreadable last line (a killed run) is skipped."""
     path = run_dir / RECORDS_FILE
     if not path.exists():
         return
@@ -98,22 +116,28 @@ class RunWriter:
             raise FileExistsError(
                 f"{run_dir} already holds records; resume it with --resume {run_dir}"
             )
-        self.done: set[RecordKey] = {record_key(r) for r in iter_records(run_dir)}
+        # Failed examples are not done: resuming runs them again.
+        self.done: set[RecordKey] = {
+            record_key(r) for r in latest_records(run_dir) if not is_failed(r)
+        }
         _write_atomic(
             run_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
         )
         _write_atomic(run_dir / VERSIONS_FILE, json.dumps(package_versions(), indent=2))
         _write_atomic(run_dir / CELLS_FILE, json.dumps(cells, indent=2))
+        self._written: set[RecordKey] = set()  # by this session: never twice, failed or not
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, record: dict[str, Any]) -> None:
         key = record_key(record)
-        if key in self.done:
+        if key in self.done or key in self._written:
             raise RuntimeError(f"record {key} was already written")
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         self._fh.write(line)
         self._fh.flush()  # in the kernel now: survives a killed process
-        self.done.add(key)
+        self._written.add(key)
+        if not is_failed(record):
+            self.done.add(key)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         _write_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))

@@ -28,6 +28,8 @@ def summarize_records(
                 "tokens": 0,
                 "cache_hits": 0,
                 "retries": 0,
+                "failed_calls": 0,
+                "truncated": 0,
                 "failed": [],
                 "wall_s": 0.0,
                 "stop_reasons": {},
@@ -43,6 +45,8 @@ def summarize_records(
         c["tokens"] += r.get("tokens", 0)
         c["cache_hits"] += r.get("cache_hits", 0)
         c["retries"] += r.get("retries", 0)
+        c["failed_calls"] += r.get("failed_calls", 0)
+        c["truncated"] += r.get("truncated", 0)
         if r.get("stop_reason") == "error" and len(c["failed"]) < 50:
             c["failed"].append(
                 {
@@ -77,6 +81,8 @@ def summarize_records(
             "tokens_per_example": c["tokens"] / n,
             "cache_hits": c["cache_hits"],
             "retries": c["retries"],
+            "failed_calls": c["failed_calls"],
+            "truncated_replies": c["truncated"],
             "failed_examples": c["failed"],  # up to 50, with their cause
             "discussion_wall_s": c["wall_s"],
             "stop_reasons": c["stop_reasons"],

@@ -33,16 +33,23 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
             state.proposer = m.speaker
             state.supporters = {m.speaker} if is_voter else set()
             state.proposals.append((m.speaker, m.answer))
-        elif m.answer is not None or (
-            m.stance is Stance.AGREE and state.current_answer is not None
-        ):
+        elif m.answer is not None or _agrees_with_current(m, state):
             if is_voter:
                 state.supporters.add(m.speaker)  # restates or agrees with the current answer
         elif is_voter:
-            state.supporters.discard(m.speaker)  # unreadable, or disagreed without an answer
+            # Unreadable, disagreed without an answer, or agreed with a solution that has since
+            # been replaced: no support for the current one.
+            state.supporters.discard(m.speaker)
         if is_voter:
             if m.answer is not None:
                 state.latest_answer[m.speaker] = m.answer
-            elif m.stance is Stance.AGREE and state.current_answer is not None:
-                state.latest_answer[m.speaker] = state.current_answer
+            elif m.stance is Stance.AGREE and (m.agreed_with or state.current_answer):
+                state.latest_answer[m.speaker] = m.agreed_with or state.current_answer or ""
     return state
+
+
+def _agrees_with_current(m: Message, state: SupportState) -> bool:
+    if m.stance is not Stance.AGREE or state.current_answer is None:
+        return False
+    # Messages from before `agreed_with` was recorded agree with whatever is current.
+    return m.agreed_with is None or m.agreed_with == state.current_answer

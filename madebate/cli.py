@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -284,14 +284,20 @@ def run(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run an experiment: every sweep cell over the dataset, resumable and cached."""
-    from madebate._runner import run_experiment
+    from madebate._runner import default_run_dir, run_experiment
 
     if experiment is None and resume is None:
         _fail(MadebateError("give an experiment YAML, or --resume RUN_DIR"), debug)
+    run_dir = resume or out
     try:
         spec: Path | dict[str, object]
         if experiment is not None:
             spec = experiment
+            if run_dir is None:
+                # Chosen here, so an interrupted run can say where to resume.
+                from madebate._experiment import load_experiment
+
+                run_dir = out = default_run_dir(load_experiment(experiment).name)
         else:
             assert resume is not None
             import yaml
@@ -306,13 +312,37 @@ def run(
     except (MadebateError, FileExistsError) as exc:
         _fail(exc, debug)
         return
+    except KeyboardInterrupt:
+        _interrupted(run_dir)
     console.print(
         f"[bold]{result.new_records}[/] new record(s), {result.skipped} already done, "
         f"{result.wall_s:.1f}s; cache hits {result.cache_hits}, misses {result.cache_misses}",
         highlight=False,
     )
     _print_summary(result.summary["cells"])
-    console.print(f"run directory: {result.run_dir}", highlight=False)
+    console.print(f"run directory: {result.run_dir}", highlight=False, markup=False)
+    if result.stopped == "deadline":
+        err_console.print(
+            f"deadline_s reached: {result.remaining} example(s) not run; finish with: "
+            f"madebate run --resume {result.run_dir}",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(code=3)
+
+
+def _interrupted(run_dir: Path | None) -> NoReturn:
+    """Ctrl-C: every finished record is already on disk; say so and how to go on."""
+    message = "interrupted"
+    if run_dir is not None and (run_dir / "records.jsonl").exists():
+        from madebate._runlog import latest_records
+
+        kept = len(latest_records(run_dir))
+        message += (
+            f": {kept} record(s) kept in {run_dir}; continue with: madebate run --resume {run_dir}"
+        )
+    err_console.print(message, highlight=False, markup=False)
+    raise typer.Exit(code=130)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import madebate as mb
-from madebate import _runner
+from madebate import _jobs
 from madebate._analytics import aggregate_analytics, discussion_analytics
 from madebate._results import AgentInfo, CallRecord, DiscussionResult, Message, Stance
 from madebate._summary import summarize_records
@@ -448,12 +448,12 @@ def test_run_experiment_stores_analytics_in_records_and_the_summary(
         {"id": "q2", "question": "Capital of Spain?", "options": OPTIONS, "answer": "D"},
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    real = _runner.create_provider
+    real = _jobs.create_provider
 
     def create(model_id: str | None, **options: Any) -> mb.ModelAPI:
         return mb.ScriptedModel(planned) if model_id == "scripted" else real(model_id, **options)
 
-    monkeypatch.setattr(_runner, "create_provider", create)
+    monkeypatch.setattr(_jobs, "create_provider", create)
     spec = {
         "name": "analytics",
         "dataset": {"path": str(data)},

@@ -451,3 +451,50 @@ async def test_two_agents_who_always_disagree_run_out_of_turns(max_turns: int) -
     assert final.tie is True
     assert final.tally == {"A": 1.0, "C": 1.0}
     assert "max turns" in result.stop_detail
+
+
+# -- an [AGREE] that states no answer agrees with what its speaker was shown ------------------
+
+
+def test_agreeing_with_a_replaced_solution_is_no_support_for_the_new_one() -> None:
+    # A2 and A3 were shown B; A1's C landed before their bare [AGREE]s (they spoke together).
+    messages = transcript("A1:B A2+B A1-C A2+ A3+")
+    messages[3] = messages[3].model_copy(update={"agreed_with": "B"})
+    messages[4] = messages[4].model_copy(update={"agreed_with": "B"})
+    state = track_support(messages, panel(3))
+    assert state.current_answer == "C"
+    assert state.supporters == {"A1"}
+    assert state.latest_answer == {"A1": "C", "A2": "B", "A3": "B"}
+    # Agreeing with what is current still counts, and old messages (no agreed_with) too.
+    messages[4] = messages[4].model_copy(update={"agreed_with": "C"})
+    assert track_support(messages, panel(3)).supporters == {"A1", "A3"}
+    assert track_support(transcript("A1:B A2+ A3+"), panel(3)).supporters == {"A1", "A2", "A3"}
+
+
+def _switch_while_others_agree(request: ScriptedRequest) -> str:
+    # Turn 1: everyone drafts B. Turn 2 (all speak together, each shown B): A1 switches to C,
+    # A2 and A3 agree without restating. Their agreement is with B, not with A1's C.
+    if request.context.turn == 1:
+        return "It is Rome.\nFinal Solution: B) Rome"
+    if request.agent == "A1":
+        return "[DISAGREE] On reflection, Berlin.\nFinal Solution: C) Berlin"
+    return "[AGREE] Fine as it is."
+
+
+async def test_simultaneous_bare_agreement_is_not_counted_for_a_switch_it_never_saw() -> None:
+    result = await Discussion(
+        "What is the capital of Italy?",
+        options=MC,
+        model=ScriptedModel(_switch_while_others_agree),
+        agents=3,
+        paradigm="collective_refinement",
+        protocol="majority_consensus",
+        personas="none",
+        min_turns=2,
+        max_turns=2,
+    ).run_async()
+    turn2 = [m for m in result.messages if m.turn == 2]
+    assert [m.agreed_with for m in turn2] == [None, "B", "B"]
+    # Counted for A1's C (which they never saw), their bare [AGREE]s made C a consensus.
+    assert result.stop_reason == "max_turns" and not result.decided
+    assert result.answer == "B"  # the fallback: two of three still hold B

@@ -26,10 +26,10 @@ from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedRespon
 from typer.testing import CliRunner
 
 import madebate as mb
-from madebate import _runner
+from madebate import _jobs
 from madebate import cli as cli_module
 from madebate._cache import default_cache_path
-from madebate._errors import ModelCallError
+from madebate._errors import ConfigError, ModelCallError
 from madebate._runlog import RunWriter, iter_records
 from madebate.cli import app
 from madebate.providers.scripted import ScriptedRequest, default_script
@@ -110,13 +110,13 @@ def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[mb.ModelAPI], list[s
     made: list[str] = []
 
     def install(model: mb.ModelAPI) -> list[str]:
-        real = _runner.create_provider
+        real = _jobs.create_provider
 
         def create(model_id: str | None, **options: Any) -> mb.ModelAPI:
             made.append(str(model_id))
             return model if model_id == "scripted" else real(model_id, **options)
 
-        monkeypatch.setattr(_runner, "create_provider", create)
+        monkeypatch.setattr(_jobs, "create_provider", create)
         return made
 
     return install
@@ -626,29 +626,25 @@ def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path:
     assert {r["error"] for r in rows} == {None, "backend exploded on the hexagon"}
 
 
-def test_a_cell_whose_model_cannot_be_made_records_every_example_as_an_error(
+def test_a_cell_whose_model_cannot_be_made_fails_the_run_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    # A missing key is the same for every example: one clear error up front, not a run of
+    # error records that a resume would then skip.
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("MADEBATE_TEST_NO_SUCH_KEY", raising=False)
     keyless = {"id": "openai/x", "api_key_env": "MADEBATE_TEST_NO_SUCH_KEY"}
     spec = make_spec(
         tmp_path, dataset={"path": str(GK), "limit": 3}, sweep={"model": ["scripted", keyless]}
     )
+    with pytest.raises(ConfigError, match="MADEBATE_TEST_NO_SUCH_KEY"):
+        mb.run_experiment(spec, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # Nothing is left locked or half-made: the same directory works once the key is there.
+    monkeypatch.setenv("MADEBATE_TEST_NO_SUCH_KEY", "k")
+    monkeypatch.setattr(_jobs, "create_provider", lambda *a, **k: mb.ScriptedModel())
     result = mb.run_experiment(spec, out=tmp_path / "run")
-    assert result.cells == ["model=scripted", "model=openai/x"]
-    records = read_lines(tmp_path / "run")
-    assert len(records) == result.new_records == 6
-    broken = [r for r in records if r["cell"] == "model=openai/x"]
-    assert len(broken) == 3
-    for r in broken:
-        assert r["stop_reason"] == "error" and r["answer"] is None
-        assert r["scores"] == {"accuracy": 0.0}
-        assert "MADEBATE_TEST_NO_SUCH_KEY" in r["error"]["message"]
-    assert all(r["error"] is None for r in records if r["cell"] == "model=scripted")
-    assert result.summary["cells"]["model=openai/x"]["errors"] == 3
-    run = mb.load_run(tmp_path / "run")
-    assert len(run.rescore(["exact_match"])) == 6 and len(run.rows()) == 6
+    assert result.new_records == 6
 
 
 # -- 6. the shipped examples ------------------------------------------------------------------

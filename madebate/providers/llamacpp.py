@@ -135,6 +135,26 @@ class LlamaCppModel(ModelAPI):
     def context_length(self) -> int | None:
         return int(self._llm.n_ctx()) if self._llm is not None else None
 
+    async def context_window(self) -> int | None:
+        return await asyncio.to_thread(lambda: int(self._loaded().n_ctx()))
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        def count() -> int:
+            llm = self._loaded()
+            # The chat template adds a few tokens per message around each content.
+            return sum(
+                len(llm.tokenize(m.content.encode(), add_bos=False, special=False)) + 8
+                for m in messages
+            )
+
+        return await asyncio.to_thread(count)
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._llm is None:
+                self._llm = self._load()
+            return self._llm
+
     async def generate(
         self,
         messages: list[ChatMessage],

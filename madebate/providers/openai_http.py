@@ -120,6 +120,8 @@ class OpenAICompatibleModel(ModelAPI):
             )
         except openai.APITimeoutError as exc:
             raise ModelCallError(f"timed out after {self.timeout_s}s", retryable=True) from exc
+        except ValueError as exc:  # a body cut off mid-JSON: a glitch worth another try
+            raise ModelCallError(f"malformed JSON from the server: {exc}", retryable=True) from exc
         except openai.APIConnectionError as exc:
             raise ModelCallError(f"connection error: {exc}", retryable=True) from exc
         except openai.APIStatusError as exc:
@@ -136,7 +138,7 @@ class OpenAICompatibleModel(ModelAPI):
             ) from exc
         latency = time.perf_counter() - start
         choices = response.get("choices") if isinstance(response, dict) else None
-        if not choices:
+        if not choices or not isinstance(choices[0], dict):
             raise ModelCallError("the server returned no choices", retryable=True)
         choice = choices[0]
         usage = response.get("usage") or {}

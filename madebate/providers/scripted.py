@@ -54,14 +54,22 @@ class ScriptedModel(ModelAPI):
         *,
         model_id: str = "scripted",
         structured_output: str | None = "json_schema",
+        context_window: int | None = None,
     ):
         self.model_id = model_id
+        self._window = context_window  # in words: the scripted model's "tokens"
         # Claiming structured output passes the JSON schema through in `request.config`, so a
         # script (and the default one) can answer ballots in the requested shape.
         self.structured_output = structured_output
         self._script: Script = script if script is not None else default_script
         self._positions: dict[str | None, int] = {}
         self.requests: list[ScriptedRequest] = []
+
+    async def context_window(self) -> int | None:
+        return self._window
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        return sum(len(m.content.split()) for m in messages)
 
     async def generate(
         self,

@@ -107,12 +107,29 @@ class VLLMModel(ModelAPI):
             vllm, _, async_llm = _import_vllm()
             args = vllm.AsyncEngineArgs(**self.engine_options)
             engine = async_llm.AsyncLLM.from_engine_args(args)
-            # A coroutine in vLLM 0.12; a plain method in later releases (the renderer refactor).
-            tokenizer = engine.get_tokenizer()
-            if inspect.isawaitable(tokenizer):
-                tokenizer = await tokenizer
+            try:
+                # A coroutine in vLLM 0.12; a plain method in later releases.
+                tokenizer = engine.get_tokenizer()
+                if inspect.isawaitable(tokenizer):
+                    tokenizer = await tokenizer
+            except BaseException:
+                engine.shutdown()  # else its GPU memory and worker processes stay behind
+                raise
             self._tokenizer = tokenizer
             self._engine = engine
+
+    async def context_window(self) -> int | None:
+        await self.start()
+        configured = self.engine_options.get("max_model_len")
+        if configured:
+            return int(configured)
+        model_config = getattr(self._engine, "model_config", None)
+        length = getattr(model_config, "max_model_len", None)
+        return int(length) if isinstance(length, int) else None
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        await self.start()
+        return len(self._tokenizer.encode(self.render_prompt(messages), add_special_tokens=False))
 
     def render_prompt(self, messages: list[ChatMessage]) -> str:
         """The model's own chat template, with the assistant turn opened."""

@@ -1,0 +1,197 @@
+"""The unit of a run: one example of one cell, and how a process turns a list of them into
+records. The local runner and every distributed worker use exactly this code, so a record does
+not depend on where it was computed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from madebate._analytics import discussion_analytics
+from madebate._cache import CallCache
+from madebate._discussion import Discussion, _Plan
+from madebate._experiment import Cell, ExperimentSpec, ModelSpec
+from madebate._model_managed import ManagedModel
+from madebate._models import create_provider
+from madebate._runlog import RecordKey
+from madebate._scoring import default_metrics, score
+from madebate._task import Task
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    task: Task
+    repeat: int
+    seed: int
+
+    @property
+    def key(self) -> RecordKey:
+        return (self.cell.id, str(self.task.id), self.repeat)
+
+
+def jobs_for(spec: ExperimentSpec, cells: list[Cell], tasks: list[Task]) -> Iterator[Job]:
+    # Example-major order: every cell advances together, so partial runs compare fairly.
+    # Cells with the same seed get the same per-example seeds; a sweep over `seed` changes them.
+    for task in tasks:
+        for repeat in range(spec.repeats):
+            for cell in cells:
+                yield Job(cell, task, repeat, example_seed(cell.spec.seed, task.id or "", repeat))
+
+
+def example_seed(seed: int, example_id: str, repeat: int) -> int:
+    """The same example and repeat get the same seed in every cell: paired comparisons."""
+    digest = hashlib.sha256(f"{seed}:{example_id}:{repeat}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class ModelPool:
+    """One managed model per distinct model spec, shared by every cell and discussion."""
+
+    def __init__(self, cache: CallCache | None):
+        self.cache = cache
+        self._models: dict[str, ManagedModel] = {}
+
+    def get(self, spec: ModelSpec) -> ManagedModel:
+        key = spec.model_dump_json()
+        model = self._models.get(key)
+        if model is None:
+            options: dict[str, Any] = {}
+            if (spec.id or "").startswith("openai/"):
+                options = {
+                    "base_url": spec.base_url,
+                    "timeout_s": spec.timeout_s,
+                    "structured_output": spec.structured_output,
+                }
+                if spec.api_key_env:
+                    options["api_key_env"] = spec.api_key_env
+            options.update(spec.options)
+            model = ManagedModel(
+                create_provider(spec.id, **options),
+                max_concurrency=spec.max_concurrency,
+                max_attempts=spec.max_attempts,
+                cache=self.cache,
+                call_timeout_s=spec.timeout_s,
+                context_window=spec.context_window,
+            )
+            self._models[key] = model
+        return model
+
+    def prepare(self, cells: list[Cell]) -> None:
+        """Builds every cell's model now, so a bad provider setting (a missing key, an unknown
+        option) fails the run before anything is written, not as an error record per example."""
+        for cell in cells:
+            self.get(cell.spec.model_spec(cell.spec.team.model))
+
+    async def aclose(self) -> None:
+        for model in self._models.values():
+            await model.aclose()
+
+
+async def run_job(job: Job, pool: ModelPool, plan: _Plan) -> dict[str, Any]:
+    cell_spec = job.cell.spec
+    model = pool.get(cell_spec.model_spec(cell_spec.team.model))
+    config = job.cell.discussion_config(seed=job.seed)
+    started = time.perf_counter()
+    discussion = Discussion(job.task, model=model, config=config, plan=plan)
+    result = await discussion.run_async()
+    wall = time.perf_counter() - started
+    kind = job.task.metadata.get("task_kind", "free_text")
+    metric_names = cell_spec.scoring or default_metrics(kind)
+    scores = score(result.answer, result.solution, job.task, metric_names)
+    usage = result.usage
+    return {
+        "cell": job.cell.id,
+        "example_id": job.task.id,
+        "repeat": job.repeat,
+        "seed": job.seed,
+        "answer": result.answer,
+        "solution": result.solution,
+        "references": job.task.references,
+        "decided": result.decided,
+        "stop_reason": result.stop_reason,
+        "turns": result.turns,
+        "scores": scores,
+        "calls": usage.calls,
+        "tokens": usage.total_tokens,
+        "cache_hits": sum(c.cache_hit for c in result.calls),
+        "retries": sum(max(0, c.attempts - 1) for c in result.calls),
+        # Calls that failed for good (a ballot the protocol did without, say) and replies the
+        # server cut at max_tokens: the discussion went on, but the numbers say so.
+        "failed_calls": sum(c.error is not None for c in result.calls),
+        "truncated": sum(c.finish_reason == "length" for c in result.calls),
+        "wall_s": round(wall, 4),
+        "error": result.error.model_dump() if result.error else None,
+        "analytics": discussion_analytics(result),
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def failed_record(job: Job, exc: BaseException) -> dict[str, Any]:
+    kind = job.task.metadata.get("task_kind", "free_text")
+    names = job.cell.spec.scoring or default_metrics(kind)
+    return {
+        "cell": job.cell.id,
+        "example_id": job.task.id,
+        "repeat": job.repeat,
+        "seed": job.seed,
+        "answer": None,
+        "solution": None,
+        "references": job.task.references,
+        "decided": False,
+        "stop_reason": "error",
+        "turns": 0,
+        "scores": dict.fromkeys(names, 0.0),
+        "calls": 0,
+        "tokens": 0,
+        "cache_hits": 0,
+        "retries": 0,
+        "failed_calls": 0,
+        "truncated": 0,
+        "wall_s": 0.0,
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "turn": 0,
+            "step": 0,
+            "calls_made": 0,
+        },
+        "analytics": None,
+        "result": None,
+    }
+
+
+async def run_jobs(
+    jobs: list[Job],
+    *,
+    pool: ModelPool,
+    plans: dict[str, _Plan],
+    concurrency: int,
+    emit: Callable[[dict[str, Any]], None],
+) -> None:
+    """Runs the jobs with at most `concurrency` discussions in flight and hands each record to
+    `emit` the moment it is complete. A failing example becomes an error record, never a lost
+    one; cancellation (Ctrl-C, a deadline) stops the in-flight ones without a record."""
+    queue: asyncio.Queue[Job] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker() -> None:
+        while True:
+            try:
+                job = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                record = await run_job(job, pool, plans[job.cell.id])
+            except Exception as exc:  # recorded and scored wrong, never dropped
+                record = failed_record(job, exc)
+            emit(record)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, max(1, len(jobs)))):
+            group.create_task(worker())
