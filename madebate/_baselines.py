@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from madebate._concurrent import gather_all
 from madebate._model import ChatMessage
 from madebate._prompts import render
 from madebate._reply import parse_json_reply, parse_reply, reply_format_hint, reply_schema
@@ -51,22 +51,20 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
         run.warnings.append(
             f"self_consistency: temperature 0 would repeat one sample; sampled at {SELF_CONSISTENCY_TEMPERATURE}"
         )
-    outputs = await asyncio.gather(
-        *(
-            run._call(
-                messages,
-                slot,
-                "discussion",
-                1,
-                overrides=overrides,
-                json_schema=reply_schema(
-                    run.d.task, stance=False, max_tokens=run.cfg.generation.max_tokens
-                )
-                if json_mode
-                else None,
+    outputs = await gather_all(
+        run._call(
+            messages,
+            slot,
+            "discussion",
+            1,
+            overrides=overrides,
+            json_schema=reply_schema(
+                run.d.task, stance=False, max_tokens=run.cfg.generation.max_tokens
             )
-            for _ in range(k)
+            if json_mode
+            else None,
         )
+        for _ in range(k)
     )
     for i, output in enumerate(outputs):
         structured = (

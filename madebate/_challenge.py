@@ -3,11 +3,11 @@ More than half of the voters replacing it, with a unique most-proposed alternati
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from madebate._concurrent import gather_all
 from madebate._model import ChatMessage
 from madebate._prompts import render
 from madebate._reply import read_solution
@@ -36,7 +36,7 @@ async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, De
             return ChallengeResponse(voter=voter, raw="", kept=True, readable=False)
         return read_challenge(voter, reply, run, final.answer or "")
 
-    responses = list(await asyncio.gather(*(ask(v) for v in voters)))
+    responses = await gather_all(ask(v) for v in voters)
     changed = [
         r for r in responses if not r.kept and r.answer is not None and r.answer != final.answer
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -14,13 +13,14 @@ from pydantic import ValidationError
 from madebate import _consensus, _voting  # noqa: F401  (register the built-in protocols)
 from madebate._baselines import run_baseline
 from madebate._challenge import run_challenge
+from madebate._concurrent import gather_all
 from madebate._config import DiscussionConfig
 from madebate._drift import DriftWatcher
 from madebate._errors import BudgetExceeded, ConfigError, ModelCallError
 from madebate._judge import JUDGE_SLOT
 from madebate._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate._model_managed import ManagedModel
-from madebate._models import as_managed
+from madebate._models import as_managed, named_only, shared_models
 from madebate._paradigm import ParadigmSpec, load_paradigm
 from madebate._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
 from madebate._personas import Persona, PersonaRequest, PersonaSource, parse_source
@@ -145,9 +145,11 @@ class _Plan:
     protocol: DecisionProtocol
 
 
-def check_config(config: DiscussionConfig) -> _Plan:
+def check_config(config: DiscussionConfig, *, build_models: bool = True) -> _Plan:
     """Everything a discussion needs that can be checked without a model: the paradigm compiled
-    for the team, the persona sources and the protocol. Bad settings fail here, naming the field."""
+    for the team, the persona sources and the protocol. Bad settings fail here, naming the field.
+    With `build_models=False` (a runner's check; each discussion makes its own protocol) models
+    named in the protocol's options are validated by id but not built."""
     spec = load_paradigm(config.paradigm)
     if config.paradigm_params:
         spec = spec.with_params(**config.paradigm_params)
@@ -164,7 +166,12 @@ def check_config(config: DiscussionConfig) -> _Plan:
             field="personas",
         )
     persona_sources = [parse_source(src) for src in per_agent]
-    protocol = create_protocol(config.protocol, **config.protocol_options)
+    token = None if build_models else shared_models.set(named_only)
+    try:
+        protocol = create_protocol(config.protocol, **config.protocol_options)
+    finally:
+        if token is not None:
+            shared_models.reset(token)
     return _Plan(paradigm, persona_sources, protocol)
 
 
@@ -379,19 +386,15 @@ class _Run:
     async def _run_step(self, turn: int, step: CompiledStep) -> None:
         # Everyone in a step speaks from the same transcript; messages land after the step, so
         # agents speaking together never see each other's message of this step.
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._speak(turn, step, s)) for s in step.speakers]
-        except ExceptionGroup as group_error:
-            # Report the first failure itself (its type and message), not the group wrapper.
-            raise group_error.exceptions[0] from None
+        spoken = await gather_all(self._speak(turn, step, s) for s in step.speakers)
         # The answer each speaker was shown, read before this step's messages land.
         shown_answers = {
             s: track_support(self._delivered(s, turn), self.paradigm.voters).current_answer
             for s in step.speakers
         }
-        for speaker, task in zip(step.speakers, tasks, strict=False):
-            parsed, raw, seen, confidence, shown = task.result()
+        for speaker, (parsed, raw, seen, confidence, shown) in zip(
+            step.speakers, spoken, strict=True
+        ):
             if shown is None:
                 shown = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             text = shown

@@ -97,5 +97,5 @@ class DriftWatcher:
         return action
 
     async def aclose(self) -> None:
-        if self.model is not None:
+        if self.model is not None and not self.model.shared:
             await self.model.aclose()

@@ -16,7 +16,7 @@ from madebate._cache import CallCache
 from madebate._discussion import Discussion, _Plan
 from madebate._experiment import Cell, ExperimentSpec, ModelSpec
 from madebate._model_managed import ManagedModel
-from madebate._models import create_provider
+from madebate._models import create_provider, shared_models
 from madebate._runlog import RecordKey
 from madebate._scoring import default_metrics, score
 from madebate._task import Task
@@ -78,8 +78,20 @@ class ModelPool:
                 call_timeout_s=spec.timeout_s,
                 context_window=spec.context_window,
             )
+            model.shared = True
             self._models[key] = model
         return model
+
+    def by_id(self, model_id: str | None, options: dict[str, Any]) -> ManagedModel:
+        """A model named by id in a protocol's or the drift judge's options."""
+        known = {"base_url", "api_key_env", "timeout_s", "max_concurrency", "max_attempts"}
+        return self.get(
+            ModelSpec(
+                id=model_id,
+                **{k: v for k, v in options.items() if k in known},
+                options={k: v for k, v in options.items() if k not in known},
+            )
+        )
 
     def prepare(self, cells: list[Cell]) -> None:
         """Builds every cell's model now, so a bad provider setting (a missing key, an unknown
@@ -192,6 +204,10 @@ async def run_jobs(
                 record = failed_record(job, exc)
             emit(record)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(concurrency, max(1, len(jobs)))):
-            group.create_task(worker())
+    token = shared_models.set(pool.by_id)  # inherited by the worker tasks made below
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, max(1, len(jobs)))):
+                group.create_task(worker())
+    finally:
+        shared_models.reset(token)

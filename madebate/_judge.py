@@ -48,7 +48,7 @@ class JudgeProtocol(DecisionProtocol):
             self.model = as_managed(model, **({"base_url": base_url} if base_url else {}))
 
     async def aclose(self) -> None:
-        if self.model is not None:
+        if self.model is not None and not self.model.shared:
             await self.model.aclose()
 
     def schema(self, labels: list[str]) -> dict[str, Any]:

@@ -72,6 +72,12 @@ class ModelAPI(ABC):
         context: CallContext | None = None,
     ) -> ModelOutput: ...
 
+    @property
+    def cache_identity(self) -> str:
+        """What besides the request decides the reply, for the call cache's key: the same
+        model id on another server or from another weights file is another model."""
+        return self.model_id
+
     async def context_window(self) -> int | None:
         """Tokens the model attends to, prompt and reply together; None when unknown (a remote
         endpoint: configure `context_window` on the model spec)."""

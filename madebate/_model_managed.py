@@ -46,6 +46,8 @@ class ManagedModel:
         context_window: int | None = None,
     ):
         self.provider = provider
+        # Owned by a run's model pool: discussions and protocols using it must not close it.
+        self.shared = False
         # Per attempt, for every provider: a reply that never arrives is a retryable failure.
         self.call_timeout_s = call_timeout_s
         self._context_window = context_window  # configured; else the provider's own
@@ -77,7 +79,7 @@ class ManagedModel:
         context = CallContext(role=role, agent=agent, turn=turn, persona=persona)
         key = None
         if self.cache is not None and cacheable(config):
-            key = request_key(self.model_id, messages, config)
+            key = request_key(self.provider.cache_identity, messages, config)
             hit = self.cache.get(key)
             if hit is not None:
                 record = self._record(context, config, hit, 0, 0.0, None)

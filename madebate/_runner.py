@@ -68,7 +68,10 @@ def run_experiment(
 class Executor(Protocol):
     """Where the examples run. The local executor runs them in this process; a distributed one
     (`madebate._executor_ray`) ships them to workers. Either hands each finished record to `emit`
-    as it completes, in this process, so the run directory is written in one place."""
+    as it completes, in this process, so the run directory is written in one place.
+
+    Optional: `cache_counts() -> (enabled, hits, misses)` for the summary's cache line, and
+    `summary_extra() -> dict` for fields of its own (the Ray executor's per-worker throughput)."""
 
     async def execute(
         self,
@@ -156,7 +159,9 @@ async def run_experiment_async(
     # run directory is created or locked and before any model is called.
     cells = expand_cells(spec)
     tasks = _prepare_tasks(spec, base_dir)
-    plans = {c.id: check_config(c.discussion_config(seed=spec.seed)) for c in cells}
+    plans = {
+        c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
+    }
     executor = executor or LocalExecutor(cache)
     try:
         executor.prepare(spec, cells)
@@ -203,9 +208,10 @@ async def run_experiment_async(
         await executor.aclose()
         wall = time.perf_counter() - start
         summary = summarize_records(latest_records(run_dir), [c.id for c in cells])
-        enabled, hits, misses = (
-            executor.cache_counts() if isinstance(executor, LocalExecutor) else (False, 0, 0)
-        )
+        # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
+        # per-worker throughput).
+        counts = getattr(executor, "cache_counts", None)
+        enabled, hits, misses = counts() if counts is not None else (False, 0, 0)
         summary.update(
             {
                 "experiment": spec.name,
@@ -217,6 +223,9 @@ async def run_experiment_async(
                 "cache": {"enabled": enabled, "hits": hits, "misses": misses},
             }
         )
+        extra = getattr(executor, "summary_extra", None)
+        if extra is not None:
+            summary.update(extra())
         writer.write_summary(summary)
     return RunResult(
         run_dir=run_dir,

@@ -4,7 +4,6 @@ ranked_voting and consensus_voting."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from madebate._ballots import ApprovalSet, BallotFormat, Ordering, PointsPerId, SingleChoice
 from madebate._candidates import Candidate, build_candidates
+from madebate._concurrent import gather_all
 from madebate._errors import ConfigError
 from madebate._model import ChatMessage
 from madebate._prompts import render
@@ -99,7 +99,7 @@ class VotingProtocol(DecisionProtocol):
                 tally={only.answer: float(len(only.holders))},
                 reason=f"all voters with a position hold {only.answer}; no ballot needed",
             )
-        ballots = await asyncio.gather(*(self._elicit(ctx, v, candidates) for v in ctx.voters))
+        ballots = await gather_all(self._elicit(ctx, v, candidates) for v in ctx.voters)
         labels = [c.label for c in candidates]
         result = self.tally([b.value if b.counted else None for b in ballots], labels)
         return self._decide(ctx, candidates, result, list(ballots))
@@ -277,7 +277,7 @@ class VotingProtocol(DecisionProtocol):
             )
             return voter, read_confidence(reply or "")
 
-        pairs = await asyncio.gather(*(ask(v) for v in ctx.voters))
+        pairs = await gather_all(ask(v) for v in ctx.voters)
         return {v: c for v, c in pairs if c is not None}
 
 

@@ -132,6 +132,11 @@ class LlamaCppModel(ModelAPI):
             )
 
     @property
+    def cache_identity(self) -> str:
+        stat = self.model_path.stat()
+        return f"{self.model_id} {self.model_path.resolve()} {stat.st_size} {stat.st_mtime_ns}"
+
+    @property
     def context_length(self) -> int | None:
         return int(self._llm.n_ctx()) if self._llm is not None else None
 

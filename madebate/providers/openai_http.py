@@ -60,6 +60,14 @@ class OpenAICompatibleModel(ModelAPI):
         self.enforces_structured_output = structured_output
         self._client: Any = None
         self._client_loop: Any = None
+        # The SDK's first import takes about half a second of blocking CPU. Done lazily inside
+        # the first generate(), it ran under ManagedModel's per-call timeout, so with a short
+        # `timeout_s` the first call of every run timed out once for no fault of the server.
+        import openai  # noqa: F401
+
+    @property
+    def cache_identity(self) -> str:
+        return f"{self.model_id} at {self.base_url or 'https://api.openai.com/v1'}"
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAICompatibleModel(model={self.model!r}, base_url={self.base_url!r})"
@@ -123,7 +131,9 @@ class OpenAICompatibleModel(ModelAPI):
         except ValueError as exc:  # a body cut off mid-JSON: a glitch worth another try
             raise ModelCallError(f"malformed JSON from the server: {exc}", retryable=True) from exc
         except openai.APIConnectionError as exc:
-            raise ModelCallError(f"connection error: {exc}", retryable=True) from exc
+            # The SDK says only "Connection error."; the cause (a reset, a refused connect, a
+            # server that closed without answering) is what a failed example's record needs.
+            raise ModelCallError(f"connection error: {_root_cause(exc)}", retryable=True) from exc
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in _RETRYABLE_STATUS or status >= 500
@@ -158,6 +168,20 @@ class OpenAICompatibleModel(ModelAPI):
         # this one: its connections belong to that loop ("Event loop is closed"). Drop it.
         if client is not None and loop is asyncio.get_running_loop():
             await client.close()
+
+
+def _root_cause(exc: BaseException) -> str:
+    """What went wrong below the SDK's "Connection error.": the socket's own error where there
+    is one ('ConnectionResetError: [Errno 104] Connection reset by peer'), else the first
+    exception in the chain with something to say."""
+    chain: list[BaseException] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and all(cause is not c for c in chain):
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    said = [c for c in chain if str(c) and not isinstance(c, asyncio.CancelledError)]
+    found = next((c for c in said if isinstance(c, OSError)), said[0] if said else None)
+    return f"{type(found).__name__}: {found}" if found is not None else str(exc)
 
 
 def _short(exc: Exception) -> str:

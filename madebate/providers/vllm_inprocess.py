@@ -15,6 +15,7 @@ import asyncio
 import importlib.util
 import inspect
 import itertools
+import json
 import math
 import sys
 import time
@@ -90,6 +91,19 @@ class VLLMModel(ModelAPI):
         self._engine: Any = None
         self._tokenizer: Any = None
         self._start_lock: asyncio.Lock | None = None
+
+    @property
+    def cache_identity(self) -> str:
+        # Options that only change speed or memory are left out; the rest can change replies.
+        speed_only = {
+            "gpu_memory_utilization",
+            "max_num_seqs",
+            "max_num_batched_tokens",
+            "enable_prefix_caching",
+            "tensor_parallel_size",
+        }
+        options = {k: v for k, v in self.engine_options.items() if k not in speed_only}
+        return f"{self.model_id} {json.dumps(options, sort_keys=True, default=str)}"
 
     async def __aenter__(self) -> VLLMModel:
         await self.start()

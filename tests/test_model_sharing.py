@@ -1,0 +1,95 @@
+"""The call cache keys on where a reply comes from, not only on the model's name: the same
+model id served by another endpoint, or loaded from another weights file, never shares entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openai_test_server import OpenAITestServer, completion
+
+from madebate._cache import CallCache
+from madebate._model import ChatMessage, GenerateConfig
+from madebate._model_managed import ManagedModel
+from madebate.providers.llamacpp import LlamaCppModel
+from madebate.providers.openai_http import OpenAICompatibleModel
+
+MESSAGES = [ChatMessage(role="user", content="Capital of Italy?")]
+CONFIG = GenerateConfig(max_tokens=8, temperature=0.0)
+
+
+async def test_same_model_id_on_two_servers_is_two_cache_entries(tmp_path: Path) -> None:
+    cache = CallCache(tmp_path / "calls.sqlite")
+    with (
+        OpenAITestServer(default=completion("from one")) as one,
+        OpenAITestServer(default=completion("from two")) as two,
+    ):
+        first = ManagedModel(
+            OpenAICompatibleModel("m", base_url=one.base_url, api_key="k"), cache=cache
+        )
+        second = ManagedModel(
+            OpenAICompatibleModel("m", base_url=two.base_url, api_key="k"), cache=cache
+        )
+        out1, rec1 = await first.generate(MESSAGES, CONFIG, role="discussion", agent="A1")
+        out2, rec2 = await second.generate(MESSAGES, CONFIG, role="discussion", agent="A1")
+        again, rec3 = await first.generate(MESSAGES, CONFIG, role="discussion", agent="A1")
+        await first.aclose()
+        await second.aclose()
+    assert (out1.text, out2.text, again.text) == ("from one", "from two", "from one")
+    assert (rec1.cache_hit, rec2.cache_hit, rec3.cache_hit) == (False, False, True)
+    assert len(one.requests) == 1 and len(two.requests) == 1
+    cache.close()
+
+
+def test_a_gguf_model_is_identified_by_its_file(tmp_path: Path) -> None:
+    # Two different weights files with the same name are two models (no weights are loaded).
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "model.gguf").write_bytes(b"GGUF one")
+    (tmp_path / "b" / "model.gguf").write_bytes(b"GGUF two, longer")
+    a = LlamaCppModel(tmp_path / "a" / "model.gguf")
+    b = LlamaCppModel(tmp_path / "b" / "model.gguf")
+    assert a.model_id == b.model_id
+    assert a.cache_identity != b.cache_identity
+    assert a.cache_identity == LlamaCppModel(tmp_path / "a" / "model.gguf").cache_identity
+
+
+def test_a_judge_model_named_in_options_is_the_runs_shared_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Built once for the run (one connection pool, limit and cache) and closed once at its end,
+    # not made and torn down by every discussion.
+    import madebate as mb
+    from madebate import _jobs, _models
+    from madebate.providers.scripted import ScriptedModel
+
+    made: list[str] = []
+    closed: list[str] = []
+
+    class Counted(ScriptedModel):
+        async def aclose(self) -> None:
+            closed.append(self.model_id)
+
+    def create(model_id: str | None, **options: object) -> ScriptedModel:
+        made.append(str(model_id))
+        return Counted(model_id=str(model_id))
+
+    monkeypatch.setattr(_jobs, "create_provider", create)
+    monkeypatch.setattr(_models, "create_provider", create)
+    data = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+    spec = {
+        "name": "judged",
+        "dataset": {"path": str(data), "limit": 4},
+        "model": "scripted",
+        "protocol": "judge",
+        "protocol_options": {"model": "scripted/judge"},
+        "discussion": {"max_turns": 2},
+        "cache": False,
+    }
+    result = mb.run_experiment(spec, out=tmp_path / "run")
+    assert result.new_records == 4 and result.summary["cells"]["main"]["errors"] == 0
+    # Checking the spec builds no model; the run builds the panel's and the judge's once each,
+    # whatever the number of discussions.
+    assert made.count("scripted") == 1
+    assert made.count("scripted/judge") == 1
+    assert closed.count("scripted/judge") == 1
