@@ -20,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from madebate._errors import ConfigError
 from madebate._task import LETTERS, Task, normalize_free_text
 
+_EXPECTED = (
+    'expected examples like {"question": "...", "options": ["...", "..."], '
+    '"answer": "B"} (one JSON object per line in .jsonl, a JSON list in .json, a header '
+    "row with a question column in .csv)"
+)
+
 DatasetFormat = Literal["auto", "jsonl", "json", "csv", "bigbench", "hf"]
 _OPTION_LINE = re.compile(r"^\s*([A-Z])[\).:]\s+(.+?)\s*$", re.M)
 
@@ -62,19 +68,23 @@ class DatasetSpec(BaseModel):
 def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Task]:
     """All examples of a dataset spec as tasks (limited and sampled as asked)."""
     source, rows = _rows(spec, base_dir)
-    tasks = [_to_task(row, spec.columns, f"{source}{where}") for where, row in rows]
-    if not tasks:
-        raise ConfigError("the dataset has no examples", source=source)
+    tasks: list[Task] = []
     seen: dict[str, str] = {}
-    for t in tasks:
-        assert t.id is not None
-        if t.id in seen:
+    for where, row in rows:
+        task = _to_task(row, spec.columns, f"{source}{where}")
+        assert task.id is not None
+        if task.id in seen:
             raise ConfigError(
-                f"duplicate example id '{t.id}' (where rows give no id, the id is a hash of the "
-                "content, so two identical rows collide: give ids, or remove the repeat)",
+                f"{where.strip()}: duplicate example id '{task.id}' (first at "
+                f"{seen[task.id].strip()}; where rows give no id, the id is a hash of the "
+                "content, so two identical rows collide: give distinct ids, or remove the "
+                "repeat)",
                 source=source,
             )
-        seen[t.id] = t.id
+        seen[task.id] = where
+        tasks.append(task)
+    if not tasks:
+        raise ConfigError(f"the dataset has no examples; {_EXPECTED}", source=source)
     if spec.limit is not None and spec.limit < len(tasks):
         picked = sorted(random.Random(spec.seed).sample(range(len(tasks)), spec.limit))
         tasks = [tasks[i] for i in picked]
@@ -130,7 +140,21 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("dataset file not found", source=str(path)) from None
+        raise ConfigError(
+            "dataset file not found; give the path of a .jsonl, .json or .csv file (relative "
+            "to the experiment file's folder), or hf: for a Hugging Face dataset",
+            source=str(path),
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "is a folder; give a .jsonl, .json or .csv file (a folder saved by Hugging Face "
+            "datasets needs format: hf)",
+            source=str(path),
+        ) from None
+    except OSError as exc:  # e.g. no permission to read it
+        raise ConfigError(
+            f"cannot read the dataset file: {exc.strerror}", source=str(path)
+        ) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -251,10 +275,19 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
     def get(key: str | None) -> Any:
         return row.get(key) if key else None
 
+    bad = _lone_surrogate(row)
+    if bad is not None:  # not text: it could be neither hashed nor written to the run log
+        name = bad.encode("utf-8", "backslashreplace").decode()
+        raise ConfigError(
+            f"{where}: field '{name}' holds a lone surrogate (e.g. \\ud800), not text"
+        )
     question = get(cols.question)
     if question is None or not str(question).strip():
+        state = "empty" if cols.question in row else "missing"
+        fields = ", ".join(str(k) for k in row) or "none"
         raise ConfigError(
-            f"{where}: field '{cols.question}' is missing or empty (set dataset.columns.question)"
+            f"{where}: field '{cols.question}' is {state} (the row has: {fields}); every "
+            f"example needs a question: name its field in dataset.columns.question"
         )
     options: list[str] | None
     if isinstance(cols.options, list):
@@ -269,6 +302,11 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
         if isinstance(raw, dict):  # e.g. {"label": [...], "text": [...]} (ARC on the hub)
             raw = raw.get("text") or list(raw.values())
         options = [str(o) for o in raw] if isinstance(raw, list) else None
+    if options is not None and not 2 <= len(options) <= len(LETTERS):
+        raise ConfigError(
+            f"{where}: field '{_names(cols.options)}': need 2 to {len(LETTERS)} options, got "
+            f"{len(options)} (leave options out for a question without choices)"
+        )
     answer = get(cols.answer)
     references = _references(answer, options, where, cols)
     context = get(cols.context)
@@ -305,7 +343,11 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
             metadata=metadata,
         )
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["loc"]:
+            message = f"field '{first['loc'][0]}': {message}"
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def _references(answer: Any, options: list[str] | None, where: str, cols: ColumnMap) -> list[str]:
@@ -318,8 +360,11 @@ def _references(answer: Any, options: list[str] | None, where: str, cols: Column
     for v in values:
         letter = _answer_letter(v, options)
         if letter is None:
+            n = len(options)
             raise ConfigError(
-                f"{where}: answer {v!r} is neither an option letter, a 0-based index nor an option's text",
+                f"{where}: answer {v!r} names no option of the {n}; valid: a letter "
+                f"{LETTERS[0]}-{LETTERS[n - 1]}, an index 0-{n - 1}, or an option's text "
+                f"({', '.join(repr(o) for o in options[:6])}{', ...' if n > 6 else ''})",
             )
         letters.append(letter)
     return letters
@@ -339,6 +384,31 @@ def _answer_letter(value: Any, options: list[str]) -> str | None:
     folded = normalize_free_text(text)
     hits = [LETTERS[i] for i, o in enumerate(options) if normalize_free_text(o) == folded]
     return hits[0] if len(hits) == 1 else None
+
+
+def _lone_surrogate(value: Any, field: str = "") -> str | None:
+    """The first field whose text holds a lone surrogate (from a JSON '\\ud800' escape), else None.
+    Control characters are kept: they are text, and JSON records escape them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return field or "?"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found = _lone_surrogate(k, field or str(k)) or _lone_surrogate(v, field or str(k))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for v in value:
+            found = _lone_surrogate(v, field)
+            if found is not None:
+                return found
+    return None
+
+
+def _names(field: str | list[str] | None) -> str:
+    return ", ".join(field) if isinstance(field, list) else str(field)
 
 
 def _jsonable(value: Any) -> bool:

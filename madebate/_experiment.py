@@ -4,6 +4,7 @@ block's cross product defines the cells; each cell is checked before any model i
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 import re
 from pathlib import Path
@@ -216,6 +217,22 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
     if isinstance(sweep, dict) and isinstance(sweep.get("paradigm"), list):
         sweep["paradigm"] = [anchored(v) for v in sweep["paradigm"]]
 
+    def anchored_persona(value: Any) -> Any:
+        # 'library:FILE.yaml' names a file; 'library:NAME' a built-in library.
+        if isinstance(value, str) and value.startswith("library:"):
+            return "library:" + anchored(value.removeprefix("library:"))
+        if isinstance(value, list):
+            return [anchored_persona(v) for v in value]
+        return value
+
+    team = data.get("team")
+    if isinstance(team, dict) and "personas" in team:
+        team["personas"] = anchored_persona(team["personas"])
+    if isinstance(sweep, dict):
+        for key in ("team.personas", "personas"):
+            if isinstance(sweep.get(key), list):
+                sweep[key] = [anchored_persona(v) for v in sweep[key]]
+
 
 def parse_experiment(data: dict[str, Any], *, source: str = "python") -> ExperimentSpec:
     try:
@@ -264,7 +281,7 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
                 field=_discussion_field(first["loc"], msg),
             ) from None
         try:
-            check_config(config)
+            check_config(config, build_models=False)
             for name in cell_spec.scoring or []:
                 metrics.get(name, field="scoring")
             for role_model in (cell_spec.model, cell_spec.team.model):
@@ -287,9 +304,14 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> Non
     parts = dotted.split(".")
     top = parts[0]
     if top not in ExperimentSpec.model_fields or top in _NOT_SWEEPABLE:
-        valid = ", ".join(sorted(set(ExperimentSpec.model_fields) - _NOT_SWEEPABLE))
+        names = sorted(set(ExperimentSpec.model_fields) - _NOT_SWEEPABLE)
         what = f"'{top}' is run-wide, not per cell" if top in _RUN_WIDE else f"unknown key '{top}'"
-        raise ConfigError(f"{what}; sweepable: {valid}", source=source, field=f"sweep.{dotted}")
+        near = difflib.get_close_matches(top, names, n=1, cutoff=0.6)
+        if near and top not in _RUN_WIDE:
+            what += f" (did you mean '{near[0]}'?)"
+        raise ConfigError(
+            f"{what}; sweepable: {', '.join(names)}", source=source, field=f"sweep.{dotted}"
+        )
     node = data
     for part in parts[:-1]:
         child = node.get(part)

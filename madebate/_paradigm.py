@@ -12,6 +12,7 @@ Delivery and speakers are *selectors*: slot names, groups and the words below, j
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -115,9 +116,12 @@ def load_paradigm(name_or_path: str | Path | ParadigmSpec) -> ParadigmSpec:
         else:
             builtin = library_dir("paradigms") / f"{text}.yaml"
             if not builtin.is_file():
-                valid = ", ".join(builtin_paradigms())
+                names = builtin_paradigms()
+                near = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
                 raise ConfigError(
-                    f"unknown paradigm '{text}'; built-ins: {valid}; or give a path to a YAML file",
+                    f"unknown paradigm '{text}'{hint}; built-ins: {', '.join(names)}; "
+                    "or give a path to a YAML file",
                     field="paradigm",
                 )
             spec = _read(builtin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import random
 import re
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from madebate._data import library_dir, library_names
 from madebate._errors import ConfigError, ModelCallError
@@ -40,6 +41,19 @@ class PersonaLibrary(BaseModel):
     description: str = ""
     personas: list[Persona] = Field(min_length=1)
 
+    @field_validator("personas")
+    @classmethod
+    def _unique_names(cls, v: list[Persona]) -> list[Persona]:
+        first: dict[str, int] = {}
+        for i, p in enumerate(v):
+            if p.name in first:
+                raise ValueError(
+                    f"duplicate persona name '{p.name}' (personas[{first[p.name]}] and "
+                    f"personas[{i}]); each persona needs its own name"
+                )
+            first[p.name] = i
+        return v
+
 
 def builtin_persona_libraries() -> list[str]:
     return library_names("personas")
@@ -51,9 +65,12 @@ def load_persona_library(name_or_path: str | Path) -> PersonaLibrary:
     if not (text.endswith((".yaml", ".yml")) or path.is_file()):
         path = library_dir("personas") / f"{text}.yaml"
         if not path.is_file():
-            valid = ", ".join(builtin_persona_libraries())
+            names = builtin_persona_libraries()
+            near = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
             raise ConfigError(
-                f"unknown persona library '{text}'; built-ins: {valid}; or give a YAML path",
+                f"unknown persona library '{text}'{hint}; built-ins: {', '.join(names)}; "
+                "or give a YAML path",
                 field="personas",
             )
     return validate_model(PersonaLibrary, read_yaml(path), source=str(path))

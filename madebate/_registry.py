@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -29,8 +30,10 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             valid = ", ".join(sorted(self._items))
+            close = difflib.get_close_matches(str(name), list(self._items), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ConfigError(
-                f"unknown {self.kind} '{name}'; valid: {valid}", field=field, source=source
+                f"unknown {self.kind} '{name}'{hint}; valid: {valid}", field=field, source=source
             ) from None
 
     def names(self) -> list[str]:

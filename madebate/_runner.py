@@ -144,8 +144,10 @@ async def run_experiment_async(
     executor: Executor | None = None,
 ) -> RunResult:
     base_dir = Path.cwd()
+    source: str | None = None
     if isinstance(spec, str | Path):
         base_dir = Path(spec).resolve().parent
+        source = str(spec)
         spec = load_experiment(spec)
     elif isinstance(spec, dict):
         spec = parse_experiment(spec)
@@ -158,7 +160,7 @@ async def run_experiment_async(
     # Everything that can fail on a bad spec, dataset or provider setting fails here, before the
     # run directory is created or locked and before any model is called.
     cells = expand_cells(spec)
-    tasks = _prepare_tasks(spec, base_dir)
+    tasks = _prepare_tasks(spec, base_dir, source)
     plans = {
         c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
     }
@@ -241,7 +243,7 @@ async def run_experiment_async(
     )
 
 
-def _prepare_tasks(spec: ExperimentSpec, base_dir: Path) -> list[Task]:
+def _prepare_tasks(spec: ExperimentSpec, base_dir: Path, source: str | None = None) -> list[Task]:
     tasks = load_dataset(spec.dataset, base_dir=base_dir)
     kind = spec.task.kind or ("multiple_choice" if tasks[0].is_multiple_choice else "free_text")
     if kind in ("multiple_choice", "yes_no"):
@@ -250,6 +252,7 @@ def _prepare_tasks(spec: ExperimentSpec, base_dir: Path) -> list[Task]:
             raise ConfigError(
                 f"task kind multiple_choice but example(s) {', '.join(map(str, missing[:5]))} have no options",
                 field="task.kind",
+                source=source,
             )
     instruction = spec.task.instruction or TASK_INSTRUCTIONS[kind]
     prepared = []

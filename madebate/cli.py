@@ -28,7 +28,13 @@ err_console = Console(stderr=True)
 def _fail(exc: Exception, debug: bool) -> None:
     if debug:
         raise exc
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    from rich.markup import escape
+
+    # Escaped: messages hold brackets ('schedule[0]', "expected ',' or ']'") that rich would
+    # otherwise read as markup and drop. No wrapping either, so a long path stays whole.
+    err_console.print(
+        f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(code=2)
 
 
@@ -281,13 +287,38 @@ def run(
         bool, typer.Option("--no-cache", help="Do not read or write the call cache.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="Where examples run: local (this process) or ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster: auto, HOST:6379 or ray://HOST:10001 (default: $RAY_ADDRESS, "
+            "else a local cluster on this machine)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Ray worker actors (default: one per CPU, or per GPU for vllm models)."
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run an experiment: every sweep cell over the dataset, resumable and cached."""
-    from madebate._runner import default_run_dir, run_experiment
+    from madebate._runner import Executor, default_run_dir, run_experiment
 
     if experiment is None and resume is None:
         _fail(MadebateError("give an experiment YAML, or --resume RUN_DIR"), debug)
+    if executor not in ("local", "ray"):
+        _fail(MadebateError(f"--executor {executor}: expected local or ray"), debug)
+    if executor == "local" and (address is not None or workers is not None):
+        _fail(MadebateError("--address and --workers need --executor ray"), debug)
+    chosen: Executor | None = None
+    if executor == "ray":
+        from madebate._executor_ray import RayExecutor
+
+        chosen = RayExecutor(address=address, workers=workers, cache=False if no_cache else None)
     run_dir = resume or out
     try:
         spec: Path | dict[str, object]
@@ -307,7 +338,12 @@ def run(
                 raise MadebateError(f"{resume}: not a run directory (no spec.yaml)")
             spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
         result = run_experiment(
-            spec, out=out, resume=resume, cache=False if no_cache else None, progress=not quiet
+            spec,
+            out=out,
+            resume=resume,
+            cache=False if no_cache else None,
+            progress=not quiet,
+            executor=chosen,
         )
     except (MadebateError, FileExistsError) as exc:
         _fail(exc, debug)
@@ -320,15 +356,43 @@ def run(
         highlight=False,
     )
     _print_summary(result.summary["cells"])
-    console.print(f"run directory: {result.run_dir}", highlight=False, markup=False)
+    if result.summary.get("workers"):
+        _print_workers(result.summary)
+    console.print(f"run directory: {result.run_dir}", highlight=False, markup=False, soft_wrap=True)
     if result.stopped == "deadline":
         err_console.print(
             f"deadline_s reached: {result.remaining} example(s) not run; finish with: "
             f"madebate run --resume {result.run_dir}",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(code=3)
+
+
+def _print_workers(summary: dict[str, object]) -> None:
+    """Per-worker throughput of a distributed run, and what was lost and run again."""
+    workers = summary["workers"]
+    assert isinstance(workers, dict)
+    table = Table("worker", "host", "records", "wall s", "records/s", "cache", "status")
+    for name, w in workers.items():
+        table.add_row(
+            name,
+            f"{w['host']}:{w['pid']}",
+            str(w["records"]),
+            f"{w['wall_s']:.1f}",
+            f"{w['per_s']:.2f}",
+            str(w["cache"]),
+            f"lost ({w['lost']})" if w["lost"] else "ok",
+        )
+    console.print(table)
+    info = summary.get("executor")
+    if isinstance(info, dict) and info.get("lost_workers"):
+        console.print(
+            f"{info['lost_workers']} worker(s) lost; {info['requeued_jobs']} example(s) re-run "
+            "on the others",
+            highlight=False,
+        )
 
 
 def _interrupted(run_dir: Path | None) -> NoReturn:
@@ -341,7 +405,8 @@ def _interrupted(run_dir: Path | None) -> NoReturn:
         message += (
             f": {kept} record(s) kept in {run_dir}; continue with: madebate run --resume {run_dir}"
         )
-    err_console.print(message, highlight=False, markup=False)
+    # No wrapping: the resume command must stay on one line, whole, to be copied as it is.
+    err_console.print(message, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code=130)
 
 
@@ -425,43 +490,87 @@ def schema() -> None:
 
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="An experiment, paradigm or persona YAML file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An experiment, paradigm or persona library YAML file, or a dataset file "
+            "(.jsonl, .json, .csv)."
+        ),
+    ],
     dataset: Annotated[
-        bool, typer.Option(help="For an experiment: also load its dataset.")
+        bool,
+        typer.Option(
+            help="For an experiment: also load its dataset and check it against the task. For "
+            "a file that is not YAML: check it as a dataset whatever its name."
+        ),
     ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Check a file without running anything; exit 2 on the first error."""
-    from madebate._yaml import read_yaml
+    """Check a file without running anything or calling any model; exit 2 on the first error,
+    naming the file, the field or line, and what would be valid.
 
+    validate exp.yaml --dataset   an experiment, and its dataset against its task
+    validate data.jsonl           a dataset file (.jsonl, .json, .csv)
+    validate data.txt --dataset   a dataset file of any other name
+    validate paradigm.yaml        a paradigm or a persona library"""
+    from madebate._errors import ConfigError
+
+    suffix = file.suffix.lower()
+    as_dataset = suffix in _DATASET_SUFFIXES or (dataset and suffix not in (".yaml", ".yml"))
     try:
-        data = read_yaml(file)
-        kind = _file_kind(data)
-        if kind == "experiment":
-            from madebate._experiment import expand_cells, load_experiment
+        if as_dataset:
+            from madebate._datasets import DatasetSpec, load_dataset
 
-            spec = load_experiment(file)
-            cells = expand_cells(spec, source=str(file))
-            detail = f"{len(cells)} cell(s)"
-            if dataset:
-                from madebate._datasets import load_dataset
-
-                detail += f", {len(load_dataset(spec.dataset, base_dir=file.resolve().parent))} example(s)"
-        elif kind == "paradigm":
-            from madebate._paradigm import load_paradigm
-
-            detail = f"paradigm '{load_paradigm(file).name}'"
+            tasks = load_dataset(DatasetSpec(path=str(file)))
+            choice = sum(t.is_multiple_choice for t in tasks)
+            kind, detail = "dataset", f"{len(tasks)} example(s), {choice} multiple choice"
         else:
-            from madebate._personas import load_persona_library
+            from madebate._yaml import read_yaml
 
-            detail = f"{len(load_persona_library(file).personas)} persona(s)"
+            try:
+                data = read_yaml(file)
+            except ConfigError as exc:
+                if suffix in (".yaml", ".yml"):
+                    raise
+                hint = "; if it is a dataset, name it .jsonl, .json or .csv, or add --dataset"
+                raise ConfigError(f"{exc}{hint}") from None
+            kind = _file_kind(data, file)
+            if kind == "experiment":
+                from madebate._experiment import expand_cells, load_experiment
+
+                spec = load_experiment(file)
+                cells = expand_cells(spec, source=str(file))
+                detail = f"{len(cells)} cell(s)"
+                if dataset:
+                    from madebate._runner import _prepare_tasks
+
+                    try:  # the runner's own check: the dataset, and the task kind against it
+                        tasks = _prepare_tasks(spec, file.resolve().parent)
+                    except ConfigError as exc:
+                        if exc.source is not None:
+                            raise
+                        raise ConfigError(str(exc), source=str(file)) from None
+                    detail += f", {len(tasks)} example(s)"
+            elif kind == "paradigm":
+                from madebate._paradigm import load_paradigm
+
+                detail = f"paradigm '{load_paradigm(file).name}'"
+            else:
+                from madebate._personas import load_persona_library
+
+                detail = f"{len(load_persona_library(file).personas)} persona(s)"
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    console.print(f"[green]ok[/] {file}: {kind}, {detail}", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[green]ok[/] {escape(str(file))}: {kind}, {detail}", highlight=False)
 
 
-def _file_kind(data: object) -> str:
+_DATASET_SUFFIXES = (".jsonl", ".json", ".csv")
+
+
+def _file_kind(data: object, file: Path) -> str:
     if isinstance(data, dict):
         if "dataset" in data or "sweep" in data:
             return "experiment"
@@ -469,8 +578,16 @@ def _file_kind(data: object) -> str:
             return "paradigm"
         if "personas" in data:
             return "personas"
-    raise MadebateError(
-        "not an experiment (dataset:), paradigm (schedule:) or persona library (personas:)"
+        got = f"a mapping with keys {', '.join(map(str, list(data)[:8])) or 'none'}"
+    else:
+        got = "an empty file" if data is None else f"a YAML {type(data).__name__}"
+    from madebate._errors import ConfigError
+
+    raise ConfigError(
+        f"got {got} at the top level; expected an experiment (with dataset:), a paradigm "
+        "(with schedule:) or a persona library (with personas:) in YAML, or a dataset file "
+        "named .jsonl, .json or .csv (or any name with --dataset)",
+        source=str(file),
     )
 
 

@@ -217,10 +217,15 @@ def test_a_sweep_over_seed_changes_the_example_seeds(tmp_path: Path, use_model):
 
 
 BAD_SPECS = [
-    pytest.param(dict(bogus=1), "bogus", "Extra inputs", id="unknown-top-level-key"),
-    pytest.param(dict(team={"agentz": 3}), "team.agentz", "Extra inputs", id="unknown-team-key"),
+    pytest.param(dict(bogus=1), "bogus", "unknown key 'bogus'", id="unknown-top-level-key"),
     pytest.param(
-        dict(discussion={"max_turnz": 3}), "discussion.max_turnz", "Extra", id="unknown-nested"
+        dict(team={"agentz": 3}), "team.agentz", "did you mean 'agents'", id="unknown-team-key"
+    ),
+    pytest.param(
+        dict(discussion={"max_turnz": 3}),
+        "discussion.max_turnz",
+        "unknown key",
+        id="unknown-nested",
     ),
     pytest.param(dict(team={"agents": 1}), "team.agents", "greater than", id="one-agent"),
     pytest.param(dict(discussion={"style": "poetic"}), "discussion.style", "simple", id="style"),
@@ -852,3 +857,27 @@ def test_two_runs_on_one_directory_refuse_instead_of_interleaving(tmp_path: Path
     # Released on close (and by the OS when a process dies): resuming works again.
     again = RunWriter(tmp_path / "run", spec={"name": "x"}, cells=[], resume=True)
     again.close()
+
+
+def test_a_persona_library_file_is_found_next_to_the_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "crew.yaml").write_text(
+        "name: crew\npersonas:\n"
+        "  - {name: Navigator, description: Plots the course., expertise: [maps]}\n"
+        "  - {name: Engineer, description: Keeps things running., expertise: [engines]}\n",
+        encoding="utf-8",
+    )
+    spec = make_spec(
+        tmp_path,
+        dataset={"path": str(GK), "limit": 1},
+        team={"agents": 2, "personas": "library:crew.yaml"},
+    )
+    (study / "exp.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the experiment's folder
+    result = mb.run_experiment(study / "exp.yaml", out=tmp_path / "run")
+    record = read_lines(tmp_path / "run")[0]
+    assert result.new_records == 1 and record["error"] is None
+    assert {a["persona_name"] for a in record["result"]["agents"]} == {"Navigator", "Engineer"}

@@ -462,13 +462,13 @@ def _bad(tmp_path: Path, text: str) -> tuple[ConfigError, Path]:
         pytest.param(
             "name: x\ncolour: red\nschedule:\n  - speakers: panel\n",
             "colour",
-            "Extra inputs",
+            "unknown key 'colour'",
             id="unknown-top-level-key",
         ),
         pytest.param(
             "name: x\nschedule:\n  - speakers: panel\n    deliverto: all\n",
             "schedule[0].deliverto",
-            "Extra inputs",
+            "did you mean 'deliver_to'",
             id="unknown-step-key",
         ),
         pytest.param(
