@@ -62,10 +62,12 @@ class _NamedOnly(ModelAPI):
         raise RuntimeError(f"{self.model_id} was named for a check, not built for calls")
 
 
-def named_only(model_id: str | None, options: dict[str, Any]) -> ManagedModel:
+def named_only(
+    model_id: str | None, options: dict[str, Any], *, context_window: int | None = None
+) -> ManagedModel:
     model_id = model_id or DEFAULT_MODEL
     providers.get(model_id.partition("/")[0], field="model")
-    model = ManagedModel(_NamedOnly(model_id))
+    model = ManagedModel(_NamedOnly(model_id), context_window=context_window)
     model.shared = True  # nothing to close
     return model
 

@@ -21,11 +21,13 @@ from madebate._experiment import (
     TASK_INSTRUCTIONS,
     Cell,
     ExperimentSpec,
+    ModelSpec,
     expand_cells,
     load_experiment,
     parse_experiment,
 )
 from madebate._jobs import Job, ModelPool, jobs_for, run_jobs
+from madebate._model_managed import ManagedModel
 from madebate._progress import RunProgress
 from madebate._runlog import RunWriter, is_failed, latest_records
 from madebate._summary import summarize_records
@@ -168,7 +170,8 @@ async def run_experiment_async(
     try:
         executor.prepare(spec, cells)
         if isinstance(executor, LocalExecutor):
-            await _check_context(cells, tasks, executor.pool, spec.dataset.path)
+            pool = executor.pool
+            await check_context(cells, tasks, pool.get, spec.dataset.path, source)
         run_dir = Path(resume or out or default_run_dir(spec.name))
         writer = RunWriter(
             run_dir,
@@ -268,29 +271,38 @@ def _prepare_tasks(spec: ExperimentSpec, base_dir: Path, source: str | None = No
     return prepared
 
 
-async def _check_context(
-    cells: list[Cell], tasks: list[Task], pool: ModelPool, dataset: str | None
+async def check_context(
+    cells: list[Cell],
+    tasks: list[Task],
+    model_for: Callable[[ModelSpec], ManagedModel],
+    dataset: str | None,
+    source: str | None,
 ) -> None:
     """An example whose first prompt cannot fit the model's context, even with no transcript,
     fails the run before any model call (not as a budget stop per example, hours later)."""
     for cell in cells:
-        model = pool.get(cell.spec.model_spec(cell.spec.team.model))
+        model = model_for(cell.spec.model_spec(cell.spec.team.model))
         window = await model.context_window()
         if window is None:
             continue
         config = cell.discussion_config(seed=None)
+        over: list[tuple[str, int]] = []
         for task in tasks:
             messages = first_prompt(task, config)
             if not await model.fits(messages, config.generation):
-                needed = await model.provider.count_tokens(messages)
-                raise ConfigError(
-                    f"example {task.id!r} needs about {needed} prompt tokens plus "
-                    f"{config.generation.max_tokens} for the reply, over the context window of "
-                    f"{window} of {model.model_id} (cell {cell.id}); shorten or drop the example, "
-                    "lower generation.max_tokens, or use a model with a longer context",
-                    source=dataset,
-                    field="dataset",
-                )
+                over.append((str(task.id), await model.provider.count_tokens(messages)))
+        if over:
+            shown = ", ".join(f"{i!r} (about {n})" for i, n in over[:5])
+            more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+            raise ConfigError(
+                f"{dataset or 'dataset'}: {len(over)} example(s) need more prompt tokens than fit "
+                f"with a {config.generation.max_tokens}-token reply in the context window of "
+                f"{window} of {model.model_id} (cell {cell.id}): example {shown}{more}; "
+                "shorten or drop them, lower generation.max_tokens, or use a model with a longer "
+                "context",
+                source=source or dataset,
+                field="dataset",
+            )
 
 
 def default_run_dir(name: str) -> Path:

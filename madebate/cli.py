@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -546,6 +546,7 @@ def validate(
 
                     try:  # the runner's own check: the dataset, and the task kind against it
                         tasks = _prepare_tasks(spec, file.resolve().parent)
+                        _check_configured_context(spec, cells, tasks, str(file))
                     except ConfigError as exc:
                         if exc.source is not None:
                             raise
@@ -568,6 +569,20 @@ def validate(
 
 
 _DATASET_SUFFIXES = (".jsonl", ".json", ".csv")
+
+
+def _check_configured_context(spec: Any, cells: Any, tasks: Any, source: str) -> None:
+    """Examples beyond a context window given in the spec (`model.context_window`), estimated
+    without building or loading any model; `run` checks again with the model's tokenizer."""
+    from madebate._model_managed import ManagedModel
+    from madebate._models import named_only
+    from madebate._runner import check_context
+    from madebate._sync import run_sync
+
+    def model_for(model_spec: Any) -> ManagedModel:
+        return named_only(model_spec.id, {}, context_window=model_spec.context_window)
+
+    run_sync(check_context(cells, tasks, model_for, spec.dataset.path, source))
 
 
 def _file_kind(data: object, file: Path) -> str:

@@ -94,6 +94,17 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("field 'dataset.path'", "no_such_data.jsonl", "does not exist", ".jsonl, .json or .csv"),
     ),
     (
+        "exp_example_beyond_context.yaml",
+        "experiment",
+        (
+            "_huge_data.jsonl",
+            "1 example(s)",
+            "example 'huge' (about",
+            "context window of 2048",
+            "lower generation.max_tokens",
+        ),
+    ),
+    (
         "exp_task_kind_mismatch.yaml",
         "experiment",
         ("field 'task.kind'", "example(s) f1 have no options"),
@@ -242,9 +253,6 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
 ]
 
-# `madebate run` reports this one through the runner's task-kind check, which names the field
-# but not the experiment file (madebate/_runner.py, _prepare_tasks); validate names both.
-RUN_MESSAGE_LACKS_FILE = {"exp_task_kind_mismatch.yaml"}
 
 CASE_IDS = [name for name, _, _ in CASES]
 
@@ -350,7 +358,7 @@ def test_run_fails_before_any_model_call(
     experiment = experiment_for(name, kind, tmp_path)
     run_dir = tmp_path / "run"
     result = cli.invoke(app, ["run", str(experiment), "--out", str(run_dir), "--quiet"])
-    assert_clear_error(result, name, expected, file=name not in RUN_MESSAGE_LACKS_FILE)
+    assert_clear_error(result, name, expected, file=True)
     assert model_calls == []
     assert not run_dir.exists()
 

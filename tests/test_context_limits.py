@@ -144,6 +144,10 @@ def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
     with pytest.raises(ConfigError) as caught:
         mb.run_experiment(spec, out=tmp_path / "run")
     message = str(caught.value)
-    assert str(data) in message and "'huge'" in message and "context window of 2048" in message
+    assert (
+        str(data) in message
+        and "example 'huge' (about" in message
+        and "context window of 2048" in message
+    )
     assert made and all(m.requests == [] for m in made)
     assert not (tmp_path / "run").exists()
