@@ -55,6 +55,9 @@ class ModelSpec(_Spec):
     context_window: int | None = Field(default=None, ge=64)
     max_concurrency: int = Field(default=64, ge=1)  # requests in flight to this endpoint
     max_attempts: int = Field(default=4, ge=1)
+    retry_initial_s: float = Field(default=0.5, ge=0)  # first backoff; doubles, with jitter
+    retry_max_s: float = Field(default=20.0, ge=0)  # longest backoff
+    retry_after_max_s: float = Field(default=120.0, ge=0)  # cap on a server's Retry-After
     structured_output: bool = True
     # Provider-specific settings, e.g. vLLM engine options (tensor_parallel_size, max_model_len,
     # gpu_memory_utilization) or llama.cpp's n_ctx; passed to the provider as they are.

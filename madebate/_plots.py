@@ -74,9 +74,14 @@ def render_plots(cells: list[CellData], metric: str) -> list[Plot]:
         ),
         ("stop_reasons", "stop reasons", lambda: stop_reasons_plot(cells)),
     ]
+    from matplotlib import rc_context
+
     out = []
     for name, title, make in makers:
-        png = make()
+        # Labels come from the spec (sweep values, paradigm names): text, never mathtext, so a
+        # '$' in a label is shown as it is and a malformed '$...$' cannot break the report.
+        with rc_context({"text.parse_math": False}):
+            png = make()
         if png is not None:
             out.append(Plot(name, title, png))
     return out

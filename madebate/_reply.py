@@ -32,9 +32,23 @@ class ParsedReply:
         return not self.problems
 
 
+# Quoted material, whose tags are someone else's words and never the speaker's stance: fenced
+# code, block-quote lines ("> A3: [AGREE]") and double-quoted spans on one line.
+_QUOTED = re.compile(
+    r"```.*?(?:```|\Z)"  # a fenced block (an unclosed fence runs to the end)
+    r"|^[ \t]*>[^\n]*"  # a block-quote line
+    r'|"[^"\n]*"'  # "straight quotes"
+    r"|\u201c[^\u201d\n]*\u201d",  # “curly quotes”
+    re.S | re.M,
+)
+_LEADING_TAG = re.compile(r"\A[\s*_#]*\[\s*(AGREE|DISAGREE)\s*\]", re.I)
+
+
 def read_stance(text: str) -> Stance:
-    """The first stance tag in the reply, or UNREADABLE when there is none."""
-    m = _STANCE_TAG.search(text)
+    """The speaker's stance tag, or UNREADABLE when there is none. A reply that begins with a tag
+    (as asked) takes it; otherwise the first tag outside quoted material (fences, block quotes,
+    double quotes), so quoting another agent's '[AGREE]' never becomes the speaker's stance."""
+    m = _LEADING_TAG.search(text) or _STANCE_TAG.search(_QUOTED.sub(" ", text))
     if not m:
         return Stance.UNREADABLE
     return Stance.AGREE if m.group(1).upper() == "AGREE" else Stance.DISAGREE

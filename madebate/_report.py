@@ -14,7 +14,6 @@ import re
 import webbrowser
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from madebate._load import Run, load_run, read_summary_file
 from madebate._paradigm_compile import CompiledParadigm
 from madebate._plots import PLOT_NAMES, CellData, Plot, render_plots
 from madebate._runlog import CELLS_FILE
+from madebate._svg import markup_text
 
 DISCUSSIONS_DIR = "discussions"
 INDEX_FILE = "index.html"
@@ -32,7 +32,8 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
 
 
 def _e(value: object) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    """Text for HTML: escaped (quotes too, for attributes), control characters made visible."""
+    return markup_text(value)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ arrow per delivery edge labelled with the steps that use it, and the schedule as
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from html import escape
 
@@ -15,8 +16,23 @@ _LINE_H = 16.0
 _CHAR_W = 6.6  # rough width of one 11px character, to size the canvas for the legend
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+# C0 controls other than tab, line feed and carriage return, and DEL (XML forbids most of them):
+# shown as their Unicode control pictures (\x1b as U+241B), so they read as data.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_picture(m: re.Match[str]) -> str:
+    code = ord(m.group(0))
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
+def markup_text(value: object) -> str:
+    """Text for HTML or SVG: escaped (quotes too, for attributes), with control characters shown
+    as control pictures."""
+    return _CONTROL.sub(_control_picture, escape("" if value is None else str(value), quote=True))
+
+
+_e = markup_text
 
 
 def _steps_label(steps: list[int]) -> str:

@@ -16,7 +16,10 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     so the notebook's own loop is never re-entered."""
     try:
         asyncio.get_running_loop()
+        running = True
     except RuntimeError:
+        running = False
+    if not running:  # outside the except block, so no error carries it as its context
         return asyncio.run(coro)
     result: dict[str, Any] = {}
     context = contextvars.copy_context()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from madebate._errors import MadebateError
 
@@ -23,6 +25,16 @@ app.add_typer(paradigms_app, name="paradigms")
 
 console = Console()
 err_console = Console(stderr=True)
+
+# C0/C1 controls (but tab and newline) and bidi overrides: printed escaped, never acted on.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _plain(value: object, style: str = "") -> Text:
+    """Data (a reply, a question, a name, an error) as text: never markup, and control
+    characters (an ANSI escape, a NUL, U+202E) shown escaped ('\\x1b') instead of sent."""
+    text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode(), str(value))
+    return Text(text, style=style)
 
 
 def _fail(exc: Exception, debug: bool) -> None:
@@ -112,23 +124,36 @@ def discuss(
 
     def show_message(m: Message, agent: AgentInfo) -> None:
         stance = {
-            "agree": "[green]AGREE[/]",
-            "disagree": "[red]DISAGREE[/]",
-            "unreadable": "[yellow]unreadable[/]",
-        }.get(m.stance.value, "proposal")
-        answer = m.answer or "-"
-        title = f"turn {m.turn} · {m.speaker} ({agent.persona_name}) · {stance} · answer {answer}"
+            "agree": ("AGREE", "green"),
+            "disagree": ("DISAGREE", "red"),
+            "unreadable": ("unreadable", "yellow"),
+        }.get(m.stance.value, ("proposal", ""))
+        title = Text.assemble(
+            f"turn {m.turn} · {m.speaker} (",
+            _plain(agent.persona_name),
+            ") · ",
+            stance,
+            " · answer ",
+            _plain(m.answer or "-"),
+        )
         to = ", ".join(m.receivers) or "nobody"
         console.print(
             Panel(
-                m.text, title=title, subtitle=f"to {to}", title_align="left", subtitle_align="right"
+                _plain(m.text),
+                title=title,
+                subtitle=f"to {to}",
+                title_align="left",
+                subtitle_align="right",
             ),
             highlight=False,
         )
 
     def show_decision(d: Decision) -> None:
         if d.decided:
-            console.print(f"[bold]decision ({d.protocol}):[/] {d.reason}", highlight=False)
+            console.print(
+                Text.assemble((f"decision ({d.protocol}):", "bold"), " ", _plain(d.reason)),
+                highlight=False,
+            )
 
     model_options = {"base_url": base_url} if base_url else {}
     try:
@@ -165,10 +190,10 @@ def discuss(
         )
         if not as_json:
             names = f"{discussion.paradigm.name} · {discussion.protocol.name} · model {discussion.model.model_id}"
-            console.print(f"[bold]{question}[/]", highlight=False)
+            console.print(_plain(question, "bold"), highlight=False)
             for line in discussion.task.formatted_options():
-                console.print(f"  {line}", highlight=False)
-            console.print(f"[dim]{names}[/]", highlight=False)
+                console.print(_plain(f"  {line}"), highlight=False)
+            console.print(_plain(names, "dim"), highlight=False)
         result = discussion.run()
         if model_obj is not None:
             from madebate._sync import run_sync
@@ -181,9 +206,9 @@ def discuss(
         sys.stdout.write(result.to_json(indent=2) + "\n")
         return
     table = Table(show_header=False, box=None)
-    table.add_row("answer", f"[bold]{result.solution or result.answer or '(none)'}[/]")
+    table.add_row("answer", _plain(result.solution or result.answer or "(none)", "bold"))
     table.add_row("decided", str(result.decided))
-    table.add_row("stop reason", f"{result.stop_reason} ({result.stop_detail})")
+    table.add_row("stop reason", _plain(f"{result.stop_reason} ({result.stop_detail})"))
     table.add_row("turns", str(result.turns))
     u = result.usage
     table.add_row(
@@ -191,9 +216,9 @@ def discuss(
         f"{u.calls} ({u.prompt_tokens} prompt + {u.completion_tokens} completion tokens)",
     )
     if result.error:
-        table.add_row("error", f"{result.error.type}: {result.error.message}")
+        table.add_row("error", _plain(f"{result.error.type}: {result.error.message}"))
     for w in result.warnings:
-        table.add_row("warning", w)
+        table.add_row("warning", _plain(w))
     console.print(table, highlight=False)
 
 
@@ -627,7 +652,7 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
             for name, m in metrics.items()
         )
         table.add_row(
-            cell,
+            _plain(cell),
             str(c["n"]),
             scores,
             f"{c['decision_rate']:.0%}",

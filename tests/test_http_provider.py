@@ -29,7 +29,8 @@ from madebate.cli import app as cli_app
 from madebate.providers.openai_http import OpenAICompatibleModel
 
 KEY = "sk-test-DO-NOT-LEAK-7f3a9c"
-TIMEOUT_S = 0.3
+TIMEOUT_S = 0.5  # for the tests about timeouts
+CALL_TIMEOUT_S = 2.0  # for the others: ample on a loaded 2-core machine
 MESSAGES = [
     ChatMessage(role="system", content="You are a careful panelist."),
     ChatMessage(role="user", content="What is 2 + 2?"),
@@ -56,7 +57,7 @@ async def make_model(server: OpenAITestServer) -> AsyncIterator[MakeModel]:
         *,
         max_attempts: int = 3,
         max_concurrency: int = 16,
-        timeout_s: float = TIMEOUT_S,
+        timeout_s: float = CALL_TIMEOUT_S,
         base_url: str | None = None,
     ) -> ManagedModel:
         provider = OpenAICompatibleModel(
@@ -167,7 +168,7 @@ async def test_slow_server_times_out_and_is_retried_up_to_max_attempts(server, m
 
 async def test_timeout_then_success(server, make_model):
     server.enqueue(slow(10.0), completion("finally", prompt_tokens=5, completion_tokens=2))
-    output, record = await call(make_model())
+    output, record = await call(make_model(timeout_s=TIMEOUT_S))
     assert output.text == "finally"
     assert record.attempts == 2 and (record.prompt_tokens, record.completion_tokens) == (5, 2)
 
@@ -248,7 +249,7 @@ async def test_api_key_is_sent_as_bearer_and_never_shown(server, make_model):
     server.enqueue(error(500), error(500))
     failures.append(await failure(model))
     server.enqueue(slow(10.0), slow(10.0))
-    failures.append(await failure(model))
+    failures.append(await failure(model))  # two client timeouts
     for exc in failures:
         assert KEY not in str(exc) and KEY not in repr(exc)
         assert KEY not in exc.record.model_dump_json()

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import madebate as mb
-from madebate import _runner
+from madebate import _jobs
 from madebate._report import write_report
 from madebate._svg import paradigm_svg
 from madebate.cli import app
@@ -88,7 +88,7 @@ def build_run(folder: Path) -> Path:
         },
     }
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_runner, "create_provider", lambda *a, **k: ScriptedModel(_script))
+        mp.setattr(_jobs, "create_provider", lambda *a, **k: ScriptedModel(_script))
         result = mb.run_experiment(spec, out=folder / "run")
     assert result.cells == CELLS_2X2
     return result.run_dir
@@ -435,3 +435,164 @@ def _expand(label: str) -> list[int]:
         lo, _, hi = part.partition("-")
         out += range(int(lo), int(hi or lo) + 1)
     return out
+
+
+# -- hostile content (issue 7): every reply, dataset text and spec value is shown as text -----
+
+PWN_REPLIES = {
+    "A1": "<script>window.__pwned=1</script> I pick the first.",
+    "A2": '<img src=x onerror="window.__pwned=2"> It is the second.',
+    "A3": "</script><script>window.__pwned=3</script> <b>bold</b> the second.",
+}
+PWN_QUESTION = '<script>window.__pwned=4</script> Which? <img src=x onerror="window.__pwned=5">'
+PWN_OPTIONS = ["</script><script>window.__pwned=6</script>", "<b>bold</b>"]
+PWN_ID = '"><script>window.__pwned=7</script>'
+PWN_NAME = "</title><script>window.__pwned=8</script>"
+PWN_PERSONA = "<svg onload=window.__pwned=9>"
+PWN_BALLOT = "</script><script>window.__pwned=10</script>"
+PWN_ERROR = "<script>window.__pwned=11</script> backend down"
+# An inline paradigm's name: part of the cell ids and labels, the SVG, and the plots' labels
+# (where '$..$' must not be read as mathtext).
+PWN_PARADIGM = "<img src=x onerror=window.__pwned=12>$\\bad$"
+PWN_TEXTS = [*PWN_REPLIES.values(), PWN_QUESTION, *PWN_OPTIONS, PWN_ID, PWN_BALLOT, PWN_ERROR]
+REPORT_TAGS = {
+    # the page shell, the tables, the lists and the transcript viewer
+    *("html", "head", "meta", "title", "style", "body", "header", "nav", "section", "h1", "h2"),
+    *("h3", "p", "a", "b", "small", "code", "pre", "div", "span", "ul", "ol", "li", "table"),
+    *("thead", "tbody", "tr", "th", "td", "figure", "figcaption", "img", "button", "article"),
+    *("details", "summary", "script"),
+    # the paradigm drawing
+    *("svg", "defs", "marker", "path", "rect", "g", "circle", "text"),
+}
+
+
+def _pwn_script(request: ScriptedRequest) -> str:
+    """Expert personas, replies, ballots and one failing example, all carrying markup."""
+    if "Fails:" in request.prompt:
+        raise mb.ModelCallError(PWN_ERROR, retryable=False)
+    if request.role == "persona":
+        return json.dumps(
+            {"name": f"{request.agent} {PWN_PERSONA}", "description": PWN_REPLIES["A2"]}
+        )
+    if request.config.json_schema is not None:
+        ballot = json.loads(default_script(request))
+        return json.dumps({**ballot, "why": PWN_BALLOT})
+    agent = request.agent or "A1"
+    if agent == "A1":
+        return f"{PWN_REPLIES['A1']}\nFinal Solution: A"
+    return f"[DISAGREE] {PWN_REPLIES[agent]}\nFinal Solution: B"
+
+
+def build_hostile_run(folder: Path) -> Path:
+    """Two cells (consensus, simple vote) over two examples: one whose id, question, options,
+    replies, personas and ballots all carry markup, and one whose model calls fail with a
+    message that does."""
+    from madebate._models import providers
+
+    rows = [
+        {"id": PWN_ID, "question": PWN_QUESTION, "options": PWN_OPTIONS, "answer": "B"},
+        {"id": "pwn-error", "question": f"Fails: {PWN_QUESTION}", "options": ["x", "y"]},
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    spec: dict[str, Any] = {
+        "name": PWN_NAME,
+        "description": '<img src=x onerror="window.__pwned=13">',
+        "dataset": {"path": str(data)},
+        "task": {"kind": "multiple_choice"},
+        "model": "scripted",
+        "team": {"agents": 3, "personas": "expert"},
+        "discussion": {"max_turns": 1},
+        "cache": False,
+        "sweep": {
+            "paradigm": [
+                {
+                    "name": PWN_PARADIGM,
+                    "schedule": [{"speakers": "panel", "mode": "sequence", "deliver_to": "all"}],
+                    "decision_points": "message",
+                }
+            ],
+            "protocol": ["majority_consensus", "simple_voting"],
+        },
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(providers._items, "scripted", lambda name, options: ScriptedModel(_pwn_script))
+        result = mb.run_experiment(spec, out=folder / "run")
+    assert len(result.cells) == 2
+    return result.run_dir
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(build_hostile_run(tmp_path_factory.mktemp("hostile"))).path
+
+
+def test_hostile_run_has_the_markup_where_the_report_reads_it(hostile_report: Path):
+    """The run itself holds the payloads, so the checks below are not vacuous."""
+    run = mb.load_run(hostile_report.parent.parent)
+    assert {r["example_id"] for r in run.records} == {PWN_ID, "pwn-error"}
+    ok = [r for r in run.records if r["example_id"] == PWN_ID]
+    assert all(r["error"] is None for r in ok)
+    raws = {m["raw"] for r in ok for m in r["result"]["messages"]}
+    assert all(any(reply in raw for raw in raws) for reply in PWN_REPLIES.values())
+    ballots = [b for r in ok for d in r["result"]["decisions"] for b in d["ballots"]]
+    assert ballots and all(PWN_BALLOT in b["raw"] for b in ballots)
+    failed = next(r for r in run.records if r["example_id"] == "pwn-error")
+    assert PWN_ERROR in failed["error"]["message"]
+
+
+def test_hostile_content_is_text_and_no_tag_comes_from_data(hostile_report: Path):
+    texts: list[str] = []
+    for page in pages(hostile_report):
+        html = page.read_text(encoding="utf-8")
+        tags = Tags(html)
+        names = {t for t, _ in tags.tags}
+        assert names <= REPORT_TAGS, (page.name, names - REPORT_TAGS)
+        scripts = [a for t, a in tags.tags if t == "script"]
+        assert len(scripts) == (1 if page == hostile_report else 0), page.name
+        assert not any("__pwned" in code for code in tags.text_in("script")), page.name
+        for tag, attrs in tags.tags:
+            assert not any(k.startswith("on") for k in attrs), (page.name, tag, attrs)
+            for key in ("src", "href"):
+                assert not attrs.get(key, "").lower().startswith("javascript:"), page.name
+            if tag == "img":
+                assert attrs["src"].startswith("data:image/png;base64,"), page.name
+        for raw in (
+            "<script>window",
+            "<img src=x",
+            "<b>bold</b>",
+            "<svg onload",
+            "</title><script",
+        ):
+            assert raw not in html, (page.name, raw)
+        texts += [data for _, data in tags.texts]
+    # Every payload is on some page, read back from the HTML as the very text it was.
+    shown = "\n".join(texts)
+    for payload in [*PWN_TEXTS, PWN_PERSONA, PWN_PARADIGM]:
+        assert payload in shown, payload
+    index = Tags(hostile_report.read_text(encoding="utf-8"))
+    assert index.text_in("title") == [f"{PWN_NAME}: madebate report"]
+    assert '<img src=x onerror="window.__pwned=13">' in index.text_in("p", "description")
+
+
+def test_hostile_viewer_shows_replies_ballots_personas_and_the_error_as_text(
+    hostile_report: Path,
+):
+    viewers = {p: Tags(p.read_text(encoding="utf-8")) for p in pages(hostile_report)}
+    voted = [t for t in viewers.values() if t.find("table", **{"class": "ballots"})]
+    assert voted
+    for tags in voted:
+        replies = tags.text_in("pre", "text")
+        assert [r.split("\n")[0] for r in replies] == [
+            PWN_REPLIES["A1"],
+            f"[DISAGREE] {PWN_REPLIES['A2']}",
+            f"[DISAGREE] {PWN_REPLIES['A3']}",
+        ]
+        assert any(PWN_BALLOT in raw for raw in tags.text_in("table", "ballots"))
+        assert tags.text_in("pre", "question") == [PWN_QUESTION]
+        assert any(f"A2 {PWN_PERSONA}" == t for t in tags.text_in("text", "persona"))
+    errors = [t for t in viewers.values() if t.find("section", **{"class": "error"})]
+    assert len(errors) == 2  # the failing example, in both cells
+    for tags in errors:
+        assert any(PWN_ERROR in t for t in tags.text_in("section", "error"))

@@ -12,7 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report import CELLS_2X2, HOSTILE, build_run
+from test_report import (
+    CELLS_2X2,
+    HOSTILE,
+    PWN_BALLOT,
+    PWN_ERROR,
+    PWN_NAME,
+    PWN_PERSONA,
+    PWN_QUESTION,
+    PWN_REPLIES,
+    build_hostile_run,
+    build_run,
+)
 
 import madebate as mb
 from madebate._report import write_report
@@ -167,3 +178,63 @@ def test_report_in_a_browser(driver: Any, tmp_path: Path) -> None:
     WebDriverWait(driver, 10).until(ec.url_to_be(index.resolve().as_uri()))
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert (tmp_path / "viewer.png").stat().st_size > 10_000
+
+
+def _pwned(drv: Any) -> str:
+    """What any injected script would have set; 'undefined' when none ran."""
+    return str(drv.execute_script("return typeof window.__pwned"))
+
+
+def _no_alert(drv: Any) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        _ = drv.switch_to.alert.text
+
+
+def test_hostile_replies_are_visible_text_and_never_run(driver: Any, tmp_path: Path) -> None:
+    """Replies, the question, options, personas, ballots, the spec and an error message full of
+    <script>, onerror and </script>: every page shows them as text, and no script of theirs runs
+    (the page's CSP allows inline scripts, so it is the escaping that stops them)."""
+    from selenium.webdriver.common.by import By
+
+    run_dir = build_hostile_run(tmp_path / "data")
+    index = write_report(run_dir).path
+    driver.get(index.resolve().as_uri())
+    assert PWN_NAME in driver.title
+    assert _pwned(driver) == "undefined"
+    assert len(driver.find_elements(By.TAG_NAME, "script")) == 1  # the page's own
+    assert driver.find_elements(By.CSS_SELECTOR, "[onerror], [onload], [onclick]") == []
+    assert _console_errors(driver) == []
+
+    viewers = sorted((index.parent / "discussions").glob("*.html"))
+    assert len(viewers) == 4
+    voted = errored = 0
+    for page in viewers:
+        driver.get(page.resolve().as_uri())
+        assert _pwned(driver) == "undefined", page.name
+        assert driver.find_elements(By.TAG_NAME, "script") == [], page.name
+        assert driver.find_elements(By.CSS_SELECTOR, "[onerror], [onload], [onclick]") == []
+        _no_alert(driver)
+        assert _console_errors(driver) == [], page.name  # an injected <img src=x> would log
+        texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "article.msg pre.text")]
+        if texts:
+            assert all(
+                e.is_displayed() for e in driver.find_elements(By.CSS_SELECTOR, "article.msg")
+            )
+            for reply in PWN_REPLIES.values():
+                assert any(reply in t for t in texts), reply
+            question = driver.find_element(By.CSS_SELECTOR, "pre.question")
+            assert question.is_displayed() and question.text == PWN_QUESTION
+            personas = driver.find_elements(By.CSS_SELECTOR, "table.agents td")
+            assert any(td.text == f"A1 {PWN_PERSONA}" for td in personas)
+        ballots = driver.find_elements(By.CSS_SELECTOR, "table.ballots pre")
+        if ballots:
+            voted += 1
+            assert all(PWN_BALLOT in b.text for b in ballots)
+        error = driver.find_elements(By.CSS_SELECTOR, "section.error pre")
+        if error:
+            errored += 1
+            assert PWN_ERROR in error[0].text and error[0].is_displayed()
+    assert voted == 1 and errored == 2
+    _full_screenshot(driver, tmp_path / "hostile.png", "/tmp/hostile_viewer_screenshot.png")

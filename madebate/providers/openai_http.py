@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import time
 from typing import Any
@@ -128,38 +129,59 @@ class OpenAICompatibleModel(ModelAPI):
             )
         except openai.APITimeoutError as exc:
             raise ModelCallError(f"timed out after {self.timeout_s}s", retryable=True) from exc
-        except ValueError as exc:  # a body cut off mid-JSON: a glitch worth another try
-            raise ModelCallError(f"malformed JSON from the server: {exc}", retryable=True) from exc
+        except json.JSONDecodeError as exc:  # a body cut off mid-JSON: worth another try
+            message = self._redact(f"malformed JSON from the server: {exc}")
+            raise ModelCallError(message, retryable=True) from exc
         except openai.APIConnectionError as exc:
             # The SDK says only "Connection error."; the cause (a reset, a refused connect, a
             # server that closed without answering) is what a failed example's record needs.
-            raise ModelCallError(f"connection error: {_root_cause(exc)}", retryable=True) from exc
+            # The cause may quote the request (an illegal header value is the key itself).
+            message = self._redact(f"connection error: {_root_cause(exc)}")
+            raise ModelCallError(message, retryable=True) from exc
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in _RETRYABLE_STATUS or status >= 500
-            message = _short(exc)
-            if self._api_key and self._api_key != "EMPTY":  # a server may echo the key
-                message = message.replace(self._api_key, "***")
+            # The body is the server's, and a server may echo the key: masked before the message
+            # is cut (no half of a key survives the cut), and not chained, so that a traceback
+            # does not print the body again.
+            message = _short(self._redact(str(exc)))
             raise ModelCallError(
                 f"HTTP {status}: {message}",
                 retryable=retryable,
                 status=status,
                 retry_after_s=retry_after(exc.response.headers.get("retry-after")),
-            ) from exc
+            ) from None
+        except Exception as exc:  # the client itself failed; its message may quote the request
+            message = _short(self._redact(f"{type(exc).__name__}: {exc}"))
+            raise ModelCallError(message, retryable=False) from None
         latency = time.perf_counter() - start
         choices = response.get("choices") if isinstance(response, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise ModelCallError("the server returned no choices", retryable=True)
         choice = choices[0]
         usage = response.get("usage") or {}
+        finish = choice.get("finish_reason")
         return ModelOutput(
-            text=(choice.get("message") or {}).get("content") or "",
+            # Replies go to the run log: one that echoes the key (a hostile server) is masked.
+            text=self._redact((choice.get("message") or {}).get("content") or ""),
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=self._redact(finish) if isinstance(finish, str) else finish,
             latency_s=latency,
             mean_logprob=mean_chat_logprob(choice),
         )
+
+    def _redact(self, text: str) -> str:
+        """The text with the API key, as sent or escaped (JSON, repr), replaced by ***. A key
+        shorter than 8 characters ('k', a local server's placeholder) is no secret, and masking
+        it would mangle every reply."""
+        key = self._api_key
+        if not key or len(key.strip()) < 8:
+            return text
+        forms = {key, key.strip(), json.dumps(key)[1:-1], repr(key)[1:-1]} - {""}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "***")
+        return text
 
     async def aclose(self) -> None:
         client, loop = self._client, self._client_loop
@@ -184,7 +206,7 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(found).__name__}: {found}" if found is not None else str(exc)
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: Exception | str) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "..."
 
