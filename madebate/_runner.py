@@ -207,6 +207,9 @@ async def run_experiment_async(
                     await executor.execute(spec, jobs, plans, emit)
             except TimeoutError:
                 stopped = "deadline"
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                stopped = "interrupted"  # for the summary written below; the stop goes on
+                raise
     finally:
         # Also on Ctrl-C or a crash: the records written so far are summarised and kept.
         writer.close()

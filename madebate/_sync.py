@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections.abc import Coroutine
@@ -23,16 +24,39 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     result: dict[str, Any] = {}
     context = contextvars.copy_context()
+    started = threading.Event()
+    handle: dict[str, Any] = {}
+
+    async def main() -> T:
+        handle["task"] = asyncio.current_task()
+        started.set()
+        return await coro
 
     def worker() -> None:
         try:
-            result["value"] = context.run(asyncio.run, coro)
+            with asyncio.Runner() as runner:
+                handle["loop"] = runner.get_loop()
+                result["value"] = runner.run(main(), context=context)
         except BaseException as exc:
             result["error"] = exc
+        finally:
+            started.set()
 
     thread = threading.Thread(target=worker, name="madebate-sync", daemon=True)
     thread.start()
-    thread.join()
+    try:
+        thread.join()
+    except BaseException:
+        # An interrupt (a notebook's stop button) reaches this thread only: cancel the work in
+        # the worker and wait for its cleanup, so a run writes its summary and lets go of its
+        # directory before the interrupt goes on.
+        started.wait()
+        loop, task = handle.get("loop"), handle.get("task")
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just finished
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join()
+        raise
     if "error" in result:
         raise result["error"]
     return result["value"]  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -667,7 +668,14 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
 
 
 def main() -> None:
-    app()
+    # A polite stop (kill, timeout, a batch scheduler) ends a run as Ctrl-C does: finished
+    # records kept, the summary written, the resume command printed.
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        app()
+    except KeyboardInterrupt:  # before a run got going: nothing to keep, no traceback
+        err_console.print("interrupted", highlight=False, markup=False)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
