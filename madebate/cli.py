@@ -640,6 +640,7 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
         "decided",
         "no answer",
         "errors",
+        "retries",
         "turns",
         "calls/ex",
         "tokens/ex",
@@ -659,12 +660,28 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
             f"{c['decision_rate']:.0%}",
             str(c["no_answer"]),
             str(c["errors"]),
+            str(c.get("retries", 0)),
             f"{c['mean_turns']:.2f}",
             f"{c['calls_per_example']:.1f}",
             f"{c['tokens_per_example']:.0f}",
             f"{c['discussion_wall_s']:.1f}",
         )
     console.print(table)
+    for cell, c in cells.items():
+        failed = c.get("failed_examples") or []
+        assert isinstance(failed, list)
+        for f in failed[:5]:  # the rest are in summary.json
+            err_console.print(
+                _plain(
+                    f"failed: {cell} example {f['example_id']} (repeat {f['repeat']}): {f['cause']}"
+                ),
+                highlight=False,
+                soft_wrap=True,  # one line each, for grep
+            )
+        if len(failed) > 5:
+            err_console.print(
+                _plain(f"failed: {cell}: {c['errors']} in all; see summary.json"), highlight=False
+            )
 
 
 def main() -> None:

@@ -525,6 +525,12 @@ def test_resume_runs_the_failed_examples_again_and_only_those(
     assert {k[1] for k in failed} == {"gk-03", "gk-11"} and len(failed) == 2 * len(CELLS)
     assert first.summary["complete"] is False  # the failed examples are still to be run
     assert all(c["errors"] == 2 for c in first.summary["cells"].values())
+    shown = CliRunner().invoke(app, ["summary", str(run_dir)])
+    assert shown.exit_code == 0, shown.output
+    listed = [line for line in shown.output.splitlines() if line.startswith("failed: ")]
+    assert len(listed) == len(failed), shown.output  # each failed example, with its cause
+    assert all("the backend is down for this one" in line for line in listed), listed
+    assert sum("example gk-03 (repeat 0)" in line for line in listed) == len(CELLS)
 
     model[0] = healthy
     resumed = mb.run_experiment(spec, resume=run_dir)
