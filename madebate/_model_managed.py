@@ -136,22 +136,31 @@ class ManagedModel:
             ) from None
 
     async def context_window(self) -> int | None:
-        return self._context_window or await self.provider.context_window()
+        if self._context_window is None:
+            self._context_window = await self.provider.context_window()  # fixed once known
+        return self._context_window
 
     async def fits(self, messages: list[ChatMessage], config: GenerateConfig) -> bool:
         """Whether the prompt and a reply of `max_tokens` fit the model's context."""
-        window = await self.context_window()
-        if window is None:
-            return True
-        return await self.provider.count_tokens(messages) + config.max_tokens <= window
+        return await self._needed(messages, config) is None
 
     async def check_context(self, messages: list[ChatMessage], config: GenerateConfig) -> None:
+        needed = await self._needed(messages, config)
+        if needed is not None:
+            raise ContextOverflow(needed, await self.context_window() or 0, self.model_id)
+
+    async def _needed(self, messages: list[ChatMessage], config: GenerateConfig) -> int | None:
+        """The tokens a request needs when they are over the window; None when it fits."""
         window = await self.context_window()
         if window is None:
-            return
+            return None
+        # A token is at least one byte, and chat templates add a few tokens per message: most
+        # prompts are shown to fit without running the tokenizer.
+        bound = sum(len(m.content.encode()) + 32 for m in messages) + 64
+        if bound + config.max_tokens <= window:
+            return None
         needed = await self.provider.count_tokens(messages) + config.max_tokens
-        if needed > window:
-            raise ContextOverflow(needed, window, self.model_id)
+        return needed if needed > window else None
 
     def _wait(self, state: RetryCallState) -> float:
         """Exponential backoff with jitter, but never shorter than the server's Retry-After

@@ -151,3 +151,20 @@ def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
     )
     assert made and all(m.requests == [] for m in made)
     assert not (tmp_path / "run").exists()
+
+
+async def test_the_tokenizer_runs_only_for_prompts_near_the_window() -> None:
+    counted: list[int] = []
+
+    class Counting(ScriptedModel):
+        async def count_tokens(self, messages: list[ChatMessage]) -> int:
+            counted.append(1)
+            return await super().count_tokens(messages)
+
+    model = ManagedModel(Counting(["ok", "ok"], context_window=4096))
+    short = [ChatMessage(role="user", content="Capital of Italy?")]
+    await model.generate(short, GenerateConfig(max_tokens=100), role="discussion", agent="A1")
+    assert counted == []  # its bytes alone show it fits
+    near = [ChatMessage(role="user", content=" ".join(["word"] * 900))]
+    await model.generate(near, GenerateConfig(max_tokens=100), role="discussion", agent="A1")
+    assert counted == [1]  # 4,500 bytes could be 4,500 tokens: counted, and it fits
