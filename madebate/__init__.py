@@ -10,6 +10,7 @@ from madebate._consensus import consensus_tally, hybrid, majority, supermajority
 from madebate._datasets import ColumnMap, DatasetSpec, load_dataset
 from madebate._discussion import Discussion, discuss, discuss_async
 from madebate._errors import BudgetExceeded, ConfigError, MadebateError, ModelCallError
+from madebate._executor_ray import RayExecutor
 from madebate._experiment import (
     Cell,
     ExperimentSpec,
@@ -46,7 +47,7 @@ from madebate._results import (
     Stance,
     Usage,
 )
-from madebate._runner import RunResult, run_experiment, run_experiment_async
+from madebate._runner import LocalExecutor, RunResult, run_experiment, run_experiment_async
 from madebate._scoring import metrics, read_number, score, summarize
 from madebate._support import SupportState, track_support
 from madebate._tally import Tally, approval, borda, cumulative, plurality
@@ -78,6 +79,7 @@ __all__ = [
     "ErrorInfo",
     "ExperimentSpec",
     "GenerateConfig",
+    "LocalExecutor",
     "MadebateError",
     "ManagedModel",
     "Message",
@@ -89,6 +91,7 @@ __all__ = [
     "Persona",
     "PersonaLibrary",
     "PersonaSource",
+    "RayExecutor",
     "RepeatSpec",
     "Run",
     "RunResult",
