@@ -29,40 +29,29 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from throughput import QUESTION, free_port, get_json, start_server
+from _bench import free_port, get_json, start_server, start_until_up
+from throughput import QUESTION
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = ["21", "27", "29", "33"]
 
 
 def start_proxy(upstream: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("fault_proxy.py")),
-            "--upstream",
-            upstream,
-            "--port",
-            str(port),
-            "--fault-rate",
-            str(args.fault_rate),
-            "--seed",
-            str(args.seed),
-            "--retry-after-s",
-            str(args.retry_after_s),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            get_json(f"http://127.0.0.1:{port}/stats")
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the fault proxy did not start")
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("fault_proxy.py")),
+        "--upstream",
+        upstream,
+        "--port",
+        str(port),
+        "--fault-rate",
+        str(args.fault_rate),
+        "--seed",
+        str(args.seed),
+        "--retry-after-s",
+        str(args.retry_after_s),
+    ]
+    return start_until_up(command, port, "fault proxy")
 
 
 def run(base_url: str, workdir: Path, args: argparse.Namespace) -> tuple[dict, float]:

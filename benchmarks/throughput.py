@@ -20,48 +20,17 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from _bench import free_port, get_json, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Which of these numbers is prime? (item {i})"
 OPTIONS = ["21", "27", "29", "33"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str, data: bytes | None = None) -> dict:
-    with urllib.request.urlopen(
-        urllib.request.Request(url, data=data, method="POST" if data is not None else "GET"),
-        timeout=10,
-    ) as r:
-        return json.loads(r.read())
-
-
-def start_server(path: str, port: int, slots: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, path, "--port", str(port), "--slots", str(slots)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            get_json(f"http://127.0.0.1:{port}/stats")
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the fake server did not start")
 
 
 def usage() -> tuple[float, float]:
