@@ -483,17 +483,21 @@ class _Run:
 
         system = ChatMessage(role="system", content=agent.system_prompt)
 
-        async def fitted(instruction_mode: str) -> list[ChatMessage]:
+        def single(instruction_mode: str) -> Callable[[], list[ChatMessage]]:
+            return lambda: [system, ChatMessage(role="user", content=prompt(instruction_mode))]
+
+        async def fitted(build: Callable[[], list[ChatMessage]]) -> list[ChatMessage]:
             # Over the model's context, the oldest messages this agent sees go first; the model
-            # layer refuses (stop reason budget) what cannot fit even with none.
+            # layer refuses (stop reason budget) what cannot fit even with none. `build` makes
+            # the request from the current `view`.
             nonlocal view
-            messages = [system, ChatMessage(role="user", content=prompt(instruction_mode))]
+            messages = build()
             if self.cfg.context_overflow != "shrink":
                 return messages
             dropped = 0
             while view and not await self.d.model.fits(messages, self.cfg.generation):
                 view, dropped = view[1:], dropped + 1
-                messages = [system, ChatMessage(role="user", content=prompt(instruction_mode))]
+                messages = build()
             if dropped:
                 self.warnings.append(
                     f"turn {turn} {slot}: {dropped} oldest message(s) left out to fit the "
@@ -502,7 +506,7 @@ class _Run:
             return messages
 
         if mode == "respond" and style == "splitfreetext":
-            first = await fitted("agreement")
+            first = await fitted(single("agreement"))
             feedback = await self._generate(first, slot, "agreement", turn)
             agreement = parse_reply(feedback, self.d.task, expect_stance=True, need_solution=False)
             if agreement.stance is not Stance.DISAGREE:
@@ -514,17 +518,21 @@ class _Run:
                     None,
                     None,
                 )
-            follow = [
-                *first,
-                ChatMessage(role="assistant", content=feedback),
-                ChatMessage(role="user", content=prompt("revise")),
-            ]
+            # The follow-up holds the transcript twice: it may need a shorter one than the first
+            # call had (then both of its prompts show the shorter one).
+            follow = await fitted(
+                lambda: [
+                    *single("agreement")(),
+                    ChatMessage(role="assistant", content=feedback),
+                    ChatMessage(role="user", content=prompt("revise")),
+                ]
+            )
             output = await self._call(follow, slot, "discussion", turn)
             raw = f"{feedback.strip()}\n\n{output.text.strip()}"
             parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
             raw_shown = None
         else:
-            messages = await fitted(mode)
+            messages = await fitted(single(mode))
             schema = (
                 reply_schema(
                     self.d.task, stance=mode == "respond", max_tokens=self.cfg.generation.max_tokens

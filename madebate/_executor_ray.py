@@ -106,6 +106,7 @@ class RayWorker:
         }
         self._pool = ModelPool(self._cache)
         self._pool.prepare(cells)
+        await self._pool.start()  # weights or engines load now, not inside a call's timeout
         self._slots = asyncio.Semaphore(concurrency)
         node_id = ""
         try:

@@ -97,10 +97,24 @@ class ModelPool:
         )
 
     def prepare(self, cells: list[Cell]) -> None:
-        """Builds every cell's model now, so a bad provider setting (a missing key, an unknown
-        option) fails the run before anything is written, not as an error record per example."""
+        """Builds every model a cell names (the panel's, a judge's, the drift judge's) now, so
+        a bad provider setting (a missing key, an unknown option) fails the run before anything
+        is written, not as an error record per example."""
         for cell in cells:
             self.get(cell.spec.model_spec(cell.spec.team.model))
+            options = cell.spec.protocol_options
+            if isinstance(options.get("model"), str):
+                # Built as the protocol asks for it (see _judge.py), so it is the same entry.
+                base_url = options.get("base_url")
+                self.by_id(options["model"], {"base_url": base_url} if base_url else {})
+            drift = cell.discussion_config(seed=None).drift_judge
+            if drift is not None and drift.model is not None:
+                self.by_id(drift.model, {})
+
+    async def start(self) -> None:
+        """Loads every model's weights or engine (a worker does this before taking work)."""
+        for model in self._models.values():
+            await model.start()
 
     async def aclose(self) -> None:
         for model in self._models.values():

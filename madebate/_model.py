@@ -63,6 +63,9 @@ class ModelAPI(ABC):
     # True when the backend guarantees replies match the schema (a grammar or a server-side
     # constraint); then discussion replies use structured output by default.
     enforces_structured_output: bool = False
+    # Requests the backend serves at once (None: no limit of its own). A call waiting its turn
+    # waits before its per-attempt timeout starts, never inside it.
+    max_parallel: int | None = None
 
     @abstractmethod
     async def generate(
@@ -78,6 +81,10 @@ class ModelAPI(ABC):
         model id on another server or from another weights file is another model."""
         return self.model_id
 
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Load weights or start an engine ahead of the first call (which does it otherwise),
+        so that a slow load is never counted against a call's timeout."""
+
     async def context_window(self) -> int | None:
         """Tokens the model attends to, prompt and reply together; None when unknown (a remote
         endpoint: configure `context_window` on the model spec)."""
@@ -86,7 +93,8 @@ class ModelAPI(ABC):
     async def count_tokens(self, messages: list[ChatMessage]) -> int:
         """Prompt tokens of `messages`. Without the model's tokenizer this estimates on the
         high side: three characters a token plus the chat template's per-message tokens."""
-        return sum(-(-len(m.content) // 3) + 8 for m in messages) + 4
+        # Non-Latin scripts (CJK, Thai, ...) take a token or more per character.
+        return sum(_estimate(m.content) + 8 for m in messages) + 4
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or engines. Safe to call twice."""
@@ -96,6 +104,11 @@ class ModelAPI(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _estimate(text: str) -> int:
+    ascii_chars = sum(ch.isascii() for ch in text)
+    return -(-ascii_chars // 3) + (len(text) - ascii_chars)
 
 
 def mean_chat_logprob(choice: dict[str, Any]) -> float | None:

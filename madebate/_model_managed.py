@@ -59,7 +59,10 @@ class ManagedModel:
         self.max_attempts = max_attempts
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
-        self._max_concurrency = max_concurrency
+        parallel = provider.max_parallel
+        self._max_concurrency = min(max_concurrency, parallel) if parallel else max_concurrency
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
         self._semaphores: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
 
     @property
@@ -85,6 +88,7 @@ class ManagedModel:
                 record = self._record(context, config, hit, 0, 0.0, None)
                 record.cache_hit = True
                 return hit, record
+        await self.start()
         await self.check_context(messages, config)
         attempts = 0
         start = time.perf_counter()
@@ -134,6 +138,17 @@ class ManagedModel:
             raise ModelCallError(
                 f"no reply within {self.call_timeout_s}s (timeout_s)", retryable=True
             ) from None
+
+    async def start(self) -> None:
+        """The provider's load or engine start, once, outside any call's timeout."""
+        if self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                await self.provider.start()
+                self._started = True
 
     async def context_window(self) -> int | None:
         if self._context_window is None:

@@ -37,18 +37,40 @@ class ParsedReply:
 _QUOTED = re.compile(
     r"```.*?(?:```|\Z)"  # a fenced block (an unclosed fence runs to the end)
     r"|^[ \t]*>[^\n]*"  # a block-quote line
-    r'|"[^"\n]*"'  # "straight quotes"
+    r'|(?<!\d)"[^"\n]*"'  # "straight quotes" (not an inch mark: 3.5")
     r"|\u201c[^\u201d\n]*\u201d",  # “curly quotes”
     re.S | re.M,
 )
 _LEADING_TAG = re.compile(r"\A[\s*_#]*\[\s*(AGREE|DISAGREE)\s*\]", re.I)
+# Reasoning a model shows before its answer (served without a reasoning parser): its words are
+# thoughts about the reply, e.g. "I must begin with [AGREE] or [DISAGREE]", not the reply.
+_THINKING = re.compile(r"<think>.*?(?:</think>|\Z)", re.S | re.I)
+# The two tags named together are a restatement of the instructions, not a stance.
+_BOTH_TAGS = re.compile(
+    r"\[\s*(?:AGREE|DISAGREE)\s*\][`'\"*\s]{0,3}(?:or|/)[`'\"*\s]{0,3}\[\s*(?:AGREE|DISAGREE)\s*\]",
+    re.I,
+)
+# A tag quoted on its own ('Stance: "[AGREE]"') is emphasis; a quoted sentence holding a tag
+# ('"A1: [AGREE]"') is someone else's words.
+_QUOTED_TAG_ALONE = re.compile(r"[\"\u201c]\s*\[\s*(AGREE|DISAGREE)\s*\]\s*[\"\u201d]", re.I)
+_WHOLE_FENCE = re.compile(r"\A\s*```[^\n]*\n(.*?)\n?```\s*\Z", re.S)
 
 
 def read_stance(text: str) -> Stance:
-    """The speaker's stance tag, or UNREADABLE when there is none. A reply that begins with a tag
-    (as asked) takes it; otherwise the first tag outside quoted material (fences, block quotes,
-    double quotes), so quoting another agent's '[AGREE]' never becomes the speaker's stance."""
-    m = _LEADING_TAG.search(text) or _STANCE_TAG.search(_QUOTED.sub(" ", text))
+    """The speaker's stance tag, or UNREADABLE when there is none. Shown reasoning and a
+    restatement of the instructions are set aside, and a reply wrapped whole in a code fence is
+    unwrapped. Then a reply that begins with a tag (as asked) takes it; otherwise the first tag
+    outside quoted material (fences, block quotes, double quotes), so quoting another agent's
+    '[AGREE]' never becomes the speaker's stance; last, a tag quoted on its own (emphasis)."""
+    text = _BOTH_TAGS.sub(" ", _THINKING.sub(" ", text))
+    fenced = _WHOLE_FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    m = (
+        _LEADING_TAG.search(text)
+        or _STANCE_TAG.search(_QUOTED.sub(" ", text))
+        or _QUOTED_TAG_ALONE.search(text)
+    )
     if not m:
         return Stance.UNREADABLE
     return Stance.AGREE if m.group(1).upper() == "AGREE" else Stance.DISAGREE

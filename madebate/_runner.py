@@ -202,18 +202,21 @@ async def run_experiment_async(
             new += 1
 
         with display:
+            deadline = asyncio.timeout(spec.deadline_s)
             try:
-                async with asyncio.timeout(spec.deadline_s):
+                async with deadline:
                     await executor.execute(spec, jobs, plans, emit)
             except TimeoutError:
+                if not deadline.expired():
+                    raise  # some other timeout, not the run's deadline
                 stopped = "deadline"
             except (asyncio.CancelledError, KeyboardInterrupt):
                 stopped = "interrupted"  # for the summary written below; the stop goes on
                 raise
     finally:
-        # Also on Ctrl-C or a crash: the records written so far are summarised and kept.
-        writer.close()
-        await executor.aclose()
+        # Also on Ctrl-C or a crash: the records written so far are summarised and kept. The
+        # summary is written first, while the directory is still locked (a resume waiting for
+        # it cannot start early and be overwritten), and before a slow executor shutdown.
         wall = time.perf_counter() - start
         summary = summarize_records(latest_records(run_dir), [c.id for c in cells])
         # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
@@ -235,6 +238,10 @@ async def run_experiment_async(
         if extra is not None:
             summary.update(extra())
         writer.write_summary(summary)
+        try:
+            await executor.aclose()
+        finally:
+            writer.close()
     return RunResult(
         run_dir=run_dir,
         summary=summary,

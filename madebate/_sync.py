@@ -25,6 +25,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     result: dict[str, Any] = {}
     context = contextvars.copy_context()
     started = threading.Event()
+    finished = threading.Event()
     handle: dict[str, Any] = {}
 
     async def main() -> T:
@@ -41,22 +42,29 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
             result["error"] = exc
         finally:
             started.set()
+            finished.set()
 
     thread = threading.Thread(target=worker, name="madebate-sync", daemon=True)
     thread.start()
     try:
-        thread.join()
+        finished.wait()
     except BaseException:
         # An interrupt (a notebook's stop button) reaches this thread only: cancel the work in
         # the worker and wait for its cleanup, so a run writes its summary and lets go of its
-        # directory before the interrupt goes on.
-        started.wait()
-        loop, task = handle.get("loop"), handle.get("task")
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has just finished
-                loop.call_soon_threadsafe(task.cancel)
-        thread.join()
+        # directory before the interrupt goes on. (An Event, not Thread.join: a join cut short
+        # by an interrupt can report a live thread as finished.)
+        while not finished.is_set():
+            try:  # a second interrupt must not leave the worker cleaning up behind our back
+                started.wait()
+                loop, task = handle.get("loop"), handle.get("task")
+                if loop is not None and task is not None:
+                    with contextlib.suppress(RuntimeError):  # the loop has just finished
+                        loop.call_soon_threadsafe(task.cancel)
+                finished.wait()
+            except KeyboardInterrupt:
+                continue
         raise
+    thread.join()
     if "error" in result:
         raise result["error"]
     return result["value"]  # type: ignore[no-any-return]

@@ -39,3 +39,30 @@ async def test_a_failure_cancels_the_siblings_and_is_raised_itself() -> None:
     with pytest.raises(BudgetExceeded, match="call limit of 3"):
         await gather_all([slow("a"), over_budget(), slow("b")])
     assert sorted(cancelled) == ["a", "b"] and finished == []
+
+
+async def test_waiting_for_a_one_at_a_time_backend_is_not_counted_against_the_timeout() -> None:
+    # A backend that generates one reply at a time (llama.cpp): eight calls of 0.15 s each
+    # take 1.2 s in all, yet none may time out at 0.5 s, because each waits its turn in the
+    # wrapper before its own clock starts.
+    from madebate._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+    from madebate._model_managed import ManagedModel
+
+    class OneAtATime(ModelAPI):
+        model_id = "serial"
+        max_parallel = 1
+
+        def __init__(self) -> None:
+            self.lock = asyncio.Lock()
+
+        async def generate(self, messages, config, context=None):  # type: ignore[no-untyped-def]
+            async with self.lock:
+                await asyncio.sleep(0.15)
+            return ModelOutput(text="ok")
+
+    model = ManagedModel(OneAtATime(), max_concurrency=64, call_timeout_s=0.5, max_attempts=1)
+    messages = [ChatMessage(role="user", content="hi")]
+    results = await gather_all(
+        model.generate(messages, GenerateConfig(), role="discussion", agent="A1") for _ in range(8)
+    )
+    assert [r.attempts for _, r in results] == [1] * 8

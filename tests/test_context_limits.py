@@ -168,3 +168,29 @@ async def test_the_tokenizer_runs_only_for_prompts_near_the_window() -> None:
     near = [ChatMessage(role="user", content=" ".join(["word"] * 900))]
     await model.generate(near, GenerateConfig(max_tokens=100), role="discussion", agent="A1")
     assert counted == [1]  # 4,500 bytes could be 4,500 tokens: counted, and it fits
+
+
+def _split_disagreeing(request: ScriptedRequest) -> str:
+    if request.role == "agreement":
+        return f"[DISAGREE] {PADDING}"
+    return f"{PADDING}\nFinal Solution: {'ABCD'[request.index % 4]}"
+
+
+async def test_splitfreetext_follow_up_is_fitted_too() -> None:
+    # The follow-up call holds the transcript twice (its agreement and revise prompts): it is
+    # shrunk on its own, so the discussion runs its turns instead of stopping with budget.
+    model = ScriptedModel(_split_disagreeing, context_window=800)
+    result = await mb.discuss_async(
+        "Capital of Italy?",
+        options=OPTIONS,
+        model=model,
+        agents=3,
+        personas="none",
+        style="splitfreetext",
+        max_turns=3,
+        generation={"max_tokens": 50},
+    )
+    assert result.stop_reason == "max_turns" and result.turns == 3
+    assert all(_prompt_words(r) + 50 <= 800 for r in model.requests)
+    follow_ups = [r for r in model.requests if r.role == "discussion" and len(r.messages) == 4]
+    assert follow_ups

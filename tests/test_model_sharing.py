@@ -93,3 +93,27 @@ def test_a_judge_model_named_in_options_is_the_runs_shared_model(
     assert made.count("scripted") == 1
     assert made.count("scripted/judge") == 1
     assert closed.count("scripted/judge") == 1
+
+
+def test_a_judge_model_that_cannot_be_made_fails_before_the_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import madebate as mb
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("MADEBATE_NO_JUDGE_KEY", raising=False)
+    data = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+    for options in (
+        {"protocol": "judge", "protocol_options": {"model": "openai/judge"}},
+        {"discussion": {"drift_judge": {"model": "openai/watcher"}}},
+    ):
+        spec = {
+            "name": "keyless-judge",
+            "dataset": {"path": str(data), "limit": 2},
+            "model": "scripted",
+            "cache": False,
+            **options,
+        }
+        with pytest.raises(mb.ConfigError, match="no API key"):
+            mb.run_experiment(spec, out=tmp_path / "run")
+        assert not (tmp_path / "run").exists()

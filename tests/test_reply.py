@@ -327,3 +327,22 @@ def test_task_formatting_and_validation() -> None:
         Task(question="q", options=["x", "  "])
     with pytest.raises(ValidationError):
         Task(question="")
+
+
+# Replies of capable models that the quoted-material rules must not misread (review findings).
+@pytest.mark.parametrize(
+    ("reply", "stance"),
+    [
+        ("<think>I must begin with [AGREE] or [DISAGREE].</think>\n[DISAGREE] No.", "disagree"),
+        ("<think>Maybe [AGREE]? Let me check", "unreadable"),  # cut off while thinking
+        ("```\n[AGREE] Fine.\nFinal Solution: A\n```", "agree"),  # the whole reply fenced
+        ('Stance: "[AGREE]"', "agree"),  # a tag quoted alone is emphasis
+        ("\u201c[DISAGREE]\u201d \u2014 that is my stance", "disagree"),
+        ('The 3.5" drive fits, so I [AGREE] with the "standard" answer', "agree"),  # inch mark
+        ("I must answer `[AGREE]` or `[DISAGREE]`. I choose [DISAGREE].", "disagree"),
+        ("Having checked every step, I [AGREE].", "agree"),  # reasoning first
+        ('He said "A1: [AGREE]" and that is all.', "unreadable"),  # someone else's words
+    ],
+)
+def test_stance_of_capable_models_replies(reply: str, stance: str) -> None:
+    assert read_stance(reply).value == stance

@@ -106,6 +106,7 @@ class LlamaCppModel(ModelAPI):
         self.logprobs = logprobs
         if logprobs and n_ctx == 0:
             self.n_ctx = 2048
+        self.max_parallel = 1  # one Llama object generates one reply at a time
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self.enforces_structured_output = True
         self._llm: Any = None
@@ -140,6 +141,9 @@ class LlamaCppModel(ModelAPI):
     def context_length(self) -> int | None:
         return int(self._llm.n_ctx()) if self._llm is not None else None
 
+    async def start(self) -> None:
+        await asyncio.to_thread(self._loaded)
+
     async def context_window(self) -> int | None:
         return await asyncio.to_thread(lambda: int(self._loaded().n_ctx()))
 
@@ -166,8 +170,12 @@ class LlamaCppModel(ModelAPI):
         config: GenerateConfig,
         context: CallContext | None = None,
     ) -> ModelOutput:
+        abandoned = threading.Event()
         try:
-            result, latency = await asyncio.to_thread(self._complete, messages, config)
+            result, latency = await asyncio.to_thread(self._complete, messages, config, abandoned)
+        except asyncio.CancelledError:
+            abandoned.set()  # timed out or stopped: if still queued for the model, never runs
+            raise
         except ValueError as exc:  # e.g. the prompt exceeds the context window
             raise ModelCallError(f"llama.cpp rejected the request: {exc}", retryable=False) from exc
         choice = result["choices"][0]
@@ -182,7 +190,7 @@ class LlamaCppModel(ModelAPI):
         )
 
     def _complete(
-        self, messages: list[ChatMessage], config: GenerateConfig
+        self, messages: list[ChatMessage], config: GenerateConfig, abandoned: threading.Event
     ) -> tuple[dict[str, Any], float]:
         kwargs: dict[str, Any] = {
             "messages": [m.model_dump() for m in messages],
@@ -200,6 +208,8 @@ class LlamaCppModel(ModelAPI):
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 1  # without it llama-cpp-python returns no logprobs
         with self._lock:
+            if abandoned.is_set():
+                raise ModelCallError("abandoned before it started", retryable=True)
             if self._llm is None:
                 self._llm = self._load()
             start = time.perf_counter()
