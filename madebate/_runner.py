@@ -28,6 +28,7 @@ from madebate._experiment import (
 )
 from madebate._jobs import Job, ModelPool, jobs_for, run_jobs
 from madebate._model_managed import ManagedModel
+from madebate._models import named_only
 from madebate._progress import RunProgress
 from madebate._runlog import RunWriter, is_failed, latest_records
 from madebate._summary import summarize_records
@@ -169,9 +170,10 @@ async def run_experiment_async(
     executor = executor or LocalExecutor(cache)
     try:
         executor.prepare(spec, cells)
-        if isinstance(executor, LocalExecutor):
-            pool = executor.pool
-            await check_context(cells, tasks, pool.get, spec.dataset.path, source)
+        # Locally with the models themselves (their tokenizers and windows); for an executor
+        # whose models live elsewhere, against the windows the spec gives, estimated.
+        model_for = executor.pool.get if isinstance(executor, LocalExecutor) else configured_window
+        await check_context(cells, tasks, model_for, spec.dataset.path, source)
         run_dir = Path(resume or out or default_run_dir(spec.name))
         writer = RunWriter(
             run_dir,
@@ -313,6 +315,11 @@ async def check_context(
                 source=source or dataset,
                 field="dataset",
             )
+
+
+def configured_window(spec: ModelSpec) -> ManagedModel:
+    """A stand-in for a model that is not built here, with the spec's `context_window`."""
+    return named_only(spec.id, {}, context_window=spec.context_window)
 
 
 def default_run_dir(name: str) -> Path:

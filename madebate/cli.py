@@ -600,15 +600,10 @@ _DATASET_SUFFIXES = (".jsonl", ".json", ".csv")
 def _check_configured_context(spec: Any, cells: Any, tasks: Any, source: str) -> None:
     """Examples beyond a context window given in the spec (`model.context_window`), estimated
     without building or loading any model; `run` checks again with the model's tokenizer."""
-    from madebate._model_managed import ManagedModel
-    from madebate._models import named_only
-    from madebate._runner import check_context
+    from madebate._runner import check_context, configured_window
     from madebate._sync import run_sync
 
-    def model_for(model_spec: Any) -> ManagedModel:
-        return named_only(model_spec.id, {}, context_window=model_spec.context_window)
-
-    run_sync(check_context(cells, tasks, model_for, spec.dataset.path, source))
+    run_sync(check_context(cells, tasks, configured_window, spec.dataset.path, source))
 
 
 def _file_kind(data: object, file: Path) -> str:

@@ -194,3 +194,35 @@ async def test_splitfreetext_follow_up_is_fitted_too() -> None:
     assert all(_prompt_words(r) + 50 <= 800 for r in model.requests)
     follow_ups = [r for r in model.requests if r.role == "discussion" and len(r.messages) == 4]
     assert follow_ups
+
+
+def test_a_distributed_run_checks_the_configured_window_before_it_starts(tmp_path: Path) -> None:
+    # An executor whose models live on other machines (Ray): the driver cannot ask them, so
+    # the spec's context_window is checked, estimated, before the run directory exists.
+    from typing import Any
+
+    executed: list[int] = []
+
+    class Elsewhere:
+        def prepare(self, spec: Any, cells: Any) -> None:
+            pass
+
+        async def execute(self, spec: Any, jobs: Any, plans: Any, emit: Any) -> None:
+            executed.append(len(jobs))
+
+        async def aclose(self) -> None:
+            pass
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(
+        '{"id": "huge", "question": "' + " ".join(["x"] * 9000) + '?", "options": ["a", "b"]}\n',
+        encoding="utf-8",
+    )
+    spec = {
+        "name": "far",
+        "dataset": {"path": str(data)},
+        "model": {"id": "openai/remote", "context_window": 4096},
+    }
+    with pytest.raises(ConfigError, match=r"context window of 4096 .* example 'huge' \(about"):
+        mb.run_experiment(spec, out=tmp_path / "run", executor=Elsewhere())
+    assert executed == [] and not (tmp_path / "run").exists()
