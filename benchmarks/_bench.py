@@ -9,7 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+# Every benchmark asks the same kind of question: the fake server answers a multiple-choice
+# prompt in MALLM's format.
+QUESTION = "Which of these numbers is prime? (item {i})"
+OPTIONS = ["21", "27", "29", "33"]
 
 
 def free_port() -> int:
@@ -42,3 +48,41 @@ def start_server(path: str, port: int, slots: int) -> subprocess.Popen[bytes]:
     """The shared fake latency server (../shared/bench/fake_llm_server.py), by path."""
     command = [sys.executable, path, "--port", str(port), "--slots", str(slots)]
     return start_until_up(command, port, "fake server")
+
+
+def write_dataset(path: Path, n: int) -> None:
+    with path.open("w") as fh:
+        for i in range(n):
+            row = {"id": f"q{i}", "question": QUESTION.format(i=i), "options": OPTIONS}
+            fh.write(json.dumps({**row, "answer": "C"}) + "\n")
+
+
+def discussion_spec(
+    name: str,
+    data: Path,
+    model: dict[str, Any],
+    *,
+    agents: int = 3,
+    turns: int = 3,
+    exact_turns: bool = True,
+    max_tokens: int = 512,
+    in_flight: int = 200,
+) -> dict[str, Any]:
+    """The benchmarks' experiment: memory, majority consensus, library personas, no cache;
+    `exact_turns` fixes every discussion at `turns` turns (same work per discussion)."""
+    discussion: dict[str, Any] = {"max_turns": turns}
+    if exact_turns:
+        discussion["min_turns"] = turns
+    return {
+        "name": name,
+        "dataset": {"path": str(data)},
+        "task": {"kind": "multiple_choice"},
+        "model": model,
+        "team": {"agents": agents, "personas": "library"},
+        "paradigm": "memory",
+        "protocol": "majority_consensus",
+        "discussion": discussion,
+        "generation": {"max_tokens": max_tokens, "temperature": 0.0},
+        "concurrency": in_flight,
+        "cache": False,
+    }

@@ -29,11 +29,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _bench import free_port, get_json, start_server, start_until_up
-from throughput import QUESTION
+from _bench import discussion_spec, free_port, get_json, start_server, start_until_up, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = ["21", "27", "29", "33"]
 
 
 def start_proxy(upstream: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
@@ -59,29 +57,18 @@ def run(base_url: str, workdir: Path, args: argparse.Namespace) -> tuple[dict, f
     import madebate
 
     data = workdir / "data.jsonl"
-    with data.open("w") as fh:
-        for i in range(args.n):
-            row = {"id": f"q{i}", "question": QUESTION.format(i=i), "options": OPTIONS}
-            fh.write(json.dumps({**row, "answer": "C"}) + "\n")
-    spec = {
-        "name": "faults",
-        "dataset": {"path": str(data)},
-        "task": {"kind": "multiple_choice"},
-        "model": {
-            "id": "openai/fake",
-            "base_url": base_url,
-            "max_concurrency": 1000,
-            "timeout_s": args.timeout_s,
-            "max_attempts": args.max_attempts,
-        },
-        "team": {"agents": 3, "personas": "library"},
-        "paradigm": "memory",
-        "protocol": "majority_consensus",
-        "discussion": {"max_turns": args.turns},
-        "generation": {"max_tokens": 512, "temperature": 0.0},
-        "concurrency": args.in_flight,
-        "cache": False,
+    write_dataset(data, args.n)
+    model = {
+        "id": "openai/fake",
+        "base_url": base_url,
+        "max_concurrency": 1000,
+        "timeout_s": args.timeout_s,
+        "max_attempts": args.max_attempts,
     }
+    # Discussions may end early (consensus): the faults, not equal work, are the point here.
+    spec = discussion_spec(
+        "faults", data, model, turns=args.turns, exact_turns=False, in_flight=args.in_flight
+    )
     started = time.perf_counter()
     result = madebate.run_experiment(spec, out=workdir / "run", progress=False)
     return {"summary": result.summary, "run_dir": str(result.run_dir)}, (

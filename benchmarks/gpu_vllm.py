@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,16 +42,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _bench import discussion_spec, free_port, write_dataset
+
 ROOT = Path(__file__).resolve().parents[1]
-QUESTION = "Which of these numbers is prime? (item {i})"
-OPTIONS = ["21", "27", "29", "33"]
 TARGET_SPEEDUP = 1.5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -60,13 +53,6 @@ def tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def write_dataset(path: Path, n: int) -> None:
-    with path.open("w") as fh:
-        for i in range(n):
-            row = {"id": f"q{i}", "question": QUESTION.format(i=i), "options": OPTIONS}
-            fh.write(json.dumps({**row, "answer": "C"}) + "\n")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,21 +69,16 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def experiment(args: argparse.Namespace, data: Path, model: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": "gpu-vllm",
-        "dataset": {"path": str(data)},
-        "task": {"kind": "multiple_choice"},
-        # Both paths: no client-side limit below the discussions in flight.
-        "model": {"max_concurrency": 4096, **model},
-        "team": {"agents": 3, "personas": "library"},
-        "paradigm": "memory",
-        "protocol": "majority_consensus",
-        "discussion": {"max_turns": args.turns, "min_turns": args.turns},  # exactly `turns`
-        "generation": {"max_tokens": args.max_tokens, "temperature": 0.0},
-        "concurrency": args.in_flight,
-        "cache": False,
-        "seed": 0,
-    }
+    # Both paths: no client-side limit below the discussions in flight.
+    spec = discussion_spec(
+        "gpu-vllm",
+        data,
+        {"max_concurrency": 4096, **model},
+        turns=args.turns,
+        max_tokens=args.max_tokens,
+        in_flight=args.in_flight,
+    )
+    return {**spec, "seed": 0}
 
 
 # -- one phase, in a subprocess -----------------------------------------------------------------

@@ -33,11 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _bench import free_port, get_json, start_server
+from _bench import discussion_spec, free_port, get_json, start_server, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTION = "Which of these numbers is prime? (item {i})"
-OPTIONS = ["21", "27", "29", "33"]
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -70,28 +68,11 @@ def run_phase(args: argparse.Namespace) -> dict[str, Any]:
 
     workdir = Path(tempfile.mkdtemp(prefix="madebate-ray-bench-"))
     data = workdir / "data.jsonl"
-    with data.open("w") as fh:
-        for i in range(args.n):
-            row = {"id": f"q{i}", "question": QUESTION.format(i=i), "options": OPTIONS}
-            fh.write(json.dumps({**row, "answer": "C"}) + "\n")
-    spec = {
-        "name": "ray-scaling",
-        "dataset": {"path": str(data)},
-        "task": {"kind": "multiple_choice"},
-        "model": {
-            "id": args.model,
-            "base_url": args.base_url,
-            "max_concurrency": 1000,
-            "timeout_s": 600,
-        },
-        "team": {"agents": args.agents, "personas": "library"},
-        "paradigm": "memory",
-        "protocol": "majority_consensus",
-        "discussion": {"max_turns": args.turns, "min_turns": args.turns},
-        "generation": {"max_tokens": 512, "temperature": 0.0},
-        "concurrency": args.in_flight,
-        "cache": False,
-    }
+    write_dataset(data, args.n)
+    model = {"id": args.model, "base_url": args.base_url, "max_concurrency": 1000, "timeout_s": 600}
+    spec = discussion_spec(
+        "ray-scaling", data, model, agents=args.agents, turns=args.turns, in_flight=args.in_flight
+    )
     executor: Executor | None = None
     if args.executor == "ray":
         executor = RayExecutor(address=args.address, workers=args.phase_workers)

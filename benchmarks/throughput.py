@@ -26,11 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from _bench import free_port, get_json, start_server
+from _bench import (
+    OPTIONS,
+    QUESTION,
+    discussion_spec,
+    free_port,
+    get_json,
+    start_server,
+    write_dataset,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTION = "Which of these numbers is prime? (item {i})"
-OPTIONS = ["21", "27", "29", "33"]
 
 
 def usage() -> tuple[float, float]:
@@ -98,37 +104,11 @@ def madebate_phase(base_url: str, n: int, in_flight: int, turns: int, agents: in
 
     workdir = Path(tempfile.mkdtemp(prefix="madebate-bench-"))
     data = workdir / "data.jsonl"
-    with data.open("w") as fh:
-        for i in range(n):
-            fh.write(
-                json.dumps(
-                    {
-                        "id": f"q{i}",
-                        "question": QUESTION.format(i=i),
-                        "options": OPTIONS,
-                        "answer": "C",
-                    }
-                )
-                + "\n"
-            )
-    spec = {
-        "name": "throughput",
-        "dataset": {"path": str(data)},
-        "task": {"kind": "multiple_choice"},
-        "model": {
-            "id": "openai/fake",
-            "base_url": base_url,
-            "max_concurrency": 1000,
-            "timeout_s": 600,
-        },
-        "team": {"agents": agents, "personas": "library"},
-        "paradigm": "memory",
-        "protocol": "majority_consensus",
-        "discussion": {"max_turns": turns, "min_turns": turns},  # exactly `turns` turns
-        "generation": {"max_tokens": 512, "temperature": 0.0},
-        "concurrency": in_flight,
-        "cache": False,
-    }
+    write_dataset(data, n)
+    model = {"id": "openai/fake", "base_url": base_url, "max_concurrency": 1000, "timeout_s": 600}
+    spec = discussion_spec(
+        "throughput", data, model, agents=agents, turns=turns, in_flight=in_flight
+    )
     cpu0, _ = usage()
     t0 = time.perf_counter()
     result = madebate.run_experiment(spec, out=workdir / "run", progress=False)
