@@ -46,7 +46,7 @@ from madebate._results import (
     StopReason,
     usage_totals,
 )
-from madebate._support import track_support
+from madebate._support import SupportState, track_support
 from madebate._sync import run_sync
 from madebate._task import Task
 from madebate._yaml import config_error_from
@@ -386,18 +386,14 @@ class _Run:
     async def _run_step(self, turn: int, step: CompiledStep) -> None:
         # Everyone in a step speaks from the same transcript; messages land after the step, so
         # agents speaking together never see each other's message of this step.
-        spoken = await gather_all(self._speak(turn, step, s) for s in step.speakers)
-        # The answer each speaker was shown, read before this step's messages land.
-        shown_answers = {
-            s: track_support(self._delivered(s, turn), self.paradigm.voters).current_answer
-            for s in step.speakers
-        }
-        for speaker, (parsed, raw, seen, confidence, shown) in zip(
+        # The solution each speaker is shown; its [AGREE] without an answer agrees with it.
+        shown = {s: self._shown_state(s, turn) for s in step.speakers}
+        spoken = await gather_all(self._speak(turn, step, s, shown[s]) for s in step.speakers)
+        for speaker, (parsed, raw, seen, confidence, text) in zip(
             step.speakers, spoken, strict=True
         ):
-            if shown is None:
-                shown = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
-            text = shown
+            if text is None:
+                text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             message = Message(
                 index=len(self.messages),
                 turn=turn,
@@ -413,7 +409,7 @@ class _Run:
                 receivers=list(step.receivers[speaker]),
                 visible_message_ids=seen,
                 agreed_with=(
-                    shown_answers[speaker]
+                    shown[speaker].current_answer
                     if parsed.stance is Stance.AGREE and parsed.answer is None
                     else None
                 ),
@@ -440,18 +436,17 @@ class _Run:
             m for m in self._delivered(agent, turn) if window is None or m.turn >= turn - window
         ]
 
-    def _current_solution_for(self, agent: str, turn: int) -> str | None:
+    def _shown_state(self, agent: str, turn: int) -> SupportState:
         # The current solution is state, not memory: it is taken from everything delivered to
         # the agent, even beyond the memory window.
-        state = track_support(self._delivered(agent, turn), self.paradigm.voters)
-        return state.current_solution
+        return track_support(self._delivered(agent, turn), self.paradigm.voters)
 
     async def _speak(
-        self, turn: int, step: CompiledStep, slot: str
+        self, turn: int, step: CompiledStep, slot: str, state: SupportState
     ) -> tuple[ParsedReply, str, list[int], float | None, str | None]:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
-        current = self._current_solution_for(slot, turn)
+        current = state.current_solution
         if current is None:
             mode = "draft"
         elif slot == self.paradigm.drafter:
