@@ -87,7 +87,7 @@ class ModelPool:
 
     def by_id(self, model_id: str | None, options: dict[str, Any]) -> ManagedModel:
         """A model named by id in a protocol's or the drift judge's options."""
-        known = {"base_url", "api_key_env", "timeout_s", "max_concurrency", "max_attempts"}
+        known = set(ModelSpec.model_fields) - {"id", "options"}
         return self.get(
             ModelSpec(
                 id=model_id,
