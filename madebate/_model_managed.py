@@ -148,11 +148,12 @@ class ManagedModel:
         async with self._start_lock:
             if not self._started:
                 await self.provider.start()
+                if self._context_window is None:  # fixed for the model: asked once
+                    self._context_window = await self.provider.context_window()
                 self._started = True
 
     async def context_window(self) -> int | None:
-        if self._context_window is None:
-            self._context_window = await self.provider.context_window()  # fixed once known
+        await self.start()
         return self._context_window
 
     async def fits(self, messages: list[ChatMessage], config: GenerateConfig) -> bool:
