@@ -52,6 +52,9 @@ class OpenAICompatibleModel(ModelAPI):
                 )
             key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
         self._api_key = key
+        # What `_redact` masks, computed once: the key as sent and as error texts quote it.
+        forms = {key, key.strip(), json.dumps(key)[1:-1], repr(key)[1:-1]} - {""}
+        self._key_forms = sorted(forms, key=len, reverse=True) if len(key.strip()) >= 8 else []
         self.timeout_s = timeout_s
         # OpenAI, vLLM's server and llama.cpp's C++ llama-server take response_format
         # json_schema (llama-cpp-python's server does through `python -m
@@ -175,11 +178,7 @@ class OpenAICompatibleModel(ModelAPI):
         """The text with the API key, as sent or escaped (JSON, repr), replaced by ***. A key
         shorter than 8 characters ('k', a local server's placeholder) is no secret, and masking
         it would mangle every reply."""
-        key = self._api_key
-        if not key or len(key.strip()) < 8:
-            return text
-        forms = {key, key.strip(), json.dumps(key)[1:-1], repr(key)[1:-1]} - {""}
-        for form in sorted(forms, key=len, reverse=True):
+        for form in self._key_forms:
             text = text.replace(form, "***")
         return text
 
