@@ -112,13 +112,7 @@ class Discussion:
         self.json_replies = fmt == "json" or (
             fmt == "auto" and self.model.provider.enforces_structured_output
         )
-        self._task_text = render(
-            "task",
-            instruction=self.task.instruction or _default_instruction(self.task),
-            question=self.task.question,
-            options=self.task.formatted_options(),
-            context=self.task.context or "",
-        )
+        self._task_text = render_task(self.task)
 
     # -- public entry points -------------------------------------------------------------
 
@@ -182,26 +176,56 @@ def _make_task(question: str, options: Sequence[str] | None) -> Task:
         raise config_error_from(exc, source="task") from None
 
 
-def first_prompt(task: Task, config: DiscussionConfig) -> list[ChatMessage]:
-    """The smallest prompt a discussion of `task` sends: the first draft, with no transcript
-    and no persona. A run checks it against the model's context before any call."""
-    task_text = render(
+def render_task(task: Task) -> str:
+    return render(
         "task",
         instruction=task.instruction or _default_instruction(task),
         question=task.question,
         options=task.formatted_options(),
         context=task.context or "",
     )
+
+
+def discussion_prompt(
+    task: Task,
+    task_text: str,
+    config: DiscussionConfig,
+    *,
+    mode: str,
+    transcript: Sequence[Message],
+    current_solution: str,
+    reply_json: str,
+) -> str:
+    """What a panelist is asked: the task, the transcript it sees, the current solution and
+    the instruction for its mode (draft, respond, redraft, agreement, revise)."""
     instruction = render(
         "instruction",
-        mode="draft",
+        mode=mode,
         style=config.style,
         chain_of_thought=config.chain_of_thought,
         multiple_choice=task.is_multiple_choice,
-        reply_json="",
+        reply_json=reply_json,
     )
-    text = render(
-        "discussion", task=task_text, transcript=[], current_solution="", instruction=instruction
+    return render(
+        "discussion",
+        task=task_text,
+        transcript=transcript,
+        current_solution=current_solution,
+        instruction=instruction,
+    )
+
+
+def first_prompt(task: Task, config: DiscussionConfig) -> list[ChatMessage]:
+    """The smallest prompt a discussion of `task` sends: the first draft, with no transcript
+    and no persona. A run checks it against the model's context before any call."""
+    text = discussion_prompt(
+        task,
+        render_task(task),
+        config,
+        mode="draft",
+        transcript=[],
+        current_solution="",
+        reply_json="",
     )
     return [ChatMessage(role="system", content=""), ChatMessage(role="user", content=text)]
 
@@ -454,26 +478,19 @@ class _Run:
         else:
             mode = "respond"
         style = self.cfg.style
-        mc = self.d.task.is_multiple_choice
 
         json_mode = self.d.json_replies and not (mode == "respond" and style == "splitfreetext")
 
         def prompt(instruction_mode: str) -> str:
             hint = reply_format_hint(self.d.task, stance=instruction_mode == "respond")
-            instruction = render(
-                "instruction",
+            return discussion_prompt(
+                self.d.task,
+                self.d._task_text,
+                self.cfg,
                 mode=instruction_mode,
-                style=style,
-                chain_of_thought=self.cfg.chain_of_thought,
-                multiple_choice=mc,
-                reply_json=hint if json_mode else "",
-            )
-            return render(
-                "discussion",
-                task=self.d._task_text,
                 transcript=view,
                 current_solution=current or "",
-                instruction=instruction,
+                reply_json=hint if json_mode else "",
             )
 
         system = ChatMessage(role="system", content=agent.system_prompt)
