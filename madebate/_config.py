@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from madebate._model import GenerateConfig
+from madebate._model import CRITICAL_MAX_TOKENS, GenerateConfig
 from madebate._paradigm import ParadigmSpec
 
 ResponseStyle = Literal["simple", "freetext", "splitfreetext", "critical", "reasoning"]
@@ -62,6 +62,13 @@ class DiscussionConfig(BaseModel):
     # agent sees (a smaller memory window for that prompt), "stop" ends the discussion with
     # stop reason `budget`. A prompt that cannot fit even with no transcript always stops.
     context_overflow: Literal["shrink", "stop"] = "shrink"
+
+    @model_validator(mode="after")
+    def _budget_for_style(self) -> DiscussionConfig:
+        # Critical replies of real models run a median of about 780 tokens; most exceed 512.
+        if "max_tokens" not in self.generation.model_fields_set and self.style == "critical":
+            self.generation = self.generation.model_copy(update={"max_tokens": CRITICAL_MAX_TOKENS})
+        return self
 
     @model_validator(mode="after")
     def _check_turns(self) -> DiscussionConfig:

@@ -133,6 +133,20 @@ class Discussion:
 
 
 @dataclass
+class _Spoken:
+    """One agent's reply to a step, read, with how the model finished writing it."""
+
+    parsed: ParsedReply
+    raw: str
+    seen: list[int]
+    confidence: float | None = None
+    shown: str | None = None  # what receivers see, when not the raw reply
+    finish_reason: str | None = None
+    looped: bool = False
+    read_by: str | None = None
+
+
+@dataclass
 class _Plan:
     paradigm: CompiledParadigm
     persona_sources: list[PersonaSource]
@@ -413,9 +427,8 @@ class _Run:
         # The solution each speaker is shown; its [AGREE] without an answer agrees with it.
         shown = {s: self._shown_state(s, turn) for s in step.speakers}
         spoken = await gather_all(self._speak(turn, step, s, shown[s]) for s in step.speakers)
-        for speaker, (parsed, raw, seen, confidence, text) in zip(
-            step.speakers, spoken, strict=True
-        ):
+        for speaker, said in zip(step.speakers, spoken, strict=True):
+            parsed, raw, text = said.parsed, said.raw, said.shown
             if text is None:
                 text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             message = Message(
@@ -429,14 +442,18 @@ class _Run:
                 solution=parsed.solution,
                 answer=parsed.answer,
                 readable=parsed.readable,
-                confidence=confidence,
+                confidence=said.confidence,
                 receivers=list(step.receivers[speaker]),
-                visible_message_ids=seen,
+                visible_message_ids=said.seen,
                 agreed_with=(
                     shown[speaker].current_answer
                     if parsed.stance is Stance.AGREE and parsed.answer is None
                     else None
                 ),
+                finish_reason=said.finish_reason,
+                looped=said.looped,
+                problems=list(parsed.problems),
+                read_by=said.read_by,
             )
             if not parsed.readable:
                 self.warnings.append(
@@ -467,7 +484,7 @@ class _Run:
 
     async def _speak(
         self, turn: int, step: CompiledStep, slot: str, state: SupportState
-    ) -> tuple[ParsedReply, str, list[int], float | None, str | None]:
+    ) -> _Spoken:
         agent = self.agents[slot]
         view = self.visible_messages(slot, turn)
         current = state.current_solution
@@ -480,6 +497,7 @@ class _Run:
         style = self.cfg.style
 
         json_mode = self.d.json_replies and not (mode == "respond" and style == "splitfreetext")
+        cut = looped = structured_read = False
 
         def prompt(instruction_mode: str) -> str:
             hint = reply_format_hint(self.d.task, stance=instruction_mode == "respond")
@@ -523,12 +541,13 @@ class _Run:
             agreement = parse_reply(feedback, self.d.task, expect_stance=True, need_solution=False)
             if agreement.stance is not Stance.DISAGREE:
                 # Agreeing (or unreadable) ends here; the solution is not restated.
-                return (
+                first_call = self.calls[-1]
+                return _Spoken(
                     ParsedReply(agreement.stance, None, None, feedback.strip(), agreement.problems),
                     feedback,
                     [m.index for m in view],
-                    None,
-                    None,
+                    finish_reason=first_call.finish_reason,
+                    looped=first_call.looped,
                 )
             # The follow-up holds the transcript twice: it may need a shorter one than the first
             # call had (then both of its prompts show the shorter one).
@@ -539,6 +558,8 @@ class _Run:
                     ChatMessage(role="user", content=prompt("revise")),
                 ]
             )
+            first_call = self.calls[-1]
+            cut, looped = first_call.finish_reason == "length", first_call.looped
             output = await self._call(follow, slot, "discussion", turn)
             raw = f"{feedback.strip()}\n\n{output.text.strip()}"
             parsed = parse_reply(raw, self.d.task, expect_stance=True, need_solution=True)
@@ -561,6 +582,7 @@ class _Run:
             structured = parse_json_reply(raw, self.d.task, **expect) if json_mode else None
             parsed = structured or parse_reply(raw, self.d.task, **expect)
             if structured is not None:
+                structured_read = True
                 # Receivers read the reply in the text layout, never raw JSON.
                 shown = structured.shared_text
                 if style == "reasoning":
@@ -571,6 +593,7 @@ class _Run:
                 raw_shown = shown
             else:
                 raw_shown = None
+        before = parsed
         parsed = await self._maybe_extract(parsed, raw, slot, turn)
         confidence = None
         if output.mean_logprob is not None:
@@ -580,7 +603,24 @@ class _Run:
             self.warnings.append(
                 f"{self.d.model.model_id} returned no log-probabilities; candidates show no confidence"
             )
-        return parsed, raw, [m.index for m in view], confidence, raw_shown
+        read_by = None
+        if parsed.solution is not None:
+            if parsed is not before:
+                read_by = "extraction"
+            elif structured_read:
+                read_by = "json"
+            else:
+                read_by = getattr(parsed, "read_by", None)
+        return _Spoken(
+            parsed,
+            raw,
+            [m.index for m in view],
+            confidence,
+            raw_shown,
+            finish_reason="length" if cut else output.finish_reason,
+            looped=looped or output.looped,
+            read_by=read_by,
+        )
 
     async def _maybe_extract(
         self, parsed: ParsedReply, raw: str, slot: str, turn: int

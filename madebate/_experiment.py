@@ -119,7 +119,7 @@ class ExperimentSpec(_Spec):
     protocol: str = "majority_consensus"
     protocol_options: dict[str, Any] = Field(default_factory=dict)
     discussion: DiscussionOptions = Field(default_factory=DiscussionOptions)  # type: ignore[valid-type]
-    generation: GenerateConfig = Field(default_factory=lambda: GenerateConfig(max_tokens=512))
+    generation: GenerateConfig = Field(default_factory=GenerateConfig)
     seed: int = 0
     repeats: int = Field(default=1, ge=1, le=100)
     concurrency: int = Field(default=32, ge=1, le=10_000)  # discussions in flight

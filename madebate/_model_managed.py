@@ -221,6 +221,7 @@ class ManagedModel:
             completion_tokens=output.completion_tokens if output else 0,
             latency_s=latency_s,
             finish_reason=output.finish_reason if output else None,
+            looped=output.looped if output else False,
             attempts=attempts,
             error=error,
             output_format=self.output_format(config),

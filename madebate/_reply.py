@@ -106,16 +106,22 @@ def parse_reply(text: str, task: Task, *, expect_stance: bool, need_solution: bo
     return ParsedReply(stance, solution, answer, shared or text.strip(), tuple(problems))
 
 
+# Tokens kept for the JSON around the reasoning and for a stance and an answer.
+REPLY_RESERVE_TOKENS = 48
+
+
 def reply_schema(task: Task, *, stance: bool, max_tokens: int | None = None) -> dict[str, Any]:
     """The declared shape of a discussion reply as a JSON schema: reasoning, the stance when one
     is expected, and the answer (an option letter for multiple choice, free text otherwise).
 
-    With `max_tokens`, the reasoning is bounded to about three quarters of the reply budget
-    (3 characters per token), so a grammar-constrained model always gets to close the object
-    and state its answer. Backends that cannot enforce lengths drop the bound."""
+    With `max_tokens`, backends that enforce string lengths (vLLM, JSON-schema servers) bound
+    the reasoning to two characters a token of what is left after a reserve for the rest of
+    the object, so a reply is not cut before its answer; English runs near four characters a
+    token, so this leaves room to spare. The embedded model ignores the bound: it generates the
+    object field by field against a token budget (`providers/_fields.py`)."""
     reasoning: dict[str, Any] = {"type": "string"}
     if max_tokens is not None:
-        reasoning["maxLength"] = max(40, 3 * max_tokens)
+        reasoning["maxLength"] = max(40, 2 * (max_tokens - REPLY_RESERVE_TOKENS))
     props: dict[str, Any] = {"reasoning": reasoning}
     if stance:
         props["stance"] = {"type": "string", "enum": ["agree", "disagree"]}
@@ -141,16 +147,35 @@ def reply_format_hint(task: Task, *, stance: bool) -> str:
     return "Reply with JSON only, of the form {" + ", ".join(fields) + "}."
 
 
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|\Z)", re.S | re.I)
+
+
+def lenient_json_object(text: str) -> Any:
+    """The JSON object a reply holds, read leniently: raw newlines and tabs inside strings (a
+    model's pretty reasoning), a code fence around it, or words before and after it. None when
+    there is no object."""
+    text = _THINKING.sub(" ", text).strip()
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for candidate in candidates:
+        candidate = candidate.strip()
+        start = candidate.find("{")
+        while start != -1:
+            try:
+                data, _ = json.JSONDecoder(strict=False).raw_decode(candidate, start)
+            except (json.JSONDecodeError, ValueError):
+                start = candidate.find("{", start + 1)
+                continue
+            return data
+    return None
+
+
 def parse_json_reply(
     text: str, task: Task, *, expect_stance: bool, need_solution: bool
 ) -> ParsedReply | None:
     """Read a structured reply; None when the text is not a reply object (a server may ignore
     the schema), so the caller falls back to the text reader. Shared text is rendered in the
     text format so the transcript reads the same either way."""
-    try:
-        data = json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
-    except (json.JSONDecodeError, ValueError):
-        return None
+    data = lenient_json_object(text)
     if not isinstance(data, dict) or "answer" not in data:
         return None
     reasoning = str(data.get("reasoning") or "").strip()

