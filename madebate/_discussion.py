@@ -309,12 +309,17 @@ class _Run:
                 calls_made=len(self.calls),
             )
         if final is None:
+            last_point = self.decisions[-1].reason if self.decisions else None
             final = self.d.protocol.fallback(self._context(final=True))
             self.decisions.append(final)
             if stop == "max_turns":
+                # Say what happened: the last decision point's own reason (no vote held, every
+                # ballot lost, the judge did not rule, a tie) beside the fallback's.
                 detail = final.reason
-                if final.tie:
-                    stop = "max_turns_tie" if self.d.protocol.kind != "consensus" else stop
+                if last_point and last_point not in detail:
+                    detail += f" (last decision point: {last_point})"
+                if final.tie:  # only a vote held at the last turn that tied sets it
+                    stop = "max_turns_tie"
         if self.cfg.challenge and error is None and stop != "budget" and final.answer is not None:
             try:
                 self.challenge, final = await run_challenge(self, final)
@@ -429,6 +434,7 @@ class _Run:
         spoken = await gather_all(self._speak(turn, step, s, shown[s]) for s in step.speakers)
         for speaker, said in zip(step.speakers, spoken, strict=True):
             parsed, raw, text = said.parsed, said.raw, said.shown
+            bare_agree = parsed.stance is Stance.AGREE and parsed.answer is None
             if text is None:
                 text = parsed.shared_text if self.cfg.style == "reasoning" else raw.strip()
             message = Message(
@@ -445,11 +451,8 @@ class _Run:
                 confidence=said.confidence,
                 receivers=list(step.receivers[speaker]),
                 visible_message_ids=said.seen,
-                agreed_with=(
-                    shown[speaker].current_answer
-                    if parsed.stance is Stance.AGREE and parsed.answer is None
-                    else None
-                ),
+                agreed_with=shown[speaker].current_answer if bare_agree else None,
+                agreed_solution=shown[speaker].current_solution if bare_agree else None,
                 finish_reason=said.finish_reason,
                 looped=said.looped,
                 problems=list(parsed.problems),
@@ -648,11 +651,14 @@ class _Run:
 
     # -- model calls -----------------------------------------------------------------------
 
-    def _reserve_call(self) -> None:
+    def _reserve_call(self, pending: Sequence[CallRecord] = ()) -> None:
+        """The one gate every model call of a discussion passes (turns, ballots, judge, drift,
+        challenge, extraction, baselines; personas through `PersonaRequest.reserve`, with the
+        calls they have made so far as `pending`)."""
         cap = self.cfg.max_calls
         if cap is not None and self._calls_started >= cap:
             raise BudgetExceeded(f"call limit of {cap} reached")
-        tokens = sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+        tokens = sum(c.prompt_tokens + c.completion_tokens for c in [*self.calls, *pending])
         limit = self.cfg.max_total_tokens
         if limit is not None and tokens >= limit:
             raise BudgetExceeded(f"token limit of {limit} reached ({tokens} used)")
@@ -740,11 +746,13 @@ class _Run:
                     update={"seed": _call_seed(cfg.seed, "persona", slot)}
                 ),
                 seed=cfg.seed,
+                reserve=self._reserve_call,
             )
-            choice = await source.make(request)
-            self.calls.extend(request.calls)
-            self._calls_started += len(request.calls)
-            self.warnings.extend(request.warnings)
+            try:
+                choice = await source.make(request)
+            finally:  # calls made before a budget stop are still accounted
+                self.calls.extend(request.calls)
+                self.warnings.extend(request.warnings)
             made.append(choice.persona)
             self._add_agent(
                 slot, choice.persona, choice.source, voter=True, fallback=choice.fallback

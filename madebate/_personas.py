@@ -7,6 +7,7 @@ import json
 import random
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +30,12 @@ class Persona(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     # MALLM's persona JSON calls the name "role"; accept both.
-    name: str = Field(min_length=1, max_length=120, validation_alias=AliasChoices("name", "role"))
-    description: str = Field(default="", max_length=1000)
+    # No character limit on the description: real ones run past 1,000 characters (IPIP
+    # descriptions from a capable model average about 1,250). What bounds a persona is the
+    # model's context: a system prompt that cannot fit stops the discussion with stop reason
+    # `budget` before any call, and a generated persona is bounded by the reply's max_tokens.
+    name: str = Field(min_length=1, max_length=300, validation_alias=AliasChoices("name", "role"))
+    description: str = ""
     expertise: list[str] = Field(default_factory=list)
 
 
@@ -89,6 +94,9 @@ class PersonaRequest:
     seed: int | None
     calls: list[CallRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The discussion's call gate: counts a call against max_calls and max_total_tokens (given
+    # the calls this request already made) and raises BudgetExceeded when none is left.
+    reserve: Callable[[list[CallRecord]], None] = lambda _pending: None
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,7 @@ class ExpertPersonas(PersonaSource):
             if attempt and config.temperature == 0.0:
                 # Re-asking a greedy model gets the same reply; nudge it.
                 config = config.model_copy(update={"temperature": 0.7})
+            request.reserve(request.calls)
             try:
                 output, record = await request.model.generate(
                     messages, config, role="persona", agent=request.slot
@@ -211,9 +220,9 @@ class ExpertPersonas(PersonaSource):
 PERSONA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "maxLength": 80},
-        "description": {"type": "string", "maxLength": 400},
-        "expertise": {"type": "array", "items": {"type": "string", "maxLength": 60}, "maxItems": 5},
+        "name": {"type": "string", "maxLength": 120},
+        "description": {"type": "string"},
+        "expertise": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 5},
     },
     "required": ["name", "description", "expertise"],
     "additionalProperties": False,

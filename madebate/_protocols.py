@@ -100,6 +100,12 @@ class DecisionProtocol(ABC):
         leaders = [a for a, c in counts.items() if c == top]
         answer = state.current_answer if state.current_answer in leaders else leaders[0]
         solution = _solution_text(ctx.messages, answer)
+        tied = ""
+        if len(leaders) > 1:
+            how = "the current solution" if answer == state.current_answer else "the first held"
+            tied = f"; tied with {', '.join(a for a in leaders if a != answer)}, took {how}"
+        # `tie` stays False: it marks a vote that tied, and no vote decided here (stop reason
+        # max_turns, never max_turns_tie).
         return Decision(
             protocol=self.name,
             turn=ctx.turn,
@@ -107,8 +113,8 @@ class DecisionProtocol(ABC):
             answer=answer,
             solution=solution,
             tally={a: float(c) for a, c in counts.items()},
-            reason=f"max turns reached without a decision; fell back to the most held answer ({top} of {len(ctx.voters)} voters)",
-            tie=len(leaders) > 1,
+            reason=f"max turns reached without a decision; fell back to the most held answer "
+            f"({top} of {len(ctx.voters)} voters){tied}",
         )
 
 

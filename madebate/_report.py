@@ -658,7 +658,8 @@ def _decision_html(d: dict[str, Any], names: dict[str, str]) -> str:
     if ballots:
         rows = "".join(
             f"<tr><td>{_who(b.get('voter'), names)}</td><td>{_e(_value(b.get('value')))}</td>"
-            f"<td>{'yes' if b.get('counted') else 'no'}</td><td>{_e(b.get('reasks', 0))}</td>"
+            f"<td>{'yes' if b.get('counted') else 'abstained' if b.get('abstained') else 'no'}</td>"
+            f"<td>{_e(b.get('reasks', 0))}</td>"
             f"<td>{_e(b.get('problem') or '')}</td><td><pre>{_e(b.get('raw'))}</pre></td></tr>"
             for b in ballots
         )

@@ -46,6 +46,7 @@ class Message(_Record):
     # An [AGREE] that states no solution agrees with the one the speaker was shown, which in a
     # relay or report need not be the transcript's latest: that answer, normalised.
     agreed_with: str | None = None
+    agreed_solution: str | None = None  # that solution's text, passed on to the next reader
     # Why the model stopped writing it: "stop", or "length" when it was cut at max_tokens.
     finish_reason: str | None = None
     # The model was stopped repeating itself (the repeats are not in `raw`).

@@ -23,6 +23,12 @@ class SupportState:
 
 
 def track_support(messages: Sequence[Message], voters: Sequence[str]) -> SupportState:
+    """Support and positions after `messages`. One rule for replies that state nothing: a voter's
+    position is its latest reply, so a reply that states no answer and is no agreement
+    (unreadable, or a disagreement without a solution) leaves that voter with no position: it
+    withdraws the voter's support, even for a solution it proposed, and the voter is not
+    counted for any answer (consensus, the max-turns fallback, candidates and analytics alike).
+    Nothing is assumed about what an unreadable reply meant."""
     state = SupportState()
     voter_set = set(voters)
     for m in messages:
@@ -36,6 +42,12 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
         elif m.answer is not None or _agrees_with_current(m, state):
             if is_voter:
                 state.supporters.add(m.speaker)  # restates or agrees with the current answer
+        elif _agrees_unseen(m, state):
+            # The reader never saw the solution this agreement names (a relay passes on only
+            # the agreement): it is the reader's current solution, held by the speaker.
+            state.current_answer, state.current_solution = m.agreed_with, m.agreed_solution
+            state.proposer = m.speaker
+            state.supporters = {m.speaker} if is_voter else set()
         elif is_voter:
             # Unreadable, disagreed without an answer, or agreed with a solution that has since
             # been replaced: no support for the current one.
@@ -45,6 +57,8 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
                 state.latest_answer[m.speaker] = m.answer
             elif m.stance is Stance.AGREE and (m.agreed_with or state.current_answer):
                 state.latest_answer[m.speaker] = m.agreed_with or state.current_answer or ""
+            else:
+                state.latest_answer.pop(m.speaker, None)
     return state
 
 
@@ -53,3 +67,12 @@ def _agrees_with_current(m: Message, state: SupportState) -> bool:
         return False
     # Messages from before `agreed_with` was recorded agree with whatever is current.
     return m.agreed_with is None or m.agreed_with == state.current_answer
+
+
+def _agrees_unseen(m: Message, state: SupportState) -> bool:
+    return (
+        m.stance is Stance.AGREE
+        and m.answer is None
+        and m.agreed_with is not None
+        and state.current_answer is None
+    )

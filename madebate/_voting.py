@@ -39,6 +39,12 @@ class VotingProtocol(DecisionProtocol):
     whatever the paradigm's decision points are. Options: tie_break, history (show the voter's
     visible discussion), anonymous (hide who proposed what), confidence (none, prompted,
     logprobs), max_reasks (re-asks of an unreadable ballot).
+
+    Each ballot ends counted, abstained or lost (`Ballot`). An abstention is read, not
+    unreadable: it is recorded and never re-asked, and it counts for nothing: it adds support to
+    no candidate and does not count toward turnout. The rule runs over the counted ballots
+    alone, exactly as when ballots are lost; there is no quorum, so one counted ballot among
+    abstentions decides. When every voter abstains no vote is held, and the decision says so.
     """
 
     kind = "voting"
@@ -114,12 +120,20 @@ class VotingProtocol(DecisionProtocol):
         by_label = {c.label: c for c in candidates}
         scores = {by_label[label].answer: s for label, s in result.scores.items()}
         counted = sum(b.counted for b in ballots)
+        abstained = sum(b.abstained for b in ballots)
+        turnout = f"{counted} of {len(ballots)} ballots counted" + (
+            f", {abstained} abstained" if abstained else ""
+        )
         base: dict[str, Any] = {
             "protocol": self.name,
             "turn": ctx.turn,
             "tally": scores,
             "ballots": ballots,
         }
+        if ballots and abstained == len(ballots):
+            return Decision(
+                **base, decided=False, reason=f"no vote held: all {abstained} voters abstained"
+            )
         if result.decided and result.winner is not None:
             win = by_label[result.winner]
             return Decision(
@@ -127,10 +141,12 @@ class VotingProtocol(DecisionProtocol):
                 decided=True,
                 answer=win.answer,
                 solution=win.solution,
-                reason=f"{win.answer} wins ({result.rule}, {counted} of {len(ballots)} ballots counted)",
+                reason=f"{win.answer} wins ({result.rule}, {turnout})",
             )
         if not result.tie:
-            return Decision(**base, decided=False, reason=f"no decision: {result.reason}")
+            return Decision(
+                **base, decided=False, reason=f"no decision: {result.reason} ({turnout})"
+            )
         tied = [by_label[label] for label in result.tie]
         names = ", ".join(c.answer for c in tied)
         if self.tie_break == "revote":
@@ -224,6 +240,8 @@ class VotingProtocol(DecisionProtocol):
                 )
             raws.append(reply)
             parsed = self.ballot.parse(reply, labels)
+            if parsed.abstained:
+                return Ballot(voter=voter, raw="\n---\n".join(raws), reasks=attempt, abstained=True)
             if parsed.problem is None:
                 return Ballot(
                     voter=voter,

@@ -2,7 +2,8 @@
 schema for structured output, and the prompted confidence reader.
 
 Each parser case is a reply and its expected reading, or UNREADABLE (the ballot gets re-asked,
-never guessed) with a fragment the problem must contain.
+never guessed) with a fragment the problem must contain, or ABSTAINS (the voter declined to
+choose: recorded as an abstention, neither a vote nor unreadable).
 """
 
 from __future__ import annotations
@@ -41,10 +42,18 @@ class _Unreadable:
 UNREADABLE = _Unreadable()
 
 
+class _Abstains:
+    def __repr__(self) -> str:
+        return "ABSTAINS"
+
+
+ABSTAINS = _Abstains()
+
+
 @dataclass
 class Reply:
     text: str
-    expected: Any  # the parsed value, or UNREADABLE
+    expected: Any  # the parsed value, UNREADABLE or ABSTAINS
     problem: str = ""  # a fragment of the problem when unreadable
     labels: Sequence[str] = tuple(L3)
 
@@ -53,10 +62,14 @@ def check(fmt: BallotFormat, case: Reply) -> None:
     parsed = fmt.parse(case.text, list(case.labels))
     if case.expected is UNREADABLE:
         assert parsed.problem is not None, f"read {parsed.value!r}, expected unreadable"
-        assert parsed.value is None
+        assert parsed.value is None and not parsed.abstained
         assert case.problem in parsed.problem
+    elif case.expected is ABSTAINS:
+        assert parsed.abstained, f"read {parsed.value!r} ({parsed.problem}), expected abstention"
+        assert parsed.value is None and parsed.problem is None
     else:
         assert parsed.problem is None, parsed.problem
+        assert not parsed.abstained
         assert parsed.value == case.expected
 
 
@@ -103,10 +116,10 @@ SINGLE = [
     param("I vote for solution 0", UNREADABLE, "names no candidate"),
     param('{"choice": "4"}', UNREADABLE, "not a candidate"),
     param('{"choice": true}', UNREADABLE, "not a candidate"),
-    param('{"choice": null}', UNREADABLE, "not a candidate"),
+    param('{"choice": null}', ABSTAINS),  # JSON null under the key: an abstention
     param("[2]", UNREADABLE, "not a candidate"),
     param("I pick solution 2.5", UNREADABLE, "names no candidate"),
-    param("I cannot decide between them.", UNREADABLE, "names no candidate"),
+    param("I cannot decide between them.", ABSTAINS),
     param("", UNREADABLE, "names no candidate"),
 ]
 
@@ -152,13 +165,8 @@ def test_approval_set(case: Reply) -> None:
     check(ApprovalSet(), case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prose skips numbers that are not labels (they may be quantities), so '1 and 4' "
-    "reads as ['1'] instead of being unreadable",
-)
 def test_approval_out_of_range_in_prose_is_unreadable() -> None:
-    check(ApprovalSet(), Reply("1 and 4", UNREADABLE))
+    check(ApprovalSet(), Reply("1 and 4", UNREADABLE, "'4' is not a candidate number"))
 
 
 # -- cumulative points -------------------------------------------------------------------------
@@ -218,13 +226,13 @@ RANK = [
     param('```json\n{"ranking": ["2", "3", "1"]}\n```', ["2", "3", "1"]),
     param('```json\n["2", "1", "3"]\n```\nI put 3 last: it is wrong.', ["2", "1", "3"]),
     param('Final: {"ranking": ["Solution 1", "Solution 3", "Solution 2"]}', ["1", "3", "2"]),
-    # missing exactly the last candidate: completed
-    param("2 > 1", ["2", "1", "3"]),
-    param("3 > 1", ["3", "1", "2"]),
-    param('{"ranking": ["3", "2"]}', ["3", "2", "1"]),
-    param("2 > 1 > 4", ["2", "1", "4", "3"], labels=L4),
-    param("Solution 2 is best", ["2", "1"], labels=L2),
-    # missing more than one: unreadable
+    param("2 > 1 > 4 > 3", ["2", "1", "4", "3"], labels=L4),
+    # a ranking that leaves a candidate out is never completed, in prose as in JSON
+    param("2 > 1", UNREADABLE, "ranks 2 of 3"),
+    param("3 > 1", UNREADABLE, "ranks 2 of 3"),
+    param('{"ranking": ["3", "2"]}', UNREADABLE, "ranks 2 of 3"),
+    param("2 > 1 > 4", UNREADABLE, "ranks 3 of 4", labels=L4),
+    param("Solution 2 is best", UNREADABLE, "ranks 1 of 2", labels=L2),
     param("2 > 1", UNREADABLE, "ranks 2 of 4", labels=L4),
     param("Solution 2 is best", UNREADABLE, "ranks 1 of 3"),
     param("2", UNREADABLE, "must be a list"),  # a bare number cannot be a ranking
@@ -244,13 +252,8 @@ def test_ordering(case: Reply) -> None:
     check(Ordering(), case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prose skips numbers that are not labels, so '2 > 1 > 4' with 3 candidates drops "
-    "the 4 and the completion fills in 3",
-)
 def test_ordering_out_of_range_in_prose_is_unreadable() -> None:
-    check(Ordering(), Reply("2 > 1 > 4", UNREADABLE))
+    check(Ordering(), Reply("2 > 1 > 4", UNREADABLE, "'4' is not a candidate number"))
 
 
 # -- label mentions ----------------------------------------------------------------------------
@@ -261,7 +264,8 @@ def test_ordering_out_of_range_in_prose_is_unreadable() -> None:
     [
         ("solution 1 of 3", ["1"]),
         ("1/3", ["1"]),
-        ("3 of them, and I pick 2", ["3", "2"]),  # 'of' only discounts a number after a mention
+        ("3 of them, and I pick 2", ["2"]),  # '3 of them' counts
+        ("in favour of 2", ["2"]),  # a bare 'of' only discounts a number after a mention
         ("1, 2 and 2", ["1", "2", "2"]),  # repeats are kept: the formats decide what they mean
         ("13", []),
         ("2.5 or 3.1", []),
@@ -273,6 +277,201 @@ def test_ordering_out_of_range_in_prose_is_unreadable() -> None:
 )
 def test_label_mentions(text: str, expected: list[str]) -> None:
     assert label_mentions(text, L3) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("none of the 3", []),
+        ("None of the 3 solutions is correct.", []),
+        ("all 3", []),
+        ("I like all 3 equally", []),
+        ("the 3 solutions", []),
+        ("these 3 options", []),
+        ("of the 3, none", []),
+        ("out of 3", []),
+        ("3 of them", []),
+        ("the other 2 are wrong", []),
+        ("Having read the **3** solutions", []),
+        ("3 solutions, 2 is best", ["2"]),
+        ("Solution 3 answers it", ["3"]),  # 'Solution 3' names 3 whatever follows
+        ("I vote for **Solution 2** of the **3**", ["2"]),
+        ("Solution 2 of 3", ["2"]),
+        ("both 1 and 2", ["1", "2"]),  # 'both' is no number: 1 and 2 are named
+    ],
+)
+def test_numbers_that_count_the_candidates_are_not_mentions(text: str, expected: list[str]) -> None:
+    assert label_mentions(text, L3) == expected
+
+
+# -- counts, abstentions and numbers that are no candidate (issue 12, item 6) ------------------
+
+SINGLE_NEVER_GUESSED = [
+    # a number that counts the candidates is no vote for the candidate with that number
+    param("None of the 3 solutions is correct.", ABSTAINS),
+    param("None of the 4 proposed solutions is correct.", ABSTAINS, labels=L4),
+    param("None of the 12 solutions is right.", ABSTAINS, labels=L12),
+    param("I abstain: all 3 are equally good.", ABSTAINS),
+    param("All 3 are equally good.", UNREADABLE, "names no candidate number"),  # no choice
+    param("I have read the 3 solutions; 2 is the best.", "2"),
+    param("Of these 3 options, solution 1 is the most accurate.", "1"),
+    param("Of the 3, I pick 2.", "2"),
+    param("Out of 3, I pick 2.", "2"),
+    param("2 of them are wrong, so I vote for 1.", "1"),
+    param("Two solutions are close, but I vote for 3.", "3"),
+    param("Both are fine; I vote for 1.", "1", labels=L2),
+    param("Among the **3** candidates, **2** stands out.", "2"),
+    param("I vote for **Solution 2** of the **3**.", "2"),
+    param("Solution 2 of 3", "2"),
+    param("I vote for 2", "2"),
+    param("Solution 2 answers the question best.", "2"),
+    param("Solution 2 gives 42, the right total.", "2"),  # a quantity is not a vote
+    # naming several candidates is not weighed phrase by phrase: re-asked
+    param("Both 1 and 2 are good, but I vote for 2.", UNREADABLE, "several candidates (1, 2)"),
+    # a number that is no candidate, cast as a vote
+    param("I vote for 9", UNREADABLE, "'9' is not a candidate number"),
+    param("I vote for 9, not 1.", UNREADABLE, "'9' is not a candidate number"),
+    param("2 or 5", UNREADABLE, "'5' is not a candidate number"),
+    param("Solution 4", UNREADABLE, "names no candidate number ('4' is not a candidate"),
+    # abstentions, in prose and in JSON
+    param("I abstain.", ABSTAINS),
+    param("I abstain from voting.", ABSTAINS),
+    param("No vote.", ABSTAINS),
+    param("I cannot choose.", ABSTAINS),
+    param("I can't decide which is better.", ABSTAINS),
+    param("I decline to vote.", ABSTAINS),
+    param("Neither is correct.", ABSTAINS, labels=L2),
+    param("I vote for neither.", ABSTAINS, labels=L2),
+    param('{"choice": "abstain"}', ABSTAINS),
+    param('{"choice": "none"}', ABSTAINS),
+    param('```json\n{"choice": null}\n```', ABSTAINS),
+    param('"abstain"', ABSTAINS),
+    param('{"choice": ""}', UNREADABLE, "not a candidate"),
+    # rejecting all is read only when no candidate is named; an explicit abstention is not
+    param("None of them is perfect, but I vote for 2.", "2"),
+    param("I cannot choose between 1 and 2.", UNREADABLE, "declines to choose"),
+    param("I abstain, but 2 is the best.", UNREADABLE, "declines to choose"),
+]
+
+
+@pytest.mark.parametrize("case", SINGLE_NEVER_GUESSED)
+def test_single_choice_never_guesses(case: Reply) -> None:
+    check(SingleChoice(), case)
+
+
+APPROVE_NEVER_GUESSED = [
+    # approving none is a valid, empty approval ...
+    param("I approve none of the 3 solutions", []),
+    param("None of the 3 solutions is correct.", []),
+    param("I approve none.", []),
+    param('{"approve": "none"}', []),
+    # ... and abstaining is not
+    param("I abstain.", ABSTAINS),
+    param("I abstain: all 3 are equally good.", ABSTAINS),
+    param("I cannot choose.", ABSTAINS),
+    param('{"approve": null}', ABSTAINS),
+    param('{"approve": "abstain"}', ABSTAINS),
+    # numbers that are no candidate, cast as votes
+    param("I approve solutions 1 and 9", UNREADABLE, "'9' is not a candidate number"),
+    param("1, 2, 9 and 10", UNREADABLE, "'9', '10' are not candidate numbers"),
+    param("Solution 7", UNREADABLE, "names no candidate number ('7'"),
+    # counts are not approvals
+    param("I approve all 3", UNREADABLE, "names no candidate number"),
+    param("Of the 3 solutions, I approve 1 and 3.", ["1", "3"]),
+    param("I approve 2; the other 2 are wrong.", ["2"]),
+    param("I approve 1 and 3 (both answer 12).", ["1", "3"]),
+    param("I approve 1 and none of the others.", ["1"]),
+    param("I approve none, not even 2.", UNREADABLE, "declines to choose"),
+]
+
+
+@pytest.mark.parametrize("case", APPROVE_NEVER_GUESSED)
+def test_approval_never_guesses(case: Reply) -> None:
+    check(ApprovalSet(), case)
+
+
+RANK_NEVER_GUESSED = [
+    param("3 > 9 > 1", UNREADABLE, "'9' is not a candidate number"),
+    param("Solution 3, then solution 9, then solution 1.", UNREADABLE, "'9' is not a candidate"),
+    param("1, 2, 3, 4", UNREADABLE, "'4' is not a candidate number"),
+    param("None of the 3 solutions is correct.", ABSTAINS),
+    param("I abstain: all 3 are equally good.", ABSTAINS),
+    param('{"ranking": null}', ABSTAINS),
+    param('{"ranking": "abstain"}', ABSTAINS),
+    param("Of the 3 solutions: 2 > 3 > 1", ["2", "3", "1"]),
+    param("Ranking of all 3: **2** > **1** > **3**", ["2", "1", "3"]),
+    param("1. Solution 2\n2. Solution 3", UNREADABLE, "ranks 2 of 3"),  # never completed
+]
+
+
+@pytest.mark.parametrize("case", RANK_NEVER_GUESSED)
+def test_ordering_never_guesses(case: Reply) -> None:
+    check(Ordering(), case)
+
+
+POINTS_NEVER_GUESSED = [
+    param("I abstain.", ABSTAINS),
+    param("None of the 3 solutions is correct.", ABSTAINS),
+    param('{"points": null}', ABSTAINS),
+    param("1: 10, but I abstain", UNREADABLE, "declines to choose"),
+]
+
+
+@pytest.mark.parametrize("case", POINTS_NEVER_GUESSED)
+def test_points_never_guess(case: Reply) -> None:
+    check(PointsPerId(), case)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "prose", "payload"),
+    [
+        (Ordering(), "3 > 9 > 1", ["3", "9", "1"]),
+        (Ordering(), "2 > 1", ["2", "1"]),  # a ranking is never completed, in either form
+        (Ordering(), "2 > 3 > 1", ["2", "3", "1"]),
+        (ApprovalSet(), "I approve solutions 1 and 9", ["1", "9"]),
+        (ApprovalSet(), "I approve none of the 3 solutions", []),
+        (ApprovalSet(), "I approve none of the 3 solutions", "none"),
+        (ApprovalSet(), "I abstain", None),
+        (SingleChoice(), "I abstain", None),
+        (SingleChoice(), "None of the 3 solutions is correct.", "none"),
+        (SingleChoice(), "I vote for solution 9", "9"),
+        (PointsPerId(), "I abstain", "abstain"),
+    ],
+    ids=repr,
+)
+def test_prose_and_json_agree(fmt: BallotFormat, prose: str, payload: Any) -> None:
+    """The same ballot reads the same way in prose and as JSON: value, abstention or refusal."""
+    a = fmt.parse(prose, L3)
+    b = fmt.parse(json.dumps({fmt.key: payload}), L3)
+    assert (a.value, a.abstained, a.problem is None) == (b.value, b.abstained, b.problem is None)
+
+
+@given(k=st.integers(min_value=2, max_value=12), data=st.data())
+def test_a_count_of_any_size_is_never_a_vote(k: int, data: st.DataObject) -> None:
+    labels = [str(i) for i in range(1, k + 1)]
+    vote = data.draw(st.sampled_from(labels))
+    n = data.draw(st.integers(min_value=2, max_value=12))  # how many the voter says there are
+    counted = data.draw(
+        st.sampled_from(
+            [
+                "None of the {n} is perfect, but I vote for solution {v}.",
+                "Of the {n} solutions, I vote for {v}.",
+                "Having read all {n}, I pick solution {v}.",
+                "I vote for solution {v} of {n}.",
+                "Among these **{n}** options, **Solution {v}** is best.",
+            ]
+        )
+    )
+    assert SingleChoice().parse(counted.format(n=n, v=vote), labels).value == vote
+    nothing = data.draw(
+        st.sampled_from(
+            ["None of the {n} solutions is correct.", "I abstain: all {n} are equally good."]
+        )
+    ).format(n=n)
+    assert SingleChoice().parse(nothing, labels).abstained
+    assert Ordering().parse(nothing, labels).abstained
+    approval = ApprovalSet().parse(nothing, labels)
+    assert approval.value == [] if "None" in nothing else approval.abstained
 
 
 # -- schemas -----------------------------------------------------------------------------------

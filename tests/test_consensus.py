@@ -202,8 +202,8 @@ def test_track_support_state() -> None:
     assert state.proposer == "D"
     assert state.supporters == set()
     assert state.proposals == [("A1", "B"), ("A3", "C"), ("D", "A")]
-    # Each voter's latest readable position; an unreadable reply keeps the earlier one.
-    assert state.latest_answer == {"A1": "C", "A2": "B", "A3": "C"}
+    # Each voter's latest position; an unreadable latest reply holds none (README rule).
+    assert state.latest_answer == {"A1": "C", "A3": "C"}
 
 
 def test_restating_agreement_keeps_the_first_solution_text() -> None:
@@ -329,7 +329,8 @@ def _context(messages: list[Message], n: int, turn: int = 5) -> DecisionContext:
         pytest.param("A1:B A2-C A3+C A1-B", 3, "C", False, id="most held beats current"),
         pytest.param("A1:B A2-C", 2, "C", True, id="tie goes to current C"),
         pytest.param("A1:B A2-C A1-B", 2, "B", True, id="tie goes to current B"),
-        pytest.param("A1:B A2-C A2?", 2, "C", True, id="unreadable keeps latest answer"),
+        # README rule: an unreadable latest reply holds no position (A2 no longer holds C).
+        pytest.param("A1:B A2-C A2?", 2, "B", False, id="unreadable latest reply holds none"),
         pytest.param("A1:B A2+ A3-C D:A", 3, "B", False, id="drafter's answer not held"),
     ],
 )
@@ -340,7 +341,9 @@ def test_fallback_picks_most_held_latest_answer(spec: str, n: int, answer: str, 
     assert decision.decided is False
     assert decision.answer == answer
     assert decision.solution == f"{answer}) option {answer}"
-    assert decision.tie is tie
+    # `tie` marks a vote that tied; the fallback held no vote and names a tie in its reason.
+    assert decision.tie is False
+    assert ("tied with" in decision.reason) is tie
     assert decision.protocol == "majority_consensus"
     assert decision.turn == 5
     assert "max turns" in decision.reason
@@ -351,7 +354,7 @@ def test_fallback_tie_without_current_answer_picks_a_leader() -> None:
     decision = protocol.fallback(_context(transcript("A1:B A2+ A3-C A4+ A5-D"), 5))
     assert decision.decided is False
     assert decision.answer in {"B", "C"}
-    assert decision.tie is True
+    assert decision.tie is False and "tied with" in decision.reason
     assert decision.tally == {"B": 2.0, "C": 2.0, "D": 1.0}
 
 
@@ -448,7 +451,7 @@ async def test_two_agents_who_always_disagree_run_out_of_turns(max_turns: int) -
     assert result.answer == "C"
     assert result.solution == "C) Berlin"
     final = result.decisions[-1]
-    assert final.tie is True
+    assert final.tie is False and "tied with A, took the current solution" in final.reason
     assert final.tally == {"A": 1.0, "C": 1.0}
     assert "max turns" in result.stop_detail
 

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 import madebate
 from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
+from madebate._model import DEFAULT_MAX_TOKENS
 from madebate.cli import app as cli_app
 from madebate.providers.openai_http import OpenAICompatibleModel
 
@@ -226,7 +227,7 @@ async def test_request_body_omits_unset_seed_and_stop(server, make_model):
     assert "seed" not in body and "stop" not in body
     assert (body["model"], body["max_tokens"], body["temperature"], body["top_p"]) == (
         "m",
-        512,
+        DEFAULT_MAX_TOKENS,
         0.0,
         1.0,
     )

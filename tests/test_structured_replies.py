@@ -9,7 +9,7 @@ import pytest
 
 import madebate as mb
 from madebate import ScriptedModel, ScriptedRequest
-from madebate._reply import parse_json_reply, reply_schema
+from madebate._reply import REPLY_RESERVE_TOKENS, parse_json_reply, reply_schema
 from madebate.providers.openai_http import strict_schema
 
 OPTIONS = ["Rome", "Paris", "Berlin", "Madrid"]
@@ -22,7 +22,7 @@ def test_reply_schema_declares_stance_only_when_one_is_expected():
     assert draft["required"] == ["reasoning", "answer"]
     assert respond["required"] == ["reasoning", "stance", "answer"]
     assert respond["properties"]["answer"]["enum"] == ["A", "B", "C", "D"]
-    assert respond["properties"]["reasoning"]["maxLength"] == 300
+    assert respond["properties"]["reasoning"]["maxLength"] == 2 * (100 - REPLY_RESERVE_TOKENS)
     assert respond["additionalProperties"] is False
     free = reply_schema(mb.Task(question="Why?"), stance=False)
     assert free["properties"]["answer"] == {"type": "string"}

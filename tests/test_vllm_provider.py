@@ -36,6 +36,7 @@ from madebate import (
     ModelCallError,
     create_provider,
 )
+from madebate._model import DEFAULT_MAX_TOKENS
 from madebate.providers.vllm_inprocess import VLLMModel
 
 MESSAGES = [
@@ -413,7 +414,7 @@ async def test_max_tokens_is_always_sent_never_vllms_default_of_16(fake: FakeVLL
     await model.generate(MESSAGES, GenerateConfig())
     await model.aclose()
     (params,) = fake.sampling
-    assert params["max_tokens"] == GenerateConfig().max_tokens == 512
+    assert params["max_tokens"] == GenerateConfig().max_tokens == DEFAULT_MAX_TOKENS == 1024
     assert "seed" not in params and "stop" not in params  # unset stays unset
 
 

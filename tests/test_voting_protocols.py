@@ -621,7 +621,7 @@ def test_prompted_confidence_is_not_asked_when_no_ballot_is_needed() -> None:
 def test_unreadable_ballot_is_reasked_then_not_counted_and_a_lost_one_is_recorded(
     max_reasks: int,
 ) -> None:
-    unsure = "Both solutions have merit; I cannot choose between them."
+    unsure = "Both solutions have merit; it is a close call."  # (declining to choose abstains)
 
     def prose(request: ScriptedRequest) -> str:
         return unsure
@@ -670,6 +670,125 @@ def test_all_ballots_lost_falls_back_undecided() -> None:
     assert result.stop_reason == "max_turns" and not result.decided
     assert result.answer == "B"  # never empty: the most held answer
     assert all(not b.counted for b in result.decisions[0].ballots)
+
+
+def abstain_in(how: str) -> Callable[[ScriptedRequest], str]:
+    """A ballot behaviour that abstains: in prose, or with JSON null under the ballot's key."""
+
+    def ballot(request: ScriptedRequest) -> str:
+        if how == "prose":
+            return "I abstain: all 2 are equally good."
+        schema = request.config.json_schema
+        assert schema is not None
+        return json.dumps({next(iter(schema["properties"])): None})
+
+    return ballot
+
+
+@pytest.mark.parametrize("how", ["prose", "json"])
+@pytest.mark.parametrize("protocol", VOTING)
+def test_an_abstention_is_recorded_not_reasked_and_supports_no_candidate(
+    protocol: str, how: str
+) -> None:
+    """A1 holds A and abstains: A gets nothing from it, and B wins among the counted ballots
+    (abstentions do not count toward turnout; there is no quorum)."""
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in(how)}))
+    result = discuss(model, protocol=protocol)
+
+    assert result.stop_reason == "vote" and result.decided and result.answer == "B"
+    decision = result.decisions[-1]
+    assert decision.tally["A"] == 0.0 and decision.tally["B"] > 0
+    assert "2 of 3 ballots counted, 1 abstained" in decision.reason
+    abstention, *votes = decision.ballots
+    assert abstention.voter == "A1" and abstention.abstained
+    assert not abstention.counted and abstention.value is None and abstention.problem is None
+    assert abstention.reasks == 0
+    assert len([r for r in requests(model, "ballot") if r.agent == "A1"]) == 1  # not re-asked
+    assert all(b.counted and not b.abstained for b in votes)
+    again = DiscussionResult.from_json(result.to_json())  # the record round-trips
+    assert again.decisions[-1].ballots[0].abstained
+
+
+def test_every_voter_abstaining_holds_no_vote() -> None:
+    model = ScriptedModel(Panel(SPLIT, ballots=dict.fromkeys(SPLIT, abstain_in("prose"))))
+    result = discuss(model, max_turns=1)
+
+    assert result.stop_reason == "max_turns" and not result.decided
+    vote = result.decisions[0]
+    assert not vote.decided and not vote.tie and vote.answer is None
+    assert vote.reason == "no vote held: all 3 voters abstained"
+    assert all(b.abstained and not b.counted and b.reasks == 0 for b in vote.ballots)
+    assert len(requests(model, "ballot")) == 3
+    assert result.answer == "B"  # never empty: the most held answer, as when ballots are lost
+
+
+def test_abstentions_and_lost_ballots_are_told_apart() -> None:
+    def broken(request: ScriptedRequest) -> str:
+        raise ModelCallError("down", retryable=False)
+
+    ballots = {"A1": abstain_in("json"), "A2": broken, "A3": broken}
+    result = discuss(ScriptedModel(Panel(SPLIT, ballots=ballots)), max_turns=1)
+    vote = result.decisions[0]
+    assert not vote.decided
+    assert "no valid ballots (0 of 3 ballots counted, 1 abstained)" in vote.reason
+    abstention, lost, _ = vote.ballots
+    assert abstention.abstained and abstention.problem is None
+    assert not lost.abstained and lost.problem is not None
+
+
+@pytest.mark.parametrize(
+    "reply", ['{"approve": []}', "I approve none of the 2 solutions.", '{"approve": "none"}']
+)
+def test_approving_none_is_a_counted_ballot_not_an_abstention(reply: str) -> None:
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": lambda request: reply}))
+    result = discuss(model, protocol="approval_voting")
+
+    decision = result.decisions[-1]
+    empty = decision.ballots[0]
+    assert empty.counted and not empty.abstained and empty.value == []
+    assert decision.tally == {"A": 0.0, "B": 2.0}
+    assert "3 of 3 ballots counted" in decision.reason and "abstained" not in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("protocol", "guess"),
+    [
+        ("ranked_voting", "{mine} > 9 > {other}"),
+        ("approval_voting", "I approve solutions {mine} and 9"),
+        ("simple_voting", "I vote for 9, not {other}"),
+    ],
+)
+def test_a_vote_for_a_number_that_is_no_candidate_is_reasked(protocol: str, guess: str) -> None:
+    """In prose as in JSON, a ballot naming a non-candidate is refused and re-asked, never read
+    without the stray number."""
+    panel = Panel(SPLIT)
+
+    def once_astray(request: ScriptedRequest) -> str:
+        shown = shown_candidates(first_user(request))
+        mine = next(lbl for lbl, a in shown.items() if a == "A")
+        if not any(m.role == "assistant" for m in request.messages):  # the first ask
+            other = next(lbl for lbl in shown if lbl != mine)
+            return guess.format(mine=mine, other=other)
+        schema = request.config.json_schema
+        assert schema is not None
+        return json.dumps(ballot_for(schema, mine))
+
+    panel.ballots["A1"] = once_astray
+    model = ScriptedModel(panel)
+    result = discuss(model, protocol=protocol)
+    ballot = result.decisions[-1].ballots[0]
+    assert ballot.counted and ballot.reasks == 1
+    reask = [r for r in requests(model, "ballot") if r.agent == "A1"][1]
+    assert "'9' is not a candidate number" in reask.prompt
+
+
+def test_the_report_shows_an_abstention_as_such() -> None:
+    from madebate._report import _decision_html
+
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in("prose")}))
+    decision = discuss(model).decisions[-1]
+    html = _decision_html(decision.model_dump(), {})
+    assert "<td>abstained</td>" in html and "1 abstained" in html
 
 
 def test_without_structured_output_prose_ballots_are_read_by_the_tolerant_parser() -> None:

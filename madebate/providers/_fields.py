@@ -60,8 +60,9 @@ def _backslashes_before(text: str, end: int) -> int:
 
 
 def fixed_reserve(item: Field, count_tokens: CountTokens) -> int:
-    """Tokens a fixed field needs at most: its longest value and one to spare."""
-    return count_tokens(item.longest) + 2
+    """Tokens a fixed field may take: under a grammar a model can spell a value one character
+    at a token, so its longest value's characters bound it (and one for the end)."""
+    return max(count_tokens(item.longest), len(item.longest)) + 1
 
 
 def generate_fields(

@@ -74,6 +74,11 @@ class _Builder:
                 raise ConfigError(f"empty enum at {where}", field="json_schema")
             return "(" + " | ".join(literal(json.dumps(v)) for v in values) + ")"
         kind = schema.get("type")
+        if isinstance(kind, list):  # e.g. ["string", "null"]
+            options = [self.value({**schema, "type": k}, where) for k in kind]
+            return "(" + " | ".join(options) + ")"
+        if kind == "null":
+            return '"null"'
         if kind == "string":
             return '"\\"" char* "\\""'
         if kind == "integer":
