@@ -51,7 +51,10 @@ QUESTIONS: list[dict[str, Any]] = [
         ],
     },
     {"kind": "short_answer", "question": "What is the capital city of Japan?"},
-    {"kind": "math", "question": "Tom has 3 boxes with 4 apples each. He eats 2. How many are left?"},
+    {
+        "kind": "math",
+        "question": "Tom has 3 boxes with 4 apples each. He eats 2. How many are left?",
+    },
     {"kind": "free_text", "question": "Explain in one sentence why the sky looks blue."},
 ]
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from madebate import _consensus, _voting  # noqa: F401  (register the built-in protocols)
+from madebate._answer_reader import read_without_solution_line
 from madebate._baselines import run_baseline
 from madebate._challenge import run_challenge
 from madebate._concurrent import gather_all
@@ -613,7 +614,7 @@ class _Run:
             elif structured_read:
                 read_by = "json"
             else:
-                read_by = getattr(parsed, "read_by", None)
+                read_by = parsed.read_by
         return _Spoken(
             parsed,
             raw,
@@ -642,8 +643,11 @@ class _Run:
             [ChatMessage(role="user", content=prompt)], slot, "extraction", turn
         )
         solution, answer, _ = read_solution(f"Final Solution: {reply.strip()}", self.d.task)
-        if answer is None:
-            return parsed
+        if answer is None:  # an extraction that explains itself over several lines
+            fallback = read_without_solution_line(reply, self.d.task)
+            if fallback is None:
+                return parsed
+            solution, answer = fallback.solution, fallback.answer
         problems = tuple(
             p for p in parsed.problems if "Final Solution" not in p and "options" not in p
         )

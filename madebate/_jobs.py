@@ -153,6 +153,8 @@ async def run_job(job: Job, pool: ModelPool, plan: _Plan) -> dict[str, Any]:
         # server cut at max_tokens: the discussion went on, but the numbers say so.
         "failed_calls": sum(c.error is not None for c in result.calls),
         "truncated": sum(c.finish_reason == "length" for c in result.calls),
+        "looped": sum(c.looped for c in result.calls),
+        "unreadable": sum(not m.readable for m in result.messages),
         "wall_s": round(wall, 4),
         "error": result.error.model_dump() if result.error else None,
         "analytics": discussion_analytics(result),
@@ -181,6 +183,8 @@ def failed_record(job: Job, exc: BaseException) -> dict[str, Any]:
         "retries": 0,
         "failed_calls": 0,
         "truncated": 0,
+        "looped": 0,
+        "unreadable": 0,
         "wall_s": 0.0,
         "error": {
             "type": type(exc).__name__,

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from madebate._answer_reader import FINAL_SOLUTION_LINE, read_without_solution_line
 from madebate._results import Stance
 from madebate._task import Task
 
@@ -26,6 +27,9 @@ class ParsedReply:
     answer: str | None  # its normalised form
     shared_text: str  # the reply without its final line (what the reasoning style shares)
     problems: tuple[str, ...] = ()
+    # How the solution was read: "final_solution_line", or a fallback for a reply without that
+    # line ("fallback:labelled_line", "fallback:boxed", "fallback:last_line"); None when none.
+    read_by: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -95,6 +99,13 @@ def parse_reply(text: str, task: Task, *, expect_stance: bool, need_solution: bo
     """Read one reply. `need_solution`: a draft or a disagreement must state a solution."""
     stance = read_stance(text) if expect_stance else Stance.NONE
     solution, answer, shared = read_solution(text, task)
+    read_by = FINAL_SOLUTION_LINE if solution is not None else None
+    if not _SOLUTION_LINE.search(text):
+        # No declared line: a multiple-choice answer stated clearly another way is read, and
+        # the record says so (never guessed: see _answer_reader).
+        fallback = read_without_solution_line(text, task)
+        if fallback is not None:
+            solution, answer, read_by = fallback.solution, fallback.answer, fallback.read_by
     problems = []
     if expect_stance and stance is Stance.UNREADABLE:
         problems.append("no [AGREE] or [DISAGREE] tag")
@@ -103,7 +114,9 @@ def parse_reply(text: str, task: Task, *, expect_stance: bool, need_solution: bo
         problems.append("no 'Final Solution:' line")
     elif solution is not None and answer is None:
         problems.append(f"the solution '{solution[:60]}' names none of the options")
-    return ParsedReply(stance, solution, answer, shared or text.strip(), tuple(problems))
+    return ParsedReply(
+        stance, solution, answer, shared or text.strip(), tuple(problems), read_by=read_by
+    )
 
 
 # Tokens kept for the JSON around the reasoning and for a stance and an answer.

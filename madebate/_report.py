@@ -187,6 +187,7 @@ def _cell_table(cells: list[CellData], metric_names: list[str], *, link: bool) -
         "tokens / example",
         "wall s",
         "errors",
+        "cut replies",
     ]
     head = "".join(f'<th scope="col" title="click to sort">{_e(h)}</th>' for h in headers)
     rows = []
@@ -214,6 +215,7 @@ def _cell_table(cells: list[CellData], metric_names: list[str], *, link: bool) -
             _td(s.get("tokens_per_example"), ".0f"),
             _td(s.get("discussion_wall_s"), ".1f"),
             _td(s.get("errors"), "d"),
+            _td(s.get("truncated_replies", 0), "d"),  # cut at max_tokens
         ]
         rows.append(f'<tr data-cell="{_e(c.id)}">{"".join(tds)}</tr>')
     return (
@@ -608,6 +610,10 @@ def _message_html(m: dict[str, Any], names: dict[str, str]) -> str:
         facts.append(f'<span class="confidence">confidence {_e(m.get("confidence"))}</span>')
     if m.get("readable") is False:
         facts.append('<span class="stance unreadable">no solution read</span>')
+    if m.get("finish_reason") == "length":
+        facts.append('<span class="stance unreadable">cut at max_tokens</span>')
+    if m.get("looped"):
+        facts.append('<span class="stance unreadable">stopped looping</span>')
     raw = m.get("raw")
     full = (
         f"<details><summary>full reply</summary><pre>{_e(raw)}</pre></details>"

@@ -30,6 +30,9 @@ def summarize_records(
                 "retries": 0,
                 "failed_calls": 0,
                 "truncated": 0,
+                "looped": 0,
+                "unreadable": 0,
+                "replies": 0,
                 "failed": [],
                 "wall_s": 0.0,
                 "stop_reasons": {},
@@ -47,6 +50,8 @@ def summarize_records(
         c["retries"] += r.get("retries", 0)
         c["failed_calls"] += r.get("failed_calls", 0)
         c["truncated"] += r.get("truncated", 0)
+        c["looped"] += r.get("looped", 0)
+        c["unreadable"] += r.get("unreadable", 0)
         if r.get("stop_reason") == "error" and len(c["failed"]) < 50:
             c["failed"].append(
                 {
@@ -82,7 +87,9 @@ def summarize_records(
             "cache_hits": c["cache_hits"],
             "retries": c["retries"],
             "failed_calls": c["failed_calls"],
-            "truncated_replies": c["truncated"],
+            "truncated_replies": c["truncated"],  # calls cut at max_tokens
+            "looped_replies": c["looped"],  # calls stopped repeating themselves
+            "unreadable_replies": c["unreadable"],  # discussion messages with no reading
             "failed_examples": c["failed"],  # up to 50, with their cause
             "discussion_wall_s": c["wall_s"],
             "stop_reasons": c["stop_reasons"],

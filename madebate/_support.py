@@ -44,7 +44,7 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
                 state.supporters.add(m.speaker)  # restates or agrees with the current answer
         elif _agrees_unseen(m, state):
             # The reader never saw the solution this agreement names (a relay passes on only
-            # the agreement): it is the reader's current solution, held by the speaker.
+            # the agreement): it becomes the reader's current solution, held by the speaker.
             state.current_answer, state.current_solution = m.agreed_with, m.agreed_solution
             state.proposer = m.speaker
             state.supporters = {m.speaker} if is_voter else set()
@@ -70,9 +70,12 @@ def _agrees_with_current(m: Message, state: SupportState) -> bool:
 
 
 def _agrees_unseen(m: Message, state: SupportState) -> bool:
+    """An agreement with a solution these messages never proposed: the reader was passed the
+    agreement, not the proposal. (One proposed here and since replaced is outdated instead.)"""
     return (
         m.stance is Stance.AGREE
         and m.answer is None
         and m.agreed_with is not None
-        and state.current_answer is None
+        and m.agreed_with != state.current_answer
+        and all(answer != m.agreed_with for _, answer in state.proposals)
     )

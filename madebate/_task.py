@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -64,27 +66,165 @@ class Task(BaseModel):
         return read_option_letter(text, self.options)
 
 
-_LETTER_AT_START = re.compile(
-    r"^\s*([\(\[*]*)\s*(option\s+)?([A-Za-z])\s*([\)\]\.:*]*)(?:\s|$)", re.I
+def read_option_letter(text: str, options: list[str]) -> str | None:
+    """The option a short answer states, or None when it does not state exactly one clearly.
+
+    Read: a letter alone ("B", "B.", "(B)", "[B]", "**B**", "Option B"), a marked letter with
+    the option's text ("B) Paris", "(B) Paris", "B: Paris", "B. Paris"), the option's text alone
+    ("Paris"), each after a statement such as "The answer is" or "Solution:". Never read: a
+    capital that begins a sentence ("A crane lifts ...", "I don't ...", "I ≈ 7"), two options
+    ("C and E", "A) Yes or B) No"), a marked letter whose text is another option's or names
+    another option ("B) Rome", "A) ... is not among the options; the closest is B)"), and
+    anything over more than one line. A misread is worse than an unreadable answer.
+    """
+    letters = LETTERS[: len(options)]
+    body = _clean_answer(text)
+    if body is None:
+        return None
+    by_text = _option_by_text(body, options)
+    if by_text is not None:
+        return by_text
+    stated = _ANSWER_PREAMBLE.sub("", body, count=1).strip()
+    if stated != body:
+        stated = _unwrap(stated)
+        by_text = _option_by_text(stated, options)
+        if by_text is not None:
+            return by_text
+    alone = _LETTER_ALONE.fullmatch(stated)
+    if alone:
+        raw = next(g for g in alone.groups() if g)
+        # A lowercase letter counts alone or marked ("b", "(b)"), never as a word ("a lot").
+        return raw.upper() if raw.upper() in letters else None
+    marked = _LETTER_MARKED.match(stated)
+    if marked:
+        raw = next(g for g in marked.groups()[:-1] if g)
+        letter = raw.upper()
+        if letter in letters and _consistent(letters.index(letter), marked.group("rest"), options):
+            return letter
+    return None
+
+
+# Markdown emphasis and wrappers around a short answer, never part of it.
+_BOLD_LETTER = re.compile(r"^(?:\*\*|__)\s*([A-Za-z])\s*(?:\*\*|__)(?=\s|$)")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_BOXED = re.compile(r"^\$*\s*\\boxed\{(.*)\}\s*\$*\s*\.?$", re.S)
+_ANSWER_PREAMBLE = re.compile(
+    r"^(?:(?:so|thus|hence|therefore)\b[\s,]*)?(?:(?:the|my|our)\s+)?"
+    r"(?:(?:final|correct|best|right|most\s+likely|recommended|improved|revised|updated|new)\s+)*"
+    r"(?:answer|solution|option|choice)(?:\s+(?:to|for)\s+(?:the|this)\s+(?:task|question|problem))?"
+    r"\s*(?:(?:is|remains|would\s+be|will\s+be)(?:\s+(?:still|indeed|therefore|then))?\s*:?|[:=])\s*"
+    r"(?:option\s+)?",
+    re.I,
+)
+# The whole answer is one letter, maybe wrapped or marked: B  b.  (B)  [ B ]  B)  B:  Option B
+_LETTER_ALONE = re.compile(
+    r"(?:option\s+)?(?:\(\s*([A-Za-z])\s*\)|\[\s*([A-Za-z])\s*\]|([A-Za-z])\s*[).:\]]?)\s*[.!]?",
+    re.I,
+)
+# A marked letter followed by text: "B) Paris", "(B) Paris", "[B] Paris", "B: Paris", "B. Paris"
+_LETTER_MARKED = re.compile(
+    r"(?:option\s+)?(?:\(\s*([A-Za-z])\s*\)|\[\s*([A-Za-z])\s*\]|([A-Za-z])[).:\]])\s+(?P<rest>\S.*)$",
+    re.I,
+)
+# Another option marked inside the text: "B)", "(B)".
+_OTHER_MARK = re.compile(r"(?<![A-Za-z0-9])(?:\(\s*([A-Z])\s*\)|([A-Z])\))")
+_LONE_CAPITAL = re.compile(r"(?<![\w'’])([A-Z])(?![\w'’])")
+_NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+")
+_UNICODE_FOLD = str.maketrans(
+    {
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u2212": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+    }
 )
 
 
-def read_option_letter(text: str, options: list[str]) -> str | None:
+def _clean_answer(text: str) -> str | None:
+    """One line of answer without markdown emphasis; None for an empty or multi-line text."""
+    body = text.strip()
+    if not body or "\n" in body:
+        return None
+    body = _BOLD_LETTER.sub(r"\1)", body)
+    body = _EMPHASIS.sub("", body).strip()
+    body = body.strip("\"'\u201c\u201d").strip()
+    return _unwrap(body) or None
+
+
+def _unwrap(text: str) -> str:
+    boxed = _BOXED.match(text)
+    return boxed.group(1).strip() if boxed else text
+
+
+def _fold(text: str) -> str:
+    """Text for comparing an answer with an option: case, quotes, dashes, spacing and edge
+    punctuation folded away."""
+    text = unicodedata.normalize("NFKC", text).translate(_UNICODE_FOLD).casefold()
+    return re.sub(r"\s+", " ", _PUNCT_EDGES.sub("", text))
+
+
+def _tight(text: str) -> str:
+    return re.sub(r"[\s\"'*]", "", _fold(text))
+
+
+def _option_by_text(text: str, options: list[str]) -> str | None:
+    """The letter of the one option whose text the whole answer is."""
+    tight = _tight(text)
+    if not tight:
+        return None
+    matches = [LETTERS[i] for i, o in enumerate(options) if _tight(o) == tight]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in _NUMBER.findall(text)}
+
+
+def _consistent(index: int, rest: str, options: list[str]) -> bool:
+    """Whether the text after a marked letter fits that option: its text, or words that name
+    no other option and agree with this one more than with any other."""
+    own = options[index]
+    own_tight, rest_tight = _tight(own), _tight(rest)
+    if rest_tight == own_tight:
+        return True
+    if any(_tight(o) == rest_tight for i, o in enumerate(options) if i != index):
+        return False
     letters = LETTERS[: len(options)]
-    # The whole text naming one option ("A dog" among "A cat", "A dog") beats a leading letter.
-    folded = normalize_free_text(text)
-    matches = [LETTERS[i] for i, o in enumerate(options) if normalize_free_text(o) == folded]
-    if len(matches) == 1:
-        return matches[0]
-    m = _LETTER_AT_START.match(text)
-    if m:
-        opening, option_word, raw, closing = m.groups()
-        letter = raw.upper()
-        # A lone lowercase word like "a" only counts when it is the whole answer or marked up.
-        marked = bool(opening or option_word or closing)
-        if letter in letters and (raw.isupper() or marked or len(text.strip()) <= 3):
-            return letter
-    return None
+    own_letter = letters[index]
+    marks = {a or b for a, b in _OTHER_MARK.findall(rest)}
+    capitals = set(_LONE_CAPITAL.findall(rest)) - set(_LONE_CAPITAL.findall(own))
+    if any(x in letters and x != own_letter for x in marks | capitals):
+        return False  # another option is named ("... the closest is B)", "No, E")
+    rest_folded, own_folded = _fold(rest), _fold(own)
+    for i, other in enumerate(options):
+        o = _fold(other)
+        if i != index and o and o not in own_folded and _contains_words(rest_folded, o):
+            return False  # another option's text ("A) Yes or No")
+    extra = _numbers(rest) - _numbers(own)
+    if any(extra & _numbers(o) for i, o in enumerate(options) if i != index):
+        return False  # a value of another option ("D) 32.7" where F is 32.7g)
+    if _starts_with_words(rest_folded, own_folded):
+        tail = rest_folded[len(own_folded) :]
+        return not tail or re.match(r"\s*[,.;:!(\-]|\s+[^\W\d]", tail) is not None
+    if _starts_with_words(own_folded, rest_folded):
+        return True  # the option's text cut short ("I) 0.97" for "0.97 ohm")
+    ratios = [difflib.SequenceMatcher(None, rest_folded, _fold(o)).ratio() for o in options]
+    best_other = max((r for i, r in enumerate(ratios) if i != index), default=0.0)
+    return ratios[index] >= 0.5 and ratios[index] >= best_other + 0.1
+
+
+def _contains_words(text: str, words: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+
+
+def _starts_with_words(text: str, prefix: str) -> bool:
+    if not prefix or not text.startswith(prefix):
+        return False
+    after = text[len(prefix) : len(prefix) + 2]
+    return not after or not (after[0].isalnum() or re.match(r"[.,]\d", after))
 
 
 _PUNCT_EDGES = re.compile(r"^[\s\"'`*.,;:!?()\[\]]+|[\s\"'`*.,;:!?()\[\]]+$")

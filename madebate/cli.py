@@ -139,6 +139,8 @@ def discuss(
             stance,
             " · answer ",
             _plain(m.answer or "-"),
+            (" · cut at max_tokens", "yellow") if m.cut else "",
+            (" · stopped looping", "yellow") if m.looped else "",
         )
         to = ", ".join(m.receivers) or "nobody"
         console.print(
@@ -642,7 +644,7 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
         "decided",
         "no answer",
         "errors",
-        "retries",
+        "retries/cut",
         "turns",
         "calls/ex",
         "tokens/ex",
@@ -662,7 +664,9 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
             f"{c['decision_rate']:.0%}",
             str(c["no_answer"]),
             str(c["errors"]),
-            str(c.get("retries", 0)),
+            # Retries, and replies cut at max_tokens (with those stopped in a loop, if any).
+            f"{c.get('retries', 0)}/{c.get('truncated_replies', 0)}"
+            + (f" ({c['looped_replies']} looped)" if c.get("looped_replies") else ""),
             f"{c['mean_turns']:.2f}",
             f"{c['calls_per_example']:.1f}",
             f"{c['tokens_per_example']:.0f}",

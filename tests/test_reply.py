@@ -120,7 +120,7 @@ DRAFTS = [
     ("Final Solution: Decidedly", UNREADABLE, "Decidedly"),
     # no solution line at all
     ("I think it is Paris.", UNREADABLE, None),
-    ("The final solution is Paris.", UNREADABLE, None),
+    ("The final solution is Paris or Rome.", UNREADABLE, None),  # (a clear one: test_real_replies)
     ("Final Solution:", UNREADABLE, None),
     ("Final Solution: **", UNREADABLE, None),
 ]
@@ -258,7 +258,7 @@ def test_template_syntax_reaches_the_next_prompt_verbatim() -> None:
         ("b) paris", "B"),
         ("B: Paris", "B"),
         ("(D) Madrid", "D"),
-        ("B) Rome", "B"),  # the letter decides when letter and text disagree
+        ("B) Rome", None),  # letter and text name different options: unreadable, not guessed
         ("Paris", "B"),
         ("  paris. ", "B"),
         ('"Rome"', "C"),
