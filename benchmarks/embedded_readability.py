@@ -74,7 +74,7 @@ def main() -> None:
     by_kind: dict[str, Counter[str]] = {q["kind"]: Counter() for q in QUESTIONS}
     styles = ["simple", "critical", "reasoning", "freetext"]
     plan = itertools.cycle(
-        (b, q, s) for q, s, b in itertools.product(QUESTIONS, styles, args.max_tokens)
+        (b, q, s) for s, q, b in itertools.product(styles, QUESTIONS, args.max_tokens)
     )
     start = time.perf_counter()
     seed = 0
@@ -110,11 +110,11 @@ def main() -> None:
         )
 
     print(f"embedded model {model.model_id}, grammar-constrained replies, {wall:.0f}s")
-    print(f"all            {rates(counts)}")
+    print(f"all             {rates(counts)}")
     for budget, c in by_budget.items():
-        print(f"max_tokens {budget:<4d} {rates(c)}")
+        print(f"max_tokens {budget:<5d} {rates(c)}")
     for kind, c in by_kind.items():
-        print(f"{kind:<15s}{rates(c)}")
+        print(f"{kind:<16s}{rates(c)}")
     run_sync(model.aclose())
 
 
