@@ -17,7 +17,7 @@ from typing import Any
 
 import madebate as mb
 from madebate._sync import run_sync
-from madebate.providers.llamacpp import LlamaCppModel
+from madebate.models.providers.llamacpp import LlamaCppModel
 
 # Written for this benchmark in the shapes BIG-bench tasks take (not copies of real tasks).
 QUESTIONS: list[dict[str, Any]] = [

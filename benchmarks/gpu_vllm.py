@@ -86,8 +86,8 @@ def experiment(args: argparse.Namespace, data: Path, model: dict[str, Any]) -> d
 
 async def run_inprocess(spec: dict[str, Any], args: argparse.Namespace, run_dir: Path) -> Any:
     import madebate
-    import madebate._jobs as runner
-    from madebate.providers.vllm_inprocess import VLLMModel
+    import madebate.runs._jobs as runner
+    from madebate.models.providers.vllm_inprocess import VLLMModel
 
     model = VLLMModel(args.model, **engine_options(args))
     started = time.perf_counter()

@@ -63,8 +63,8 @@ def cpu_times() -> tuple[float, float] | None:
 def run_phase(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import madebate
-    from madebate._executor_ray import RayExecutor
-    from madebate._runner import Executor
+    from madebate.runs._executor_ray import RayExecutor
+    from madebate.runs._runner import Executor
 
     workdir = Path(tempfile.mkdtemp(prefix="madebate-ray-bench-"))
     data = workdir / "data.jsonl"

@@ -5,37 +5,7 @@ a decision protocol turns the discussion into one answer. Importing does no work
 loaded, no handler installed, no file touched.
 """
 
-from madebate._config import RESPONSE_STYLES, DiscussionConfig
-from madebate._consensus import consensus_tally, hybrid, majority, supermajority, unanimity
-from madebate._datasets import ColumnMap, DatasetSpec, load_dataset
-from madebate._discussion import Discussion, discuss, discuss_async
 from madebate._errors import BudgetExceeded, ConfigError, MadebateError, ModelCallError
-from madebate._executor_ray import RayExecutor
-from madebate._experiment import (
-    Cell,
-    ExperimentSpec,
-    ModelSpec,
-    TaskSpec,
-    TeamSpec,
-    expand_cells,
-    experiment_schema,
-    load_experiment,
-)
-from madebate._load import Run, load_run
-from madebate._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
-from madebate._model_managed import ManagedModel
-from madebate._models import create_provider, providers
-from madebate._paradigm import ParadigmSpec, RepeatSpec, StepSpec, builtin_paradigms, load_paradigm
-from madebate._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
-from madebate._personas import (
-    Persona,
-    PersonaLibrary,
-    PersonaSource,
-    builtin_persona_libraries,
-    load_persona_library,
-    persona_sources,
-)
-from madebate._protocols import DecisionContext, DecisionProtocol, create_protocol, protocols
 from madebate._results import (
     AgentInfo,
     Ballot,
@@ -47,14 +17,61 @@ from madebate._results import (
     Stance,
     Usage,
 )
-from madebate._runner import LocalExecutor, RunResult, run_experiment, run_experiment_async
-from madebate._scoring import metrics, read_number, score, summarize
-from madebate._support import SupportState, track_support
-from madebate._tally import Tally, approval, borda, cumulative, plurality
 from madebate._task import Task
-from madebate.providers.scripted import ScriptedModel, ScriptedRequest
-
-__version__ = "0.1.0"
+from madebate._version import __version__
+from madebate.engine._config import RESPONSE_STYLES, DiscussionConfig
+from madebate.engine._discussion import Discussion, discuss, discuss_async
+from madebate.engine._paradigm import (
+    ParadigmSpec,
+    RepeatSpec,
+    StepSpec,
+    builtin_paradigms,
+    load_paradigm,
+)
+from madebate.engine._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
+from madebate.engine._personas import (
+    Persona,
+    PersonaLibrary,
+    PersonaSource,
+    builtin_persona_libraries,
+    load_persona_library,
+    persona_sources,
+)
+from madebate.models._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import create_provider, providers
+from madebate.models.providers.scripted import ScriptedModel, ScriptedRequest
+from madebate.protocols._consensus import (
+    consensus_tally,
+    hybrid,
+    majority,
+    supermajority,
+    unanimity,
+)
+from madebate.protocols._protocols import (
+    DecisionContext,
+    DecisionProtocol,
+    create_protocol,
+    protocols,
+)
+from madebate.protocols._support import SupportState, track_support
+from madebate.protocols._tally import Tally, approval, borda, cumulative, plurality
+from madebate.report._report import ReportableRun as Run
+from madebate.report._report import load_reportable_run as load_run
+from madebate.runs._datasets import ColumnMap, DatasetSpec, load_dataset
+from madebate.runs._executor_ray import RayExecutor
+from madebate.runs._experiment import (
+    Cell,
+    ExperimentSpec,
+    ModelSpec,
+    TaskSpec,
+    TeamSpec,
+    expand_cells,
+    experiment_schema,
+    load_experiment,
+)
+from madebate.runs._runner import LocalExecutor, RunResult, run_experiment, run_experiment_async
+from madebate.runs._scoring import metrics, read_number, score, summarize
 
 __all__ = [
     "RESPONSE_STYLES",

@@ -122,9 +122,9 @@ def discuss(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run one discussion, printing it turn by turn, then the answer and why it stopped."""
-    from madebate._discussion import Discussion
-    from madebate._model import GenerateConfig
     from madebate._results import AgentInfo, Decision, Message
+    from madebate.engine._discussion import Discussion
+    from madebate.models._model import GenerateConfig
 
     def show_message(m: Message, agent: AgentInfo) -> None:
         stance = {
@@ -165,7 +165,7 @@ def discuss(
     try:
         model_obj = None
         if model_options:
-            from madebate._models import create_provider
+            from madebate.models._models import create_provider
 
             model_obj = create_provider(model, **model_options)
         discussion = Discussion(
@@ -265,7 +265,7 @@ def paradigms_list(ctx: typer.Context) -> None:
     """List the built-in paradigms."""
     if ctx.invoked_subcommand is not None:
         return
-    from madebate._paradigm import builtin_paradigms, load_paradigm
+    from madebate.engine._paradigm import builtin_paradigms, load_paradigm
 
     table = Table("paradigm", "decides after each", "description")
     for name in builtin_paradigms():
@@ -287,8 +287,8 @@ def paradigms_show(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Print a paradigm's compiled graph as text: steps and who receives whose messages."""
-    from madebate._paradigm import load_paradigm
-    from madebate._paradigm_compile import compile_paradigm
+    from madebate.engine._paradigm import load_paradigm
+    from madebate.engine._paradigm_compile import compile_paradigm
 
     try:
         spec = load_paradigm(Path(name) if name.endswith((".yaml", ".yml")) else name)
@@ -299,7 +299,7 @@ def paradigms_show(
         return
     console.print(compiled.describe(), highlight=False, markup=False)
     if svg is not None:
-        from madebate._svg import paradigm_svg
+        from madebate.report._svg import paradigm_svg
 
         try:
             svg.write_text(paradigm_svg(compiled, standalone=True) + "\n", encoding="utf-8")
@@ -341,7 +341,7 @@ def run(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run an experiment: every sweep cell over the dataset, resumable and cached."""
-    from madebate._runner import Executor, default_run_dir, run_experiment
+    from madebate.runs._runner import Executor, default_run_dir, run_experiment
 
     if experiment is None and resume is None:
         _fail(MadebateError("give an experiment YAML, or --resume RUN_DIR"), debug)
@@ -351,7 +351,7 @@ def run(
         _fail(MadebateError("--address and --workers need --executor ray"), debug)
     chosen: Executor | None = None
     if executor == "ray":
-        from madebate._executor_ray import RayExecutor
+        from madebate.runs._executor_ray import RayExecutor
 
         chosen = RayExecutor(address=address, workers=workers, cache=False if no_cache else None)
     run_dir = resume or out
@@ -361,7 +361,7 @@ def run(
             spec = experiment
             if run_dir is None:
                 # Chosen here, so an interrupted run can say where to resume.
-                from madebate._experiment import load_experiment
+                from madebate.runs._experiment import load_experiment
 
                 run_dir = out = default_run_dir(load_experiment(experiment).name)
         else:
@@ -434,7 +434,7 @@ def _interrupted(run_dir: Path | None) -> NoReturn:
     """Ctrl-C: every finished record is already on disk; say so and how to go on."""
     message = "interrupted"
     if run_dir is not None and (run_dir / "records.jsonl").exists():
-        from madebate._runlog import latest_records
+        from madebate.runs._runlog import latest_records
 
         kept = len(latest_records(run_dir))
         message += (
@@ -451,7 +451,7 @@ def summary(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Print the cell table of a run: accuracy with 95% CI, turns, decision rate, cost."""
-    from madebate._load import load_run
+    from madebate.runs._load import load_run
 
     try:
         loaded = load_run(run_dir)
@@ -474,8 +474,8 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a run (cell table, plots, every transcript) and
     print the path of its index page."""
-    from madebate._load import load_run
-    from madebate._report import write_report
+    from madebate.report._report import write_report
+    from madebate.runs._load import load_run
 
     try:
         view = write_report(load_run(run_dir), out)
@@ -501,8 +501,8 @@ def eval_run(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Rescore a run's answers with other metrics (the run itself is not changed)."""
-    from madebate._load import load_run
-    from madebate._summary import summarize_records
+    from madebate.runs._load import load_run
+    from madebate.runs._summary import summarize_records
 
     try:
         loaded = load_run(run_dir)
@@ -518,7 +518,7 @@ def schema() -> None:
     """Print the JSON schema of the experiment file."""
     import json
 
-    from madebate._experiment import experiment_schema
+    from madebate.runs._experiment import experiment_schema
 
     sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
 
@@ -554,7 +554,7 @@ def validate(
     as_dataset = suffix in _DATASET_SUFFIXES or (dataset and suffix not in (".yaml", ".yml"))
     try:
         if as_dataset:
-            from madebate._datasets import DatasetSpec, load_dataset
+            from madebate.runs._datasets import DatasetSpec, load_dataset
 
             tasks = load_dataset(DatasetSpec(path=str(file)))
             choice = sum(t.is_multiple_choice for t in tasks)
@@ -571,13 +571,13 @@ def validate(
                 raise ConfigError(f"{exc}{hint}") from None
             kind = _file_kind(data, file)
             if kind == "experiment":
-                from madebate._experiment import expand_cells, load_experiment
+                from madebate.runs._experiment import expand_cells, load_experiment
 
                 spec = load_experiment(file)
                 cells = expand_cells(spec, source=str(file))
                 detail = f"{len(cells)} cell(s)"
                 if dataset:
-                    from madebate._runner import _prepare_tasks
+                    from madebate.runs._runner import _prepare_tasks
 
                     try:  # the runner's own check: the dataset, and the task kind against it
                         tasks = _prepare_tasks(spec, file.resolve().parent)
@@ -588,11 +588,11 @@ def validate(
                         raise ConfigError(str(exc), source=str(file)) from None
                     detail += f", {len(tasks)} example(s)"
             elif kind == "paradigm":
-                from madebate._paradigm import load_paradigm
+                from madebate.engine._paradigm import load_paradigm
 
                 detail = f"paradigm '{load_paradigm(file).name}'"
             else:
-                from madebate._personas import load_persona_library
+                from madebate.engine._personas import load_persona_library
 
                 detail = f"{len(load_persona_library(file).personas)} persona(s)"
     except MadebateError as exc:
@@ -609,8 +609,8 @@ _DATASET_SUFFIXES = (".jsonl", ".json", ".csv")
 def _check_configured_context(spec: Any, cells: Any, tasks: Any, source: str) -> None:
     """Examples beyond a context window given in the spec (`model.context_window`), estimated
     without building or loading any model; `run` checks again with the model's tokenizer."""
-    from madebate._runner import check_context, configured_window
     from madebate._sync import run_sync
+    from madebate.runs._runner import check_context, configured_window
 
     run_sync(check_context(cells, tasks, configured_window, spec.dataset.path, source))
 

@@ -39,7 +39,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from madebate.providers.llamacpp import _model_params, default_gguf_path, free_cores
+from madebate.models.providers.llamacpp import _model_params, default_gguf_path, free_cores
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_ALIAS = "smollm2"

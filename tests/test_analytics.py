@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 import madebate as mb
-from madebate import _jobs
-from madebate._analytics import aggregate_analytics, discussion_analytics
 from madebate._results import AgentInfo, CallRecord, DiscussionResult, Message, Stance
-from madebate._summary import summarize_records
+from madebate.runs import _jobs
+from madebate.runs._analytics import aggregate_analytics, discussion_analytics
+from madebate.runs._summary import summarize_records
 
 OPTIONS = ["Paris", "Rome", "Berlin", "Madrid"]
 KEYS = [

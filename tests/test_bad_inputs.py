@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 
 from madebate import ConfigError
 from madebate.cli import app
-from madebate.providers.scripted import ScriptedModel
+from madebate.models.providers.scripted import ScriptedModel
 
 DATA = Path(__file__).resolve().parent / "data" / "bad_inputs"
 GOOD_DATA = DATA / "_good_data.jsonl"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from madebate._ballots import (
+from madebate.protocols._ballots import (
     ApprovalSet,
     BallotFormat,
     Ordering,
@@ -26,7 +26,7 @@ from madebate._ballots import (
     SingleChoice,
     label_mentions,
 )
-from madebate._voting import read_confidence
+from madebate.protocols._voting import read_confidence
 
 L2 = ["1", "2"]
 L3 = ["1", "2", "3"]

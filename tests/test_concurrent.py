@@ -45,8 +45,8 @@ async def test_waiting_for_a_one_at_a_time_backend_is_not_counted_against_the_ti
     # A backend that generates one reply at a time (llama.cpp): eight calls of 0.15 s each
     # take 1.2 s in all, yet none may time out at 0.5 s, because each waits its turn in the
     # wrapper before its own clock starts.
-    from madebate._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
-    from madebate._model_managed import ManagedModel
+    from madebate.models._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+    from madebate.models._model_managed import ManagedModel
 
     class OneAtATime(ModelAPI):
         model_id = "serial"

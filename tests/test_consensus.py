@@ -34,7 +34,7 @@ from madebate import (
     track_support,
     unanimity,
 )
-from madebate._consensus import ConsensusRule
+from madebate.protocols._consensus import ConsensusRule
 
 TASK = Task(question="Capital of Italy?", options=["Paris", "Rome", "Berlin", "Madrid"])
 RULES: dict[str, ConsensusRule] = {

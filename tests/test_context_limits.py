@@ -11,8 +11,8 @@ import pytest
 import madebate as mb
 from madebate import ScriptedModel, ScriptedRequest
 from madebate._errors import ConfigError, ContextOverflow
-from madebate._model import ChatMessage, GenerateConfig
-from madebate._model_managed import ManagedModel
+from madebate.models._model import ChatMessage, GenerateConfig
+from madebate.models._model_managed import ManagedModel
 
 OPTIONS = ["Rome", "Paris", "Berlin", "Madrid"]
 PADDING = " ".join(["word"] * 60)  # each reply is about 65 words: the scripted model's tokens
@@ -118,7 +118,7 @@ async def test_a_task_that_cannot_fit_at_all_stops_with_budget_and_no_calls() ->
 def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from madebate import _jobs
+    from madebate.runs import _jobs
 
     data = tmp_path / "data.jsonl"
     data.write_text(

@@ -28,11 +28,11 @@ import yaml
 from typer.testing import CliRunner
 
 import madebate as mb
-from madebate import _jobs
 from madebate._errors import ModelCallError
-from madebate._runlog import latest_records
 from madebate.cli import app
-from madebate.providers.scripted import ScriptedRequest, default_script
+from madebate.models.providers.scripted import ScriptedRequest, default_script
+from madebate.runs import _jobs
+from madebate.runs._runlog import latest_records
 
 ROOT = Path(__file__).resolve().parents[1]
 GK = ROOT / "examples" / "data" / "general_knowledge.jsonl"
@@ -57,7 +57,7 @@ import asyncio
 import os
 
 from madebate import cli
-from madebate.providers import scripted
+from madebate.models.providers import scripted
 
 _delay = float(os.environ["CRASH_TEST_DELAY_S"])
 _original = scripted.default_script

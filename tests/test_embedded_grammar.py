@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 import madebate as mb
-from madebate._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
 from madebate._errors import ConfigError, ModelCallError
-from madebate._personas import PERSONA_SCHEMA
 from madebate._reply import reply_schema
 from madebate._task import Task
-from madebate.providers._fields import LoopWatch, Piece, close_string, generate_fields
-from madebate.providers._gbnf import MAX_REPEAT, check_grammar, object_fields, schema_grammar
+from madebate.engine._personas import PERSONA_SCHEMA
+from madebate.models.providers._fields import LoopWatch, Piece, close_string, generate_fields
+from madebate.models.providers._gbnf import MAX_REPEAT, check_grammar, object_fields, schema_grammar
+from madebate.protocols._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
 
 BUDGETS = [16, 64, 128, 256, 512, 1024, 4096]
 MC = Task(question="Which planet is the largest?", options=["Mars", "Jupiter", "Venus", "Earth"])
@@ -192,14 +192,14 @@ def test_loop_watch_lets_ordinary_text_run() -> None:
 
 @pytest.fixture(scope="module")
 def embedded() -> mb.ManagedModel:
-    from madebate.providers.llamacpp import LlamaCppModel
+    from madebate.models.providers.llamacpp import LlamaCppModel
 
     return mb.ManagedModel(LlamaCppModel())
 
 
 @pytest.mark.slow
 def test_llama_cpp_rejects_a_bad_grammar_as_a_python_error(embedded: mb.ManagedModel) -> None:
-    from madebate.providers.llamacpp import _check_native
+    from madebate.models.providers.llamacpp import _check_native
 
     provider = embedded.provider
     mb.discuss("Warm up?", options=["Yes", "No"], model=embedded, agents=2, max_turns=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import madebate as mb
-from madebate.providers.llamacpp import LlamaCppModel, default_gguf_path
+from madebate.models.providers.llamacpp import LlamaCppModel, default_gguf_path
 
 pytestmark = pytest.mark.slow
 

@@ -26,13 +26,13 @@ from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedRespon
 from typer.testing import CliRunner
 
 import madebate as mb
-from madebate import _jobs
 from madebate import cli as cli_module
-from madebate._cache import default_cache_path
 from madebate._errors import ConfigError, ModelCallError
-from madebate._runlog import RunWriter, iter_records
 from madebate.cli import app
-from madebate.providers.scripted import ScriptedRequest, default_script
+from madebate.models._cache import default_cache_path
+from madebate.models.providers.scripted import ScriptedRequest, default_script
+from madebate.runs import _jobs
+from madebate.runs._runlog import RunWriter, iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -354,7 +354,7 @@ import json
 from pathlib import Path
 
 import madebate
-from madebate.providers import scripted
+from madebate.models.providers import scripted
 
 
 def main(spec_file: str, out: str, delay: float) -> None:
@@ -846,7 +846,7 @@ async def test_the_async_runner_and_the_sync_facade_inside_a_running_loop(tmp_pa
 
 def test_two_runs_on_one_directory_refuse_instead_of_interleaving(tmp_path: Path):
     from madebate._errors import MadebateError
-    from madebate._runlog import RunWriter
+    from madebate.runs._runlog import RunWriter
 
     first = RunWriter(tmp_path / "run", spec={"name": "x"}, cells=[], resume=False)
     try:

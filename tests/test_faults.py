@@ -21,10 +21,10 @@ from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedRespon
 
 import madebate as mb
 from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
-from madebate._experiment import ModelSpec
-from madebate._jobs import ModelPool
-from madebate._runlog import iter_records, latest_records, record_key
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models.providers.openai_http import OpenAICompatibleModel
+from madebate.runs._experiment import ModelSpec
+from madebate.runs._jobs import ModelPool
+from madebate.runs._runlog import iter_records, latest_records, record_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from fault_proxy import KIND_NONE, KINDS, FaultProxy

@@ -15,15 +15,15 @@ import yaml
 from typer.testing import CliRunner
 
 import madebate as mb
-import madebate._models as models
+import madebate.models._models as models
 from madebate import ScriptedModel, ScriptedRequest, Stance
-from madebate._datasets import DatasetSpec, load_dataset
 from madebate._prompts import render
 from madebate._reply import read_stance
-from madebate._report import write_report
 from madebate._results import Message
 from madebate.cli import app
-from madebate.providers.scripted import default_script
+from madebate.models.providers.scripted import default_script
+from madebate.report._report import write_report
+from madebate.runs._datasets import DatasetSpec, load_dataset
 
 TEMPLATE = "{{ 7*7 }} {% for x in range(3) %}X{% endfor %} {# hidden #}"
 EVALUATED = ("49", "XXX")  # what TEMPLATE would become if it were ever rendered

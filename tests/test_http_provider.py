@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 import madebate
 from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
-from madebate._model import DEFAULT_MAX_TOKENS
 from madebate.cli import app as cli_app
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models._model import DEFAULT_MAX_TOKENS
+from madebate.models.providers.openai_http import OpenAICompatibleModel
 
 KEY = "sk-test-DO-NOT-LEAK-7f3a9c"
 TIMEOUT_S = 0.5  # for the tests about timeouts
@@ -419,7 +419,7 @@ async def test_discussion_with_a_model_that_always_fails(server, make_model):
 
 
 def test_retry_after_is_honoured_and_capped(server: OpenAITestServer):
-    from madebate.providers.openai_http import retry_after
+    from madebate.models.providers.openai_http import retry_after
 
     assert retry_after("2") == 2.0 and retry_after(None) is None and retry_after("soon") is None
     assert 0 <= (retry_after("Wed, 21 Oct 2015 07:28:00 GMT") or 0.0) == 0.0  # a past date: now

@@ -23,7 +23,7 @@ import pytest
 
 import madebate
 from madebate import ChatMessage, GenerateConfig, ManagedModel
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models.providers.openai_http import OpenAICompatibleModel
 from madebate.serve_llamacpp import openai_response_format, server_argv
 
 pytestmark = pytest.mark.slow

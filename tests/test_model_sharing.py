@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from openai_test_server import OpenAITestServer, completion
 
-from madebate._cache import CallCache
-from madebate._model import ChatMessage, GenerateConfig
-from madebate._model_managed import ManagedModel
-from madebate.providers.llamacpp import LlamaCppModel
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models._cache import CallCache
+from madebate.models._model import ChatMessage, GenerateConfig
+from madebate.models._model_managed import ManagedModel
+from madebate.models.providers.llamacpp import LlamaCppModel
+from madebate.models.providers.openai_http import OpenAICompatibleModel
 
 MESSAGES = [ChatMessage(role="user", content="Capital of Italy?")]
 CONFIG = GenerateConfig(max_tokens=8, temperature=0.0)
@@ -60,8 +60,9 @@ def test_a_judge_model_named_in_options_is_the_runs_shared_model(
     # Built once for the run (one connection pool, limit and cache) and closed once at its end,
     # not made and torn down by every discussion.
     import madebate as mb
-    from madebate import _jobs, _models
-    from madebate.providers.scripted import ScriptedModel
+    from madebate.models import _models
+    from madebate.models.providers.scripted import ScriptedModel
+    from madebate.runs import _jobs
 
     made: list[str] = []
     closed: list[str] = []

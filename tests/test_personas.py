@@ -22,7 +22,7 @@ from madebate import (
     load_persona_library,
     persona_sources,
 )
-from madebate._personas import (
+from madebate.engine._personas import (
     ExpertPersonas,
     IpipPersonas,
     LibraryPersonas,

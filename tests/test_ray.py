@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 import madebate as mb
 from madebate import cli as cli_module
 from madebate._errors import ConfigError, MadebateError
-from madebate._executor_ray import RayExecutor
-from madebate._jobs import Job
-from madebate._runlog import latest_records
 from madebate.cli import app
+from madebate.runs._executor_ray import RayExecutor
+from madebate.runs._jobs import Job
+from madebate.runs._runlog import latest_records
 
 try:
     import ray

@@ -17,11 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 import madebate as mb
-from madebate import _jobs
-from madebate._report import write_report
-from madebate._svg import paradigm_svg
 from madebate.cli import app
-from madebate.providers.scripted import ScriptedModel, ScriptedRequest, default_script
+from madebate.models.providers.scripted import ScriptedModel, ScriptedRequest, default_script
+from madebate.report._report import write_report
+from madebate.report._svg import paradigm_svg
+from madebate.runs import _jobs
 
 GK = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
 CELLS_2X2 = [
@@ -487,7 +487,7 @@ def build_hostile_run(folder: Path) -> Path:
     """Two cells (consensus, simple vote) over two examples: one whose id, question, options,
     replies, personas and ballots all carry markup, and one whose model calls fail with a
     message that does."""
-    from madebate._models import providers
+    from madebate.models._models import providers
 
     rows = [
         {"id": PWN_ID, "question": PWN_QUESTION, "options": PWN_OPTIONS, "answer": "B"},

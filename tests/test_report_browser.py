@@ -26,7 +26,7 @@ from test_report import (
 )
 
 import madebate as mb
-from madebate._report import write_report
+from madebate.report._report import write_report
 
 pytestmark = pytest.mark.browser
 

@@ -31,7 +31,7 @@ from typer.testing import CliRunner, Result
 import madebate as mb
 from madebate import ChatMessage, GenerateConfig, ModelCallError
 from madebate.cli import app
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models.providers.openai_http import OpenAICompatibleModel
 
 KEY = "sk-PLANTED-abc123XYZ"
 FRAGMENTS = (KEY, "PLANTED", "abc123XYZ")  # the key, or what a cut or masked copy still shows

@@ -10,7 +10,7 @@ import pytest
 import madebate as mb
 from madebate import ScriptedModel, ScriptedRequest
 from madebate._reply import REPLY_RESERVE_TOKENS, parse_json_reply, reply_schema
-from madebate.providers.openai_http import strict_schema
+from madebate.models.providers.openai_http import strict_schema
 
 OPTIONS = ["Rome", "Paris", "Berlin", "Madrid"]
 TASK = mb.Task(question="Capital of France?", options=OPTIONS)
@@ -106,7 +106,7 @@ def test_a_server_that_ignores_the_schema_is_still_read():
 def test_auto_uses_json_only_where_a_schema_is_enforced():
     scripted = mb.Discussion("Q?", options=OPTIONS, model=ScriptedModel(structured_panel))
     assert scripted.json_replies is False  # the scripted model passes schemas, enforces nothing
-    from madebate.providers.openai_http import OpenAICompatibleModel
+    from madebate.models.providers.openai_http import OpenAICompatibleModel
 
     enforced = OpenAICompatibleModel("m", base_url="http://127.0.0.1:9/v1", api_key="k")
     assert mb.Discussion("Q?", options=OPTIONS, model=enforced).json_replies is True
@@ -137,8 +137,8 @@ def test_embedded_model_json_replies_are_always_readable():
 
 @pytest.mark.slow
 async def test_fifty_structured_ballots_in_a_row_are_valid_on_the_embedded_model():
-    from madebate._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
-    from madebate.providers.llamacpp import LlamaCppModel
+    from madebate.models.providers.llamacpp import LlamaCppModel
+    from madebate.protocols._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
 
     model = LlamaCppModel()
     labels = ["1", "2", "3"]

@@ -17,7 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from madebate._tally import CUMULATIVE_POINTS, Tally, approval, borda, cumulative, plurality
+from madebate.protocols._tally import (
+    CUMULATIVE_POINTS,
+    Tally,
+    approval,
+    borda,
+    cumulative,
+    plurality,
+)
 
 ABC = ["a", "b", "c"]
 ABCD = ["a", "b", "c", "d"]

@@ -36,8 +36,8 @@ from madebate import (
     ModelCallError,
     create_provider,
 )
-from madebate._model import DEFAULT_MAX_TOKENS
-from madebate.providers.vllm_inprocess import VLLMModel
+from madebate.models._model import DEFAULT_MAX_TOKENS
+from madebate.models.providers.vllm_inprocess import VLLMModel
 
 MESSAGES = [
     ChatMessage(role="system", content="You are a careful panelist."),

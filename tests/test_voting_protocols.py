@@ -31,11 +31,11 @@ from madebate import (
     ScriptedRequest,
     create_protocol,
 )
-from madebate._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
-from madebate._judge import JudgeProtocol
-from madebate._voting import VotingProtocol
 from madebate.cli import app as cli_app
-from madebate.providers.openai_http import OpenAICompatibleModel
+from madebate.models.providers.openai_http import OpenAICompatibleModel
+from madebate.protocols._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
+from madebate.protocols._judge import JudgeProtocol
+from madebate.protocols._voting import VotingProtocol
 
 PARADIGMS = ["memory", "relay", "report", "debate", "collective_refinement"]
 VOTING = [
@@ -783,7 +783,7 @@ def test_a_vote_for_a_number_that_is_no_candidate_is_reasked(protocol: str, gues
 
 
 def test_the_report_shows_an_abstention_as_such() -> None:
-    from madebate._report import _decision_html
+    from madebate.report._report import _decision_html
 
     model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in("prose")}))
     decision = discuss(model).decisions[-1]
@@ -947,7 +947,7 @@ async def test_http_without_structured_output_sends_no_response_format(
 
 @pytest.mark.slow
 async def test_llamacpp_grammar_constrains_ballots_to_the_schema() -> None:
-    from madebate.providers.llamacpp import LlamaCppModel
+    from madebate.models.providers.llamacpp import LlamaCppModel
 
     labels = ["1", "2", "3"]
     prompt = (

@@ -1,0 +1,300 @@
+"""Compiling a paradigm spec for a concrete team into steps and a networkx delivery graph."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from madebate._errors import ConfigError
+from madebate.engine._paradigm import ParadigmSpec, RepeatSpec, Selector, StepSpec
+
+DRAFTER_SLOT = "D"
+_RELATIVE = {"self", "others", "next", "prev"}
+_WORDS = {"all", "panel", "lead", "drafter", "last", *_RELATIVE}
+_TOKEN = re.compile(r"\s*([+-])?\s*([A-Za-z_][\w]*)\s*")
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    index: int  # position within a turn
+    label: str  # where it came from, e.g. "schedule[1] repeat 2/2"
+    speakers: tuple[str, ...]
+    receivers: dict[str, tuple[str, ...]]  # speaker -> receivers (never the speaker itself)
+
+
+@dataclass(frozen=True)
+class CompiledParadigm:
+    spec: ParadigmSpec
+    slots: tuple[str, ...]
+    voters: tuple[str, ...]  # the panelists; the drafter never votes
+    drafter: str | None
+    steps: tuple[CompiledStep, ...]
+    graph: nx.MultiDiGraph = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def decision_points(self) -> str:
+        return self.spec.decision_points
+
+    @property
+    def memory_window(self) -> int | None:
+        return self.spec.memory_window
+
+    def describe(self) -> str:
+        """The compiled schedule and deliveries as plain text."""
+        lines = [
+            f"paradigm {self.name}: slots {', '.join(self.slots)}"
+            + (f" (drafter {self.drafter}, does not vote)" if self.drafter else ""),
+            f"decision points: after each {self.decision_points}; memory window: "
+            + ("all turns" if self.memory_window is None else f"{self.memory_window} past turn(s)"),
+            "one turn:",
+        ]
+        for step in self.steps:
+            together = " (concurrently)" if len(step.speakers) > 1 else ""
+            lines.append(f"  step {step.index + 1}{together}  [{step.label}]")
+            for s in step.speakers:
+                to = ", ".join(step.receivers[s]) or "nobody"
+                lines.append(f"    {s} -> {to}")
+        return "\n".join(lines)
+
+
+def check_paradigm(spec: ParadigmSpec) -> None:
+    """Compile for a nominal team so that bad names fail at load time, naming the file."""
+    n = len(spec.slots) if spec.slots else 3
+    compile_paradigm(spec, n_agents=n, with_drafter=False)
+    if spec.drafter == "optional":
+        compile_paradigm(spec, n_agents=n, with_drafter=True)
+
+
+def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -> CompiledParadigm:
+    src = spec.source
+    if spec.slots is not None:
+        if n_agents != len(spec.slots):
+            raise ConfigError(
+                f"paradigm '{spec.name}' has {len(spec.slots)} fixed slots "
+                f"({', '.join(spec.slots)}); the team has {n_agents} agents",
+                source=src,
+                field="slots",
+            )
+        panel = list(spec.slots)
+    else:
+        if n_agents < 2:
+            raise ConfigError(
+                f"a discussion needs at least 2 agents, got {n_agents}", field="agents"
+            )
+        panel = [f"A{i}" for i in range(1, n_agents + 1)]
+    if with_drafter and spec.drafter == "never":
+        raise ConfigError(
+            f"paradigm '{spec.name}' has no drafter role (drafter: never); drop the drafter "
+            "or use a paradigm with 'drafter: optional' such as debate",
+            source=src,
+            field="drafter",
+        )
+    drafter = DRAFTER_SLOT if with_drafter else None
+    if drafter and drafter in panel:
+        raise ConfigError(
+            f"slot name '{drafter}' is reserved for the drafter", source=src, field="slots"
+        )
+    slots = ([drafter] if drafter else []) + panel
+    resolver = _Resolver(spec, panel, drafter)
+
+    steps: list[CompiledStep] = []
+    for i, entry in enumerate(spec.schedule):
+        if isinstance(entry, RepeatSpec):
+            times = _repeat_count(spec, entry, f"schedule[{i}].repeat")
+            for r in range(times):
+                for j, sub in enumerate(entry.steps):
+                    where = f"schedule[{i}].steps[{j}]"
+                    deliver = sub.deliver_to
+                    if r == times - 1 and sub.deliver_to_in_last_round is not None:
+                        deliver = sub.deliver_to_in_last_round
+                    label = f"{where} round {r + 1}/{times}"
+                    steps.extend(_expand(resolver, sub, deliver, where, label, len(steps)))
+        else:
+            where = f"schedule[{i}]"
+            if entry.deliver_to_in_last_round is not None:
+                raise ConfigError(
+                    "deliver_to_in_last_round only applies inside a repeat block",
+                    source=src,
+                    field=f"{where}.deliver_to_in_last_round",
+                )
+            steps.extend(_expand(resolver, entry, entry.deliver_to, where, where, len(steps)))
+
+    spoken = {s for st in steps for s in st.speakers}
+    silent = [s for s in slots if s not in spoken]
+    if silent:
+        raise ConfigError(
+            f"slot(s) {', '.join(silent)} never speak in the schedule (team of {n_agents}"
+            + (" with drafter" if drafter else "")
+            + ")",
+            source=src,
+            field="schedule",
+        )
+
+    graph = nx.MultiDiGraph(name=spec.name)
+    for slot in slots:
+        graph.add_node(slot, voter=slot != drafter, drafter=slot == drafter)
+    for st in steps:
+        for speaker, receivers in st.receivers.items():
+            for receiver in receivers:
+                graph.add_edge(speaker, receiver, step=st.index)
+    return CompiledParadigm(
+        spec=spec,
+        slots=tuple(slots),
+        voters=tuple(panel),
+        drafter=drafter,
+        steps=tuple(steps),
+        graph=graph,
+    )
+
+
+def _repeat_count(spec: ParadigmSpec, entry: RepeatSpec, where: str) -> int:
+    if isinstance(entry.repeat, int):
+        times = entry.repeat
+    elif entry.repeat in spec.params:
+        times = spec.params[entry.repeat]
+    else:
+        valid = ", ".join(sorted(spec.params)) or "none declared"
+        raise ConfigError(
+            f"repeat names unknown parameter '{entry.repeat}'; parameters: {valid}",
+            source=spec.source,
+            field=where,
+        )
+    if times < 1:
+        raise ConfigError(
+            f"repeat count must be at least 1, got {times}", source=spec.source, field=where
+        )
+    return times
+
+
+def _expand(
+    resolver: _Resolver, step: StepSpec, deliver: Selector, where: str, label: str, start: int
+) -> list[CompiledStep]:
+    speakers = resolver.resolve(step.speakers, f"{where}.speakers", speaker=None, ring=[])
+    if not speakers:
+        raise ConfigError(
+            f"speakers '{step.speakers}' select nobody for a team of {len(resolver.panel)}",
+            source=resolver.spec.source,
+            field=f"{where}.speakers",
+        )
+    receivers = {
+        s: tuple(
+            r
+            for r in resolver.resolve(deliver, f"{where}.deliver_to", speaker=s, ring=speakers)
+            if r != s
+        )
+        for s in speakers
+    }
+    if step.mode == "together":
+        return [CompiledStep(start, label, tuple(speakers), receivers)]
+    return [CompiledStep(start + k, label, (s,), {s: receivers[s]}) for k, s in enumerate(speakers)]
+
+
+class _Resolver:
+    def __init__(self, spec: ParadigmSpec, panel: list[str], drafter: str | None):
+        self.spec = spec
+        self.panel = panel
+        self.drafter = drafter
+        self.slots = ([drafter] if drafter else []) + panel
+        sized = spec.slots is None
+        for g, members in spec.groups.items():
+            if g in _WORDS or g in self.slots or (sized and _is_panel_or_drafter(g)):
+                raise ConfigError(
+                    f"group name '{g}' is taken by a slot or a built-in selector word",
+                    source=spec.source,
+                    field=f"groups.{g}",
+                )
+            # A sized paradigm may name panelists beyond this team's size (they select nobody),
+            # and D where the paradigm allows a drafter; any other unknown name is a mistake.
+            unknown = [
+                m
+                for m in members
+                if m not in self.slots
+                and not (
+                    sized
+                    and (
+                        re.fullmatch(r"A\d+", m)
+                        or (m == DRAFTER_SLOT and spec.drafter == "optional")
+                    )
+                )
+            ]
+            if unknown:
+                raise ConfigError(
+                    f"group '{g}' names unknown slot(s) {', '.join(unknown)}; slots: {', '.join(self.slots)}",
+                    source=spec.source,
+                    field=f"groups.{g}",
+                )
+
+    def resolve(
+        self, selector: Selector, where: str, *, speaker: str | None, ring: list[str]
+    ) -> list[str]:
+        """Slots a selector names, in slot order (duplicates removed)."""
+        chosen: set[str] = set()
+        parts = [selector] if isinstance(selector, str) else selector
+        for part in parts:
+            chosen |= self._expression(part, where, speaker, ring)
+        return [s for s in self.slots if s in chosen]
+
+    def _expression(self, expr: str, where: str, speaker: str | None, ring: list[str]) -> set[str]:
+        pos, first = 0, True
+        result: set[str] = set()
+        while pos < len(expr):
+            m = _TOKEN.match(expr, pos)
+            if not m or (m.group(1) is None and not first):
+                raise ConfigError(
+                    f"cannot read selector '{expr}': join names with + or -",
+                    source=self.spec.source,
+                    field=where,
+                )
+            names = self._term(m.group(2), where, speaker, ring)
+            result = result - names if m.group(1) == "-" else result | names
+            pos, first = m.end(), False
+        if first:
+            raise ConfigError("empty selector", source=self.spec.source, field=where)
+        return result
+
+    def _term(self, name: str, where: str, speaker: str | None, ring: list[str]) -> set[str]:
+        if name in _RELATIVE:
+            if speaker is None:
+                raise ConfigError(
+                    f"'{name}' is relative to a speaker and cannot choose speakers",
+                    source=self.spec.source,
+                    field=where,
+                )
+            if name == "self":
+                return {speaker}
+            if name == "others":
+                return set(self.slots) - {speaker}
+            i = ring.index(speaker)
+            return {ring[(i + (1 if name == "next" else -1)) % len(ring)]}
+        if name in self.spec.groups:
+            return {m for m in self.spec.groups[name] if m in self.slots}
+        if name == "all":
+            return set(self.slots)
+        if name == "panel":
+            return set(self.panel)
+        if name == "lead":
+            return {self.drafter or self.panel[0]}
+        if name == "drafter":
+            return {self.drafter} if self.drafter else set()
+        if name == "last":
+            return {self.panel[-1]}
+        if name in self.slots:
+            return {name}
+        if self.spec.slots is None and re.fullmatch(r"A\d+", name):
+            return set()  # a panel slot beyond this team's size selects nobody
+        valid = sorted({*_WORDS, *self.spec.groups, *self.slots})
+        raise ConfigError(
+            f"unknown slot or group '{name}'; valid: {', '.join(valid)}",
+            source=self.spec.source,
+            field=where,
+        )
+
+
+def _is_panel_or_drafter(name: str) -> bool:
+    return name == DRAFTER_SLOT or re.fullmatch(r"A\d+", name) is not None

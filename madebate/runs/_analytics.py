@@ -1,0 +1,179 @@
+"""Discussion analytics: how the current answer moved, how far the panel agreed, who did the
+talking, and whether a correct answer was proposed and then lost. Computed from a finished
+`DiscussionResult` alone (no model), stored in each run record and aggregated per cell.
+
+The current answer at any moment is the one `track_support` reads from the transcript so far,
+the same reading the decision protocols use. Only voters (`AgentInfo.voter`) count towards
+agreement, majorities and the Gini coefficient; a drafter still counts in `talk_share`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from madebate._results import DiscussionResult
+from madebate.protocols._support import track_support
+from madebate._task import Task
+
+TALK_ROLES = frozenset({"discussion", "agreement"})  # calls whose replies are the discussion
+
+
+def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
+    """Per-discussion analytics (see the module docstring; every key is always present).
+
+    - turn_answers: the current answer at the end of each turn 1..turns (None before any).
+    - answer_flips: how often the current answer changed after the first proposal.
+    - changes_by_turn: per turn, the messages whose answer replaced the current one (the first
+      proposal replaces nothing and is not counted), so the sum equals answer_flips.
+    - agreement_by_turn: per turn end, the fraction of voters whose latest answer is the current
+      one (0.0 while there is none).
+    - first_majority_turn: the first turn at whose end more than half of the voters hold one
+      same answer (any answer, not necessarily the current one), or None.
+    - final_answer_stability: the fraction of turns, from the turn of the first proposal on,
+      whose end answer equals the final answer; None if nothing was ever proposed.
+    - talk_share: slot -> that agent's fraction of the completion tokens of discussion and
+      agreement calls (every voter listed, 0.0 if silent); {} when there are no such tokens.
+    - gini: the Gini coefficient of those tokens across the voters (0 equal; (n-1)/n when one
+      voter of n did all the talking); None when the voters spoke no tokens.
+    - correct_proposed: some message's answer was correct; None without references.
+    - lost_correct: correct_proposed and the final answer is not correct; None without references.
+    """
+    task = result.task
+    messages = result.messages
+    voters = [a.slot for a in result.agents if a.voter]
+    n_voters = len(voters)
+
+    turn_answers: list[str | None] = []
+    changes_by_turn: list[int] = []
+    agreement_by_turn: list[float] = []
+    first_majority_turn: int | None = None
+    for turn in range(1, result.turns + 1):
+        so_far = [m for m in messages if m.turn <= turn]
+        state = track_support(so_far, voters)
+        current = state.current_answer
+        turn_answers.append(current)
+        held = [state.latest_answer[v] for v in voters if v in state.latest_answer]
+        agreeing = sum(a == current for a in held) if current is not None else 0
+        agreement_by_turn.append(agreeing / n_voters if n_voters else 0.0)
+        top = Counter(held).most_common(1)
+        if first_majority_turn is None and top and 2 * top[0][1] > n_voters:
+            first_majority_turn = turn
+        changes_by_turn.append(0)
+
+    # Walk the whole transcript once for the flips (the same rule as track_support's proposals).
+    current_answer: str | None = None
+    answer_flips = 0
+    for m in messages:
+        if m.answer is None or m.answer == current_answer:
+            continue
+        if current_answer is not None:
+            answer_flips += 1
+            if 1 <= m.turn <= len(changes_by_turn):
+                changes_by_turn[m.turn - 1] += 1
+        current_answer = m.answer
+
+    first = next((i for i, a in enumerate(turn_answers) if a is not None), None)
+    stability: float | None = None
+    if first is not None:
+        since = turn_answers[first:]
+        stability = sum(a == result.answer for a in since) / len(since)
+
+    tokens = _talk_tokens(result, voters)
+    total = sum(tokens.values())
+    talk_share = {slot: n / total for slot, n in tokens.items()} if total else {}
+    gini = _gini([tokens.get(v, 0) for v in voters])
+
+    correct_proposed: bool | None = None
+    lost_correct: bool | None = None
+    if task.references:
+        correct_proposed = any(
+            m.answer is not None and _is_correct(m.answer, task) for m in messages
+        )
+        lost_correct = correct_proposed and not (
+            result.answer is not None and _is_correct(result.answer, task)
+        )
+
+    return {
+        "turn_answers": turn_answers,
+        "answer_flips": answer_flips,
+        "changes_by_turn": changes_by_turn,
+        "agreement_by_turn": agreement_by_turn,
+        "first_majority_turn": first_majority_turn,
+        "final_answer_stability": stability,
+        "talk_share": talk_share,
+        "gini": gini,
+        "correct_proposed": correct_proposed,
+        "lost_correct": lost_correct,
+    }
+
+
+def _talk_tokens(result: DiscussionResult, voters: Sequence[str]) -> dict[str, int]:
+    """Completion tokens of discussion and agreement calls per slot: every voter, and any other
+    agent (the drafter) that spoke, in the order of `result.agents`."""
+    spoken: dict[str, int] = {}
+    for c in result.calls:
+        if c.role in TALK_ROLES and c.agent is not None:
+            spoken[c.agent] = spoken.get(c.agent, 0) + c.completion_tokens
+    order = [a.slot for a in result.agents if a.voter or spoken.get(a.slot)]
+    order += [s for s in spoken if s not in order and spoken[s]]
+    return {slot: spoken.get(slot, 0) for slot in order}
+
+
+def _gini(values: Sequence[int]) -> float | None:
+    """Mean absolute difference over all ordered pairs divided by twice the mean."""
+    n, total = len(values), sum(values)
+    if n == 0 or total <= 0:
+        return None
+    diffs = sum(abs(a - b) for a in values for b in values)
+    return diffs / (2 * n * total)
+
+
+def _is_correct(answer: str, task: Task) -> bool:
+    """Multiple choice: the letter is a reference letter (as the accuracy metric scores it).
+    Free text: equal to a reference after Task.normalize."""
+    if task.is_multiple_choice:
+        return answer in task.references
+    return any(answer == task.normalize(r) for r in task.references)
+
+
+def aggregate_analytics(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Means over the records that carry an `analytics` dict (others, such as failed examples,
+    are skipped; `n` counts the ones used). A mean over no values is None.
+
+    Per-turn lists are ragged: index t averages the discussions that reached turn t + 1.
+    The correctness rates are over the records whose task had references (`n_with_references`).
+    """
+    items = [r["analytics"] for r in records if isinstance(r.get("analytics"), dict)]
+    majority_turns = [a["first_majority_turn"] for a in items]
+    reached = [t for t in majority_turns if t is not None]
+    with_refs = [a for a in items if a.get("correct_proposed") is not None]
+    return {
+        "n": len(items),
+        "mean_answer_flips": _mean([a["answer_flips"] for a in items]),
+        "mean_first_majority_turn": _mean(reached),
+        "first_majority_rate": len(reached) / len(items) if items else None,
+        "mean_final_answer_stability": _mean(
+            [a["final_answer_stability"] for a in items if a["final_answer_stability"] is not None]
+        ),
+        "mean_gini": _mean([a["gini"] for a in items if a["gini"] is not None]),
+        "n_with_references": len(with_refs),
+        "correct_proposed_rate": _mean([float(a["correct_proposed"]) for a in with_refs]),
+        "lost_correct_rate": _mean([float(bool(a["lost_correct"])) for a in with_refs]),
+        "mean_agreement_by_turn": _ragged_means([a["agreement_by_turn"] for a in items]),
+        "mean_changes_by_turn": _ragged_means([a["changes_by_turn"] for a in items]),
+    }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _ragged_means(lists: Sequence[Sequence[float]]) -> list[float]:
+    longest = max((len(v) for v in lists), default=0)
+    out = []
+    for t in range(longest):
+        reached = [v[t] for v in lists if len(v) > t]
+        out.append(sum(reached) / len(reached))
+    return out

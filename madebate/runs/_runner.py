@@ -1,0 +1,328 @@
+"""Running an experiment: every cell over the dataset with bounded concurrency, one record per
+finished example appended to the run directory, resumable, cached and accounted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from madebate.models._cache import CallCache, default_cache_path
+from madebate.runs._datasets import load_dataset
+from madebate.engine._discussion import _Plan, check_config, first_prompt
+from madebate._errors import ConfigError
+from madebate.runs._experiment import (
+    TASK_INSTRUCTIONS,
+    Cell,
+    ExperimentSpec,
+    ModelSpec,
+    expand_cells,
+    load_experiment,
+    parse_experiment,
+)
+from madebate.runs._jobs import Job, ModelPool, jobs_for, run_jobs
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import named_only
+from madebate.runs._progress import RunProgress
+from madebate.runs._runlog import RunWriter, is_failed, latest_records
+from madebate.runs._summary import summarize_records
+from madebate._sync import run_sync
+from madebate._task import Task
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    new_records: int
+    cache_hits: int = 0
+    cache_misses: int = 0
+    wall_s: float = 0.0
+    skipped: int = 0
+    cells: list[str] = field(default_factory=list)
+    # None when every example has a record; "deadline" when `deadline_s` cut the run short.
+    stopped: str | None = None
+    remaining: int = 0
+
+
+def run_experiment(
+    spec: ExperimentSpec | dict[str, Any] | str | Path,
+    *,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    cache: bool | None = None,
+    progress: bool = False,
+    executor: Executor | None = None,
+) -> RunResult:
+    """Run a whole experiment (sync facade; works inside a running notebook loop too)."""
+    return run_sync(
+        run_experiment_async(
+            spec, out=out, resume=resume, cache=cache, progress=progress, executor=executor
+        )
+    )
+
+
+class Executor(Protocol):
+    """Where the examples run. The local executor runs them in this process; a distributed one
+    (`madebate.runs._executor_ray`) ships them to workers. Either hands each finished record to `emit`
+    as it completes, in this process, so the run directory is written in one place.
+
+    Optional: `cache_counts() -> (enabled, hits, misses)` for the summary's cache line, and
+    `summary_extra() -> dict` for fields of its own (the Ray executor's per-worker throughput)."""
+
+    async def execute(
+        self,
+        spec: ExperimentSpec,
+        jobs: list[Job],
+        plans: dict[str, _Plan],
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None: ...
+
+    def prepare(self, spec: ExperimentSpec, cells: list[Cell]) -> None:
+        """Checks what can be checked before the run directory is touched (models build)."""
+
+    async def aclose(self) -> None: ...
+
+
+class LocalExecutor:
+    """Every example in this process, `spec.concurrency` discussions at a time."""
+
+    def __init__(self, cache: bool | None = None):
+        self._cache_choice = cache
+        self.call_cache: CallCache | None = None
+        self.pool = ModelPool(None)
+
+    def prepare(self, spec: ExperimentSpec, cells: list[Cell]) -> None:
+        use_cache = spec.cache if self._cache_choice is None else self._cache_choice
+        if use_cache is None:
+            use_cache = True  # every call is seeded from the experiment seed, so replies repeat
+        if use_cache:
+            self.call_cache = open_cache(spec.cache_path)
+        self.pool = ModelPool(self.call_cache)
+        self.pool.prepare(cells)
+
+    async def execute(
+        self,
+        spec: ExperimentSpec,
+        jobs: list[Job],
+        plans: dict[str, _Plan],
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        await run_jobs(jobs, pool=self.pool, plans=plans, concurrency=spec.concurrency, emit=emit)
+
+    def cache_counts(self) -> tuple[bool, int, int]:
+        c = self.call_cache
+        return (c is not None, c.hits if c else 0, c.misses if c else 0)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        if self.call_cache is not None:
+            self.call_cache.close()
+
+
+def open_cache(path: str | None) -> CallCache:
+    try:
+        return CallCache(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"cannot open the call cache {path or default_cache_path()}: {exc}; give a writable "
+            "file in cache_path, or run with --no-cache",
+            field="cache_path",
+        ) from None
+
+
+async def run_experiment_async(
+    spec: ExperimentSpec | dict[str, Any] | str | Path,
+    *,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    cache: bool | None = None,
+    progress: bool = False,
+    executor: Executor | None = None,
+) -> RunResult:
+    base_dir = Path.cwd()
+    source: str | None = None
+    if isinstance(spec, str | Path):
+        base_dir = Path(spec).resolve().parent
+        source = str(spec)
+        spec = load_experiment(spec)
+    elif isinstance(spec, dict):
+        spec = parse_experiment(spec)
+    if spec.dataset.path and not Path(spec.dataset.path).is_absolute():
+        # The stored spec must work from anywhere (`madebate run --resume DIR`).
+        absolute = str((base_dir / spec.dataset.path).resolve())
+        spec = spec.model_copy(
+            update={"dataset": spec.dataset.model_copy(update={"path": absolute})}
+        )
+    # Everything that can fail on a bad spec, dataset or provider setting fails here, before the
+    # run directory is created or locked and before any model is called.
+    cells = expand_cells(spec)
+    tasks = _prepare_tasks(spec, base_dir, source)
+    plans = {
+        c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
+    }
+    executor = executor or LocalExecutor(cache)
+    try:
+        executor.prepare(spec, cells)
+        # Locally with the models themselves (their tokenizers and windows); for an executor
+        # whose models live elsewhere, against the windows the spec gives, estimated.
+        model_for = executor.pool.get if isinstance(executor, LocalExecutor) else configured_window
+        await check_context(cells, tasks, model_for, spec.dataset.path, source)
+        run_dir = Path(resume or out or default_run_dir(spec.name))
+        writer = RunWriter(
+            run_dir,
+            # None values too: e.g. `columns.id: null` differs from the default on resume.
+            spec=spec.model_dump(mode="json"),
+            cells=[{"id": c.id, "overrides": c.overrides} for c in cells],
+            resume=resume is not None,
+        )
+    except BaseException:
+        await executor.aclose()
+        raise
+    new = 0
+    stopped: str | None = None
+    start = time.perf_counter()
+    jobs: list[Job] = []
+    try:
+        jobs = [j for j in jobs_for(spec, cells, tasks) if j.key not in writer.done]
+        totals = {c.id: len(tasks) * spec.repeats for c in cells}
+        display = RunProgress(totals, enabled=progress)
+        for r in latest_records(run_dir):
+            if not is_failed(r):
+                display.add(r)
+
+        def emit(record: dict[str, Any]) -> None:
+            nonlocal new
+            writer.append(record)
+            display.add(record)
+            new += 1
+
+        with display:
+            deadline = asyncio.timeout(spec.deadline_s)
+            try:
+                async with deadline:
+                    await executor.execute(spec, jobs, plans, emit)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # some other timeout, not the run's deadline
+                stopped = "deadline"
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                stopped = "interrupted"  # for the summary written below; the stop goes on
+                raise
+    finally:
+        # Also on Ctrl-C or a crash: the records written so far are summarised and kept. The
+        # summary is written first, while the directory is still locked (a resume waiting for
+        # it cannot start early and be overwritten), and before a slow executor shutdown.
+        wall = time.perf_counter() - start
+        summary = summarize_records(latest_records(run_dir), [c.id for c in cells])
+        # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
+        # per-worker throughput).
+        counts = getattr(executor, "cache_counts", None)
+        enabled, hits, misses = counts() if counts is not None else (False, 0, 0)
+        summary.update(
+            {
+                "experiment": spec.name,
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "wall_s": round(wall, 3),
+                "new_records": new,
+                "complete": len(writer.done) == len(cells) * len(tasks) * spec.repeats,
+                "stopped": stopped,
+                "cache": {"enabled": enabled, "hits": hits, "misses": misses},
+            }
+        )
+        extra = getattr(executor, "summary_extra", None)
+        if extra is not None:
+            summary.update(extra())
+        writer.write_summary(summary)
+        try:
+            await executor.aclose()
+        finally:
+            writer.close()
+    return RunResult(
+        run_dir=run_dir,
+        summary=summary,
+        new_records=new,
+        wall_s=wall,
+        skipped=len(cells) * len(tasks) * spec.repeats - len(jobs),
+        cache_hits=hits,
+        cache_misses=misses,
+        cells=[c.id for c in cells],
+        stopped=stopped,
+        remaining=len(jobs) - new,
+    )
+
+
+def _prepare_tasks(spec: ExperimentSpec, base_dir: Path, source: str | None = None) -> list[Task]:
+    tasks = load_dataset(spec.dataset, base_dir=base_dir)
+    kind = spec.task.kind or ("multiple_choice" if tasks[0].is_multiple_choice else "free_text")
+    if kind in ("multiple_choice", "yes_no"):
+        missing = [t.id for t in tasks if not t.is_multiple_choice]
+        if missing and kind == "multiple_choice":
+            raise ConfigError(
+                f"task kind multiple_choice but example(s) {', '.join(map(str, missing[:5]))} have no options",
+                field="task.kind",
+                source=source,
+            )
+    instruction = spec.task.instruction or TASK_INSTRUCTIONS[kind]
+    prepared = []
+    for t in tasks:
+        if kind == "yes_no" and not t.is_multiple_choice:
+            refs = [{"yes": "A", "no": "B"}.get(r.strip().lower(), r) for r in t.references]
+            t = t.model_copy(update={"options": ["Yes", "No"], "references": refs})
+        prepared.append(
+            t.model_copy(
+                update={"instruction": instruction, "metadata": {**t.metadata, "task_kind": kind}}
+            )
+        )
+    return prepared
+
+
+async def check_context(
+    cells: list[Cell],
+    tasks: list[Task],
+    model_for: Callable[[ModelSpec], ManagedModel],
+    dataset: str | None,
+    source: str | None,
+) -> None:
+    """An example whose first prompt cannot fit the model's context, even with no transcript,
+    fails the run before any model call (not as a budget stop per example, hours later)."""
+    for cell in cells:
+        model = model_for(cell.spec.model_spec(cell.spec.team.model))
+        window = await model.context_window()
+        if window is None:
+            continue
+        config = cell.discussion_config(seed=None)
+        over: list[tuple[str, int]] = []
+        for task in tasks:
+            messages = first_prompt(task, config)
+            if not await model.fits(messages, config.generation):
+                over.append((str(task.id), await model.provider.count_tokens(messages)))
+        if over:
+            shown = ", ".join(f"{i!r} (about {n})" for i, n in over[:5])
+            more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+            raise ConfigError(
+                f"{dataset or 'dataset'}: {len(over)} example(s) need more prompt tokens than fit "
+                f"with a {config.generation.max_tokens}-token reply in the context window of "
+                f"{window} of {model.model_id} (cell {cell.id}): example {shown}{more}; "
+                "shorten or drop them, lower generation.max_tokens, or use a model with a longer "
+                "context",
+                source=source or dataset,
+                field="dataset",
+            )
+
+
+def configured_window(spec: ModelSpec) -> ManagedModel:
+    """A stand-in for a model that is not built here, with the spec's `context_window`."""
+    return named_only(spec.id, {}, context_window=spec.context_window)
+
+
+def default_run_dir(name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    return Path(os.environ.get("MADEBATE_RUNS", "runs")) / f"{safe}-{stamp}"
