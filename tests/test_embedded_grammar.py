@@ -178,6 +178,19 @@ def test_loop_watch_stops_a_repeated_run_and_keeps_one_copy(period: int) -> None
     assert stopped_at - len(prompt) <= 3 + max(3 * period, 24) + period + 2
 
 
+def test_loop_watch_sees_a_numbered_loop() -> None:
+    # "8) The Red Planet is known as the Red Planet. 9) The Red Planet ..." with 8, 9, 10, ...
+    # as single digit tokens 1000 + k: the numbers differ, the loop is the same.
+    def line(k: int) -> list[int]:
+        return [1000 + k, 5, 11, 12, 13, 14, 15, 11, 12, 16]
+
+    ids = [1, 2] + [t for k in range(1, 9) for t in line(k)]
+    watch = LoopWatch(2, lambda t: -1 if t >= 1000 else t)
+    assert any(watch(ids[:n]) for n in range(2, len(ids) + 1))
+    exact = LoopWatch(2)
+    assert not any(exact(ids[:n]) for n in range(2, len(ids) + 1))
+
+
 def test_loop_watch_lets_ordinary_text_run() -> None:
     import random
 

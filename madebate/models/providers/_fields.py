@@ -109,19 +109,27 @@ def generate_fields(
 
 class LoopWatch:
     """Stops a generation that repeats the same run of tokens: a period of 1 to 64 tokens seen
-    at least three times in a row and covering at least 24 tokens. `keep` is how many of the
-    generated tokens to keep (the repeats are dropped, one copy stays)."""
+    at least three times in a row and covering at least 24 tokens. Numbers are masked by
+    `same` (a token's comparison key), so a numbered loop ("8) The Red Planet ... 9) The Red
+    Planet ...") is a loop too. `keep` is how many of the generated tokens to keep (the repeats
+    are dropped, one copy stays)."""
 
     MAX_PERIOD = 64
     MIN_SPAN = 24
 
-    def __init__(self, start: int):
+    def __init__(self, start: int, same: Callable[[int], int] | None = None):
         self.start = start
+        self.same = same or (lambda token: token)
         self.keep: int | None = None
+        self._keys: list[int] = []
 
     def __call__(self, ids: Sequence[int]) -> bool:
-        generated = list(ids[self.start :])
-        n = len(generated)
+        generated = ids[self.start :]
+        keys = self._keys
+        if len(generated) < len(keys):  # a new generation from the same watch: start over
+            keys.clear()
+        keys.extend(self.same(t) for t in generated[len(keys) :])
+        n = len(keys)
         if n < self.MIN_SPAN or n % 2:  # checking every other token is enough
             return False
         for period in range(1, min(self.MAX_PERIOD, n // 3) + 1):
@@ -129,10 +137,8 @@ class LoopWatch:
             span = reps * period
             if span > n:
                 continue
-            unit = generated[n - period :]
-            if all(
-                generated[n - k * period : n - (k - 1) * period] == unit for k in range(2, reps + 1)
-            ):
+            unit = keys[n - period :]
+            if all(keys[n - k * period : n - (k - 1) * period] == unit for k in range(2, reps + 1)):
                 self.keep = n - span + period
                 return True
         return False

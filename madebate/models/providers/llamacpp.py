@@ -111,6 +111,7 @@ class LlamaCppModel(ModelAPI):
         # llama.cpp's own default (1.0) lets a small model loop on one sentence until the
         # budget ends; 1.1 over the last 64 tokens is llama.cpp's recommended setting.
         self.repeat_penalty = repeat_penalty
+        self.digit_keys: dict[int, int] = {}  # token -> loop-detection key (see _Generation)
         self.max_parallel = 1  # one Llama object generates one reply at a time
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self.enforces_structured_output = True
@@ -252,6 +253,16 @@ class _Generation:
             mean_logprob=_mean(piece.logprobs),
         )
 
+    def number_blind(self, token: int) -> int:
+        """A token's key for loop detection: every token that is only digits compares equal."""
+        keys = self.owner.digit_keys  # per model: another GGUF has another vocabulary
+        key = keys.get(token)
+        if key is None:
+            piece = self.llm.detokenize([token]).decode("utf-8", errors="ignore").strip()
+            key = _DIGITS if piece.isdigit() else token
+            keys[token] = key
+        return key
+
     def count(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
 
@@ -262,7 +273,7 @@ class _Generation:
         ids = self.prompt_ids + (
             self.llm.tokenize(prefill.encode(), add_bos=False, special=False) if prefill else []
         )
-        loop = LoopWatch(len(ids)) if watch else None
+        loop = LoopWatch(len(ids), self.number_blind) if watch else None
         kwargs: dict[str, Any] = {
             "prompt": ids,
             "max_tokens": max_tokens,
@@ -322,6 +333,7 @@ def _render(llm: Any, messages: list[ChatMessage]) -> tuple[str, list[str], bool
 
 
 _CHECKED: dict[str, bool] = {}
+_DIGITS = -1  # the loop-detection key every digits-only token shares
 
 
 def _check_native(llm: Any, grammar: str) -> None:
