@@ -70,7 +70,14 @@ def discussion_spec(
 ) -> dict[str, Any]:
     """The benchmarks' experiment: memory, majority consensus, library personas, no cache;
     `exact_turns` fixes every discussion at `turns` turns (same work per discussion)."""
-    discussion: dict[str, Any] = {"max_turns": turns}
+    discussion: dict[str, Any] = {
+        "agents": agents,
+        "personas": "library",
+        "paradigm": "memory",
+        "protocol": "majority_consensus",
+        "max_turns": turns,
+        "generation": {"max_tokens": max_tokens, "temperature": 0.0},
+    }
     if exact_turns:
         discussion["min_turns"] = turns
     return {
@@ -78,11 +85,7 @@ def discussion_spec(
         "dataset": {"path": str(data)},
         "task": {"kind": "multiple_choice"},
         "model": model,
-        "team": {"agents": agents, "personas": "library"},
-        "paradigm": "memory",
-        "protocol": "majority_consensus",
         "discussion": discussion,
-        "generation": {"max_tokens": max_tokens, "temperature": 0.0},
         "concurrency": in_flight,
         "cache": False,
     }

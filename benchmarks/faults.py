@@ -71,9 +71,8 @@ def run(base_url: str, workdir: Path, args: argparse.Namespace) -> tuple[dict, f
     )
     started = time.perf_counter()
     result = madebate.run_experiment(spec, out=workdir / "run", progress=False)
-    return {"summary": result.summary, "run_dir": str(result.run_dir)}, (
-        time.perf_counter() - started
-    )
+    summary = result.summary.model_dump(mode="json")
+    return {"summary": summary, "run_dir": str(result.run_dir)}, (time.perf_counter() - started)
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ def experiment(args: argparse.Namespace, data: Path, model: dict[str, Any]) -> d
 
 async def run_inprocess(spec: dict[str, Any], args: argparse.Namespace, run_dir: Path) -> Any:
     import madebate
-    import madebate.runs._jobs as runner
+    import madebate.models._models as runner  # build_model makes every provider through it
     from madebate.models.providers.vllm_inprocess import VLLMModel
 
     model = VLLMModel(args.model, **engine_options(args))
@@ -119,14 +119,12 @@ def phase(args: argparse.Namespace) -> None:
     else:
         model = {"id": f"openai/{args.model}", "base_url": args.base_url, "timeout_s": 600}
         result = madebate.run_experiment(experiment(args, data, model), out=run_dir, cache=False)
-    cells = result.summary["cells"]
+    cells = result.summary.model_dump(mode="json")["cells"]
     records = madebate.load_run(run_dir).records
-    generated = sum(
-        (r.get("result") or {}).get("usage", {}).get("completion_tokens", 0) for r in records
-    )
+    generated = sum(r.result.usage.completion_tokens for r in records if r.result is not None)
     out = {
         "path": args.phase,
-        "wall_s": result.summary["wall_s"],
+        "wall_s": result.summary.wall_s,
         "discussions": sum(c["n"] for c in cells.values()),
         "errors": sum(c["errors"] for c in cells.values()),
         "stop_reasons": {k: v for c in cells.values() for k, v in c["stop_reasons"].items()},

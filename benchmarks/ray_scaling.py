@@ -87,7 +87,7 @@ def run_phase(args: argparse.Namespace) -> dict[str, Any]:
     if cpu0 and cpu1 and cpu1[1] > cpu0[1]:
         busy = (cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1])  # fraction of all cores, whole run
     shutil.rmtree(workdir, ignore_errors=True)
-    cells = result.summary["cells"].values()
+    cells = result.summary.model_dump(mode="json")["cells"].values()
     return {
         "executor": args.executor,
         "workers": args.phase_workers if args.executor == "ray" else 0,
@@ -100,8 +100,8 @@ def run_phase(args: argparse.Namespace) -> dict[str, Any]:
         "host_cores": os.cpu_count(),
         "driver_cpu_s": driver_cpu,  # this process: the run directory, and the jobs if local
         "per_worker": {
-            k: {"records": w["records"], "per_s": w["per_s"], "host": w["host"]}
-            for k, w in result.summary.get("workers", {}).items()
+            k: {"records": w.records, "per_s": w.per_s, "host": w.host}
+            for k, w in (result.summary.workers or {}).items()
         },
     }
 

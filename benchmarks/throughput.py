@@ -1,15 +1,21 @@
-"""Throughput of madebate against the shared fake OpenAI-compatible latency server.
+"""Throughput and client CPU per call of madebate against the bare openai SDK, per team size,
+both talking to the shared fake OpenAI-compatible latency server.
 
     python benchmarks/throughput.py --server ../shared/bench/fake_llm_server.py \
-        --n 600 --in-flight 200 --turns 3
+        --n 600 --in-flight 200 --turns 3 --agents 3 5 7 --repeat 2
 
-It starts the server (--slots 1000, so the server is never the limit), then measures, each in
-its own subprocess so CPU and memory are not mixed up:
+It starts the server (--slots 1000, so the server is never the limit), then for each team size
+(and each repeat) measures, each in its own subprocess so CPU and memory are not mixed up:
   1. the SDK floor: the bare openai async client making the same calls in the same dependency
-     pattern (--in-flight workers, each making its discussions' calls one after another);
-  2. madebate: the experiment itself (memory paradigm, 3 agents, exactly --turns turns).
-The last line printed is one JSON object: wall_s, ideal_s, sdk_floor_s, ratio, calls,
-cpu_ms_per_call, sdk_cpu_ms_per_call, peak_rss_mb.
+     pattern (--in-flight workers, each making its discussions' calls one after another, each
+     prompt holding the transcript so far, as a discussion's does);
+  2. madebate: the experiment itself (memory paradigm, library personas, majority consensus,
+     exactly --turns turns).
+Per measurement it prints one line per phase, then the ratios: madebate's client CPU per call
+over the SDK's, and madebate's wall time over the SDK floor (the larger of the SDK's wall time
+and the ideal, waves x calls per discussion x one reply's latency). The last line printed is a
+JSON list with one object per team size and repeat: agents, repeat, wall_s, ideal_s,
+sdk_floor_s, ratio (wall), calls, cpu_ms_per_call, sdk_cpu_ms_per_call, cpu_ratio, peak_rss_mb.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _bench import (
     OPTIONS,
@@ -47,7 +54,7 @@ def usage() -> tuple[float, float]:
 # -- phase 1: the bare SDK ---------------------------------------------------------------------
 
 
-async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion: int) -> dict:
+async def sdk_phase(base_url: str, n: int, in_flight: int, turns: int, agents: int) -> dict:
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=600)
@@ -61,10 +68,10 @@ async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion:
         while not queue.empty():
             i = queue.get_nowait()
             history = ""
-            for k in range(calls_per_discussion):  # one call after another, like a discussion
+            for k in range(turns * agents):  # one call after another, like a discussion
                 # The same shape as a discussion call: a persona system message, then the task
                 # and the whole transcript so far, so request and reply sizes match.
-                system = f"You are in a discussion. Your role: Agent {k % 3} (an expert)"
+                system = f"You are in a discussion. Your role: Agent {k % agents} (an expert)"
                 prompt = (
                     f"{QUESTION.format(i=i)}\n"
                     + "\n".join(f"{chr(65 + j)}) {o}" for j, o in enumerate(OPTIONS))
@@ -81,7 +88,7 @@ async def sdk_phase(base_url: str, n: int, in_flight: int, calls_per_discussion:
                     temperature=0.0,
                 )
                 content = r.choices[0].message.content or ""
-                history += f"[Turn {k // 3 + 1}] A{k % 3 + 1}: {content}\n"
+                history += f"[Turn {k // agents + 1}] A{k % agents + 1}: {content}\n"
                 calls += 1
 
     cpu0, _ = usage()
@@ -114,14 +121,65 @@ def madebate_phase(base_url: str, n: int, in_flight: int, turns: int, agents: in
     result = madebate.run_experiment(spec, out=workdir / "run", progress=False)
     wall = time.perf_counter() - t0
     cpu1, rss = usage()
-    calls = sum(c["calls_per_example"] * c["n"] for c in result.summary["cells"].values())
+    summary: Any = result.summary
+    if hasattr(summary, "model_dump"):  # a typed summary
+        summary = summary.model_dump(mode="json")
+    calls = sum(c["calls_per_example"] * c["n"] for c in summary["cells"].values())
+    return {"wall_s": wall, "cpu_s": cpu1 - cpu0, "calls": int(calls), "peak_rss_mb": rss}
+
+
+def measure(args: argparse.Namespace, base: str, ideal: float, agents: int) -> dict[str, Any]:
+    results = {}
+    for phase in ("sdk", "madebate"):
+        get_json(f"{base}/stats/reset", data=b"")
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                phase,
+                "--base-url",
+                f"{base}/v1",
+                "--n",
+                str(args.n),
+                "--in-flight",
+                str(args.in_flight),
+                "--turns",
+                str(args.turns),
+                "--agents",
+                str(agents),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+        results[phase]["server"] = get_json(f"{base}/stats")
+        s = results[phase]
+        print(
+            f"  {phase:9s} wall {s['wall_s']:7.2f}s  calls {s['calls']:6d}  cpu {s['cpu_s']:6.2f}s "
+            f"({1000 * s['cpu_s'] / max(1, s['calls']):.2f} ms/call)  "
+            f"peak rss {s['peak_rss_mb']:.0f} MB  "
+            f"server peak in flight {s['server']['peak_in_flight']}  "
+            f"bad requests {s['server']['bad_requests']}",
+            flush=True,
+        )
+    sdk, mb = results["sdk"], results["madebate"]
+    floor = max(ideal, sdk["wall_s"])
+    cpu = 1000 * mb["cpu_s"] / max(1, mb["calls"])
+    sdk_cpu = 1000 * sdk["cpu_s"] / max(1, sdk["calls"])
     return {
-        "wall_s": wall,
-        "cpu_s": cpu1 - cpu0,
-        "calls": int(calls),
-        "peak_rss_mb": rss,
-        "records": result.new_records,
-        "summary": result.summary["cells"],
+        "agents": agents,
+        "wall_s": round(mb["wall_s"], 2),
+        "ideal_s": round(ideal, 2),
+        "sdk_floor_s": round(sdk["wall_s"], 2),
+        "ratio": round(mb["wall_s"] / floor, 3),
+        "calls": mb["calls"],
+        "cpu_ms_per_call": round(cpu, 2),
+        "sdk_cpu_ms_per_call": round(sdk_cpu, 2),
+        "cpu_ratio": round(cpu / sdk_cpu, 3),
+        "peak_rss_mb": round(mb["peak_rss_mb"], 1),
     }
 
 
@@ -135,88 +193,51 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--in-flight", type=int, default=200)
     ap.add_argument("--turns", type=int, default=3)
-    ap.add_argument("--agents", type=int, default=3)
+    ap.add_argument(
+        "--agents", type=int, nargs="+", default=[3], help="team sizes to measure, e.g. 3 5 7"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="measurements per team size")
     ap.add_argument("--slots", type=int, default=1000)
     ap.add_argument("--phase", choices=["sdk", "madebate"], help=argparse.SUPPRESS)
     ap.add_argument("--base-url", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    calls_per_discussion = args.turns * args.agents
 
-    if args.phase == "sdk":
-        print(
-            json.dumps(
-                asyncio.run(sdk_phase(args.base_url, args.n, args.in_flight, calls_per_discussion))
+    if args.phase is not None:
+        agents = args.agents[0]
+        if args.phase == "sdk":
+            run = sdk_phase(args.base_url, args.n, args.in_flight, args.turns, agents)
+            print(json.dumps(asyncio.run(run)))
+        else:
+            print(
+                json.dumps(madebate_phase(args.base_url, args.n, args.in_flight, args.turns, agents))
             )
-        )
-        return
-    if args.phase == "madebate":
-        print(
-            json.dumps(
-                madebate_phase(args.base_url, args.n, args.in_flight, args.turns, args.agents)
-            )
-        )
         return
 
     port = free_port()
     server = start_server(args.server, port, args.slots)
     base = f"http://127.0.0.1:{port}"
+    rows = []
     try:
         config = get_json(f"{base}/stats")["config"]
         per_call_s = (config["ttft_ms"] + (config["reply_tokens"] - 1) * config["tpot_ms"]) / 1000
         waves = math.ceil(args.n / args.in_flight)
-        ideal = waves * calls_per_discussion * per_call_s
-        results = {}
-        for phase in ("sdk", "madebate"):
-            get_json(f"{base}/stats/reset", data=b"")
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--phase",
-                    phase,
-                    "--base-url",
-                    f"{base}/v1",
-                    "--n",
-                    str(args.n),
-                    "--in-flight",
-                    str(args.in_flight),
-                    "--turns",
-                    str(args.turns),
-                    "--agents",
-                    str(args.agents),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
-            results[phase]["server"] = get_json(f"{base}/stats")
-            s = results[phase]
-            print(
-                f"{phase:9s} wall {s['wall_s']:7.2f}s  calls {s['calls']:6d}  cpu {s['cpu_s']:6.2f}s "
-                f"({1000 * s['cpu_s'] / max(1, s['calls']):.2f} ms/call)  peak rss {s['peak_rss_mb']:.0f} MB  "
-                f"server peak in flight {s['server']['peak_in_flight']}  bad requests {s['server']['bad_requests']}"
-            )
+        for agents in args.agents:
+            ideal = waves * args.turns * agents * per_call_s
+            for repeat in range(1, args.repeat + 1):
+                print(f"{agents} agents, measurement {repeat}:", flush=True)
+                row = {"repeat": repeat, **measure(args, base, ideal, agents)}
+                print(
+                    f"  client CPU per call: madebate {row['cpu_ms_per_call']:.2f} ms, "
+                    f"SDK {row['sdk_cpu_ms_per_call']:.2f} ms, ratio {row['cpu_ratio']:.2f}x; "
+                    f"wall {row['wall_s']:.2f}s against the SDK floor "
+                    f"{max(row['ideal_s'], row['sdk_floor_s']):.2f}s, ratio {row['ratio']:.2f}x",
+                    flush=True,
+                )
+                rows.append(row)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    sdk, mb = results["sdk"], results["madebate"]
-    floor = max(ideal, sdk["wall_s"])
-    print(
-        json.dumps(
-            {
-                "wall_s": round(mb["wall_s"], 2),
-                "ideal_s": round(ideal, 2),
-                "sdk_floor_s": round(sdk["wall_s"], 2),
-                "ratio": round(mb["wall_s"] / floor, 3),
-                "calls": mb["calls"],
-                "cpu_ms_per_call": round(1000 * mb["cpu_s"] / max(1, mb["calls"]), 2),
-                "sdk_cpu_ms_per_call": round(1000 * sdk["cpu_s"] / max(1, sdk["calls"]), 2),
-                "peak_rss_mb": round(mb["peak_rss_mb"], 1),
-            }
-        )
-    )
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":

@@ -19,16 +19,16 @@ from madebate._results import (
 )
 from madebate._task import Task
 from madebate._version import __version__
-from madebate.engine._config import RESPONSE_STYLES, DiscussionConfig
+from madebate.engine._config import RESPONSE_STYLES, DiscussionConfig, DiscussionSettings
 from madebate.engine._discussion import Discussion, discuss, discuss_async
-from madebate.engine._paradigm import (
-    ParadigmSpec,
-    RepeatSpec,
-    StepSpec,
-    builtin_paradigms,
-    load_paradigm,
+from madebate.engine._paradigm import ParadigmSpec, RepeatSpec, StepSpec
+from madebate.engine._paradigm_compile import (
+    CompiledParadigm,
+    CompiledStep,
+    ParadigmWarning,
+    compile_paradigm,
 )
-from madebate.engine._paradigm_compile import CompiledParadigm, CompiledStep, compile_paradigm
+from madebate.engine._paradigm_library import builtin_paradigms, load_paradigm
 from madebate.engine._personas import (
     Persona,
     PersonaLibrary,
@@ -39,7 +39,7 @@ from madebate.engine._personas import (
 )
 from madebate.models._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from madebate.models._model_managed import ManagedModel
-from madebate.models._models import create_provider, providers
+from madebate.models._models import build_model, create_provider, providers
 from madebate.models.providers.scripted import ScriptedModel, ScriptedRequest
 from madebate.protocols._consensus import (
     consensus_tally,
@@ -65,11 +65,11 @@ from madebate.runs._experiment import (
     ExperimentSpec,
     ModelSpec,
     TaskSpec,
-    TeamSpec,
     expand_cells,
     experiment_schema,
     load_experiment,
 )
+from madebate.runs._records import CellSummary, RunRecord, RunSummary
 from madebate.runs._runner import LocalExecutor, RunResult, run_experiment, run_experiment_async
 from madebate.runs._scoring import metrics, read_number, score, summarize
 
@@ -81,6 +81,7 @@ __all__ = [
     "CallContext",
     "CallRecord",
     "Cell",
+    "CellSummary",
     "ChatMessage",
     "ColumnMap",
     "CompiledParadigm",
@@ -93,6 +94,7 @@ __all__ = [
     "Discussion",
     "DiscussionConfig",
     "DiscussionResult",
+    "DiscussionSettings",
     "ErrorInfo",
     "ExperimentSpec",
     "GenerateConfig",
@@ -105,13 +107,16 @@ __all__ = [
     "ModelOutput",
     "ModelSpec",
     "ParadigmSpec",
+    "ParadigmWarning",
     "Persona",
     "PersonaLibrary",
     "PersonaSource",
     "RayExecutor",
     "RepeatSpec",
     "Run",
+    "RunRecord",
     "RunResult",
+    "RunSummary",
     "ScriptedModel",
     "ScriptedRequest",
     "Stance",
@@ -120,11 +125,11 @@ __all__ = [
     "Tally",
     "Task",
     "TaskSpec",
-    "TeamSpec",
     "Usage",
     "__version__",
     "approval",
     "borda",
+    "build_model",
     "builtin_paradigms",
     "builtin_persona_libraries",
     "compile_paradigm",

@@ -24,9 +24,16 @@ def _environment() -> ImmutableSandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # package data: never edited while running; saves a stat per render
     )
 
 
 def render(template: str, **values: Any) -> str:
     """Render `prompts/<template>.j2`. A missing value is an error, never an empty string."""
     return _environment().get_template(f"{template}.j2").render(**values).strip()
+
+
+def render_fragment(template: str, **values: Any) -> str:
+    """Render `prompts/<template>.j2` exactly, untrimmed: a piece of text placed inside another
+    prompt (one line of a transcript), so the whole reads as if rendered in one go."""
+    return _environment().get_template(f"{template}.j2").render(**values)

@@ -36,6 +36,13 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} '{name}'{hint}; valid: {valid}", field=field, source=source
             ) from None
 
+    def unregister(self, name: str) -> T:
+        """Remove a registration and return it (a plug-in registered for a while, as the test
+        suite's model seam does); an unknown name fails as `get` does."""
+        item = self.get(name)
+        del self._items[name]
+        return item
+
     def names(self) -> list[str]:
         return sorted(self._items)
 

@@ -6,6 +6,7 @@ import difflib
 import re
 import string
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -170,12 +171,16 @@ def _tight(text: str) -> str:
     return re.sub(r"[\s\"'*]", "", _fold(text))
 
 
+# The same options are compared with every reply of a discussion: folded once.
+_tight_option = lru_cache(maxsize=4096)(_tight)
+
+
 def _option_by_text(text: str, options: list[str]) -> str | None:
     """The letter of the one option whose text the whole answer is."""
     tight = _tight(text)
     if not tight:
         return None
-    matches = [LETTERS[i] for i, o in enumerate(options) if _tight(o) == tight]
+    matches = [LETTERS[i] for i, o in enumerate(options) if _tight_option(o) == tight]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -187,10 +192,10 @@ def _consistent(index: int, rest: str, options: list[str]) -> bool:
     """Whether the text after a marked letter fits that option: its text, or words that name
     no other option and agree with this one more than with any other."""
     own = options[index]
-    own_tight, rest_tight = _tight(own), _tight(rest)
+    own_tight, rest_tight = _tight_option(own), _tight(rest)
     if rest_tight == own_tight:
         return True
-    if any(_tight(o) == rest_tight for i, o in enumerate(options) if i != index):
+    if any(_tight_option(o) == rest_tight for i, o in enumerate(options) if i != index):
         return False
     letters = LETTERS[: len(options)]
     own_letter = letters[index]

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import re
+import enum
+import functools
+import inspect
 import signal
 import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from madebate._errors import MadebateError
+from madebate._text import show_controls
+
+if TYPE_CHECKING:
+    from madebate.runs._records import CellSummary, RunSummary
 
 app = typer.Typer(
     add_completion=False,
@@ -27,15 +36,12 @@ app.add_typer(paradigms_app, name="paradigms")
 console = Console()
 err_console = Console(stderr=True)
 
-# C0/C1 controls (but tab and newline) and bidi overrides: printed escaped, never acted on.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
 
 def _plain(value: object, style: str = "") -> Text:
     """Data (a reply, a question, a name, an error) as text: never markup, and control
-    characters (an ANSI escape, a NUL, U+202E) shown escaped ('\\x1b') instead of sent."""
-    text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode(), str(value))
-    return Text(text, style=style)
+    characters (an ANSI escape, a NUL, U+202E) made visible by the one rule the report uses
+    too (`madebate._text.show_controls`), never sent to the terminal."""
+    return Text(show_controls(str(value)), style=style)
 
 
 def _fail(exc: Exception, debug: bool) -> None:
@@ -51,80 +57,288 @@ def _fail(exc: Exception, debug: bool) -> None:
     raise typer.Exit(code=2)
 
 
-@app.command()
-def discuss(
+# -- `discuss`: its settings flags are generated from DiscussionConfig and ModelSpec ------------
+
+_SETTINGS_PANEL = "Discussion settings (defaults: `madebate schema discussion`)"
+_GENERATION_PANEL = "Generation"
+_MODEL_PANEL = "Model"
+# The model spec's flags that are not named after their field.
+_MODEL_FLAG_NAMES = {"id": "model", "options": "model_options"}
+# Flag names kept from before the flags were generated (README and scripts use them).
+_FLAG_ALIASES: dict[str, tuple[str, ...]] = {
+    "chain_of_thought": ("--cot/--no-cot",),
+    "paradigm_params": ("--param",),
+}
+
+
+@dataclass(frozen=True)
+class _SettingFlag:
+    """One generated option: which setting it sets, and how it reads."""
+
+    param: str  # the parameter's name in the command's signature
+    name: str  # the option, e.g. --max-turns
+    path: str  # a settings path; 'model.' ones are the model spec's
+    kind: str  # value, flag (--x/--no-x), list (repeated) or pairs (repeated KEY=VALUE)
+
+
+def _flag_type(name: str, annotation: Any) -> tuple[str, Any] | None:
+    """(kind, the option's type) of a field's annotation, or None when no flag fits it (a
+    nested model, a tuple: --set reaches those)."""
+    import types
+    import typing
+
+    options = [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(options) > 1:  # a union: str when it holds str (a name, or a file, or ...)
+        return ("value", str) if str in options else None
+    (base,) = options
+    origin = typing.get_origin(base)
+    if origin is typing.Literal:  # a choice: typer offers an Enum's values as one
+        values = [str(v) for v in typing.get_args(base)]
+        return "value", enum.Enum(f"{name}_choices", [(v, v) for v in values], type=str)
+    if base is bool:
+        return "flag", bool
+    if base in (int, float, str):
+        return "value", base
+    if origin is list and typing.get_args(base)[0] in (int, float, str):
+        return "list", list[typing.get_args(base)[0]]  # type: ignore[misc]
+    if origin is dict:
+        return "pairs", list[str]
+    return None  # a nested model (generation's fields have flags of their own), a tuple, ...
+
+
+def _setting_flags() -> list[tuple[_SettingFlag, inspect.Parameter]]:
+    """One option per setting a flag can hold: every field of DiscussionConfig, of its
+    `generation` (but seed, which is the discussion's) and of ModelSpec (`id` is --model)."""
+    from pydantic import BaseModel
+    from rich.markup import escape
+
+    from madebate.engine._config import DiscussionConfig
+    from madebate.models._model import GenerateConfig
+    from madebate.models._models import ModelSpec
+
+    sources: list[tuple[type[BaseModel], str, str]] = [
+        (DiscussionConfig, "", _SETTINGS_PANEL),
+        (GenerateConfig, "generation.", _GENERATION_PANEL),
+        (ModelSpec, "model.", _MODEL_PANEL),
+    ]
+    taken = set(DiscussionConfig.model_fields)
+    out: list[tuple[_SettingFlag, inspect.Parameter]] = []
+    for model, prefix, panel in sources:
+        for name, info in model.model_fields.items():
+            if prefix and name in taken:
+                continue  # generation.seed: set it with --set generation.seed=N
+            if model is GenerateConfig and name == "json_schema":
+                continue  # set per call by the engine
+            typed = _flag_type(name, info.annotation)
+            if typed is None:
+                continue
+            kind, python_type = typed
+            flag = _MODEL_FLAG_NAMES.get(name, name) if model is ModelSpec else name
+            if kind in ("pairs", "list"):
+                flag = flag.removesuffix("s")  # repeated: --protocol-option K=V, --blind-turn 2
+            dashed = "--" + flag.replace("_", "-")
+            primary = f"{dashed}/--no-{dashed[2:]}" if kind == "flag" else dashed
+            decls = (primary, *_FLAG_ALIASES.get(name, ()))
+            words = " ".join((info.description or "").split())
+            if kind == "pairs":
+                words += " KEY=VALUE, repeatable."
+            elif kind == "list":
+                words += " Repeatable."
+            default = info.get_default(call_default_factory=True)
+            if default not in (None, {}, []) and kind != "pairs":
+                words += f" (default: {default})"
+            param = f"setting_{prefix.replace('.', '_')}{name}"
+            option = typer.Option(
+                *decls,
+                help=escape(words),  # brackets are text ('llamacpp[/FILE.gguf]'), not markup
+                rich_help_panel=panel,
+                show_default=False,
+            )
+            annotation = Annotated[python_type | None, option]  # type: ignore[valid-type]
+            out.append(
+                (
+                    _SettingFlag(param, dashed, prefix + name, kind),
+                    inspect.Parameter(
+                        param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                    ),
+                )
+            )
+    return out
+
+
+def _with_setting_flags(func: Any) -> Any:
+    """`func` as a command with the generated setting options added to its own; it receives
+    the ones given (None: not given) as `flags`, keyed by settings path."""
+    flags = _setting_flags()
+    own = inspect.signature(func, eval_str=True)
+    params = [p for p in own.parameters.values() if p.name != "flags"]
+    fixed = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    by_param = {f.param: f for f, _ in flags}
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        kwargs = {k: v.value if isinstance(v, enum.Enum) else v for k, v in kwargs.items()}
+        given = {
+            by_param[k].path: (by_param[k], kwargs.pop(k)) for k in list(kwargs) if k in by_param
+        }
+        return func(**kwargs, flags={p: v for p, v in given.items() if v[1] not in (None, [], ())})
+
+    # Arguments first, then the settings, then the command's own options (--config, --set, ...).
+    arguments = [p for p in fixed if _is_argument(p)]
+    options = [p for p in fixed if not _is_argument(p)]
+    parameters = [*arguments, *(p for _, p in flags), *options]
+    command.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    del command.__wrapped__  # typer reads __signature__, not the wrapped function's
+    return command
+
+
+def _is_argument(param: inspect.Parameter) -> bool:
+    extras = getattr(param.annotation, "__metadata__", ())
+    return any(isinstance(m, typer.models.ArgumentInfo) for m in extras)
+
+
+def _pairs(flag: str, items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as YAML (3, true, 0.5, [a, b], text)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            example = _PAIR_EXAMPLES.get(flag, "name=value")
+            raise MadebateError(f"{flag} '{item}': expected KEY=VALUE, e.g. {example}")
+        out[key.strip()] = _yaml_value(value)
+    return out
+
+
+_PAIR_EXAMPLES = {
+    "--protocol-option": "tie_break=random",
+    "--paradigm-param": "debate_rounds=3",
+    "--model-option": "n_ctx=4096",
+    "--set": "max_turns=3 or generation.temperature=0.7",
+}
+
+
+def _yaml_value(text: str) -> Any:
+    import yaml
+
+    if not text.strip():
+        return ""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _discussion_settings(
+    config_file: Path | None, flags: dict[str, tuple[_SettingFlag, Any]], assignments: list[str]
+) -> tuple[Any, Any]:
+    """The discussion's config and model spec from a --config file, then the flags, then
+    --set KEY=VALUE (in that order, later over earlier); every default is the models' own."""
+    from madebate._errors import ConfigError
+    from madebate._yaml import config_error_from, read_yaml
+    from madebate.engine._config import DiscussionConfig, set_path
+    from madebate.models._models import ModelSpec
+
+    settings: dict[str, Any] = {}
+    model: Any = {}
+    source = "command line"
+    if config_file is not None:
+        settings, model = _settings_file(config_file, read_yaml(config_file))
+        source = f"{config_file} and the command line" if flags or assignments else str(config_file)
+    if isinstance(model, str):
+        model = {"id": model}
+    for path, (flag, value) in flags.items():
+        if flag.kind == "pairs":
+            value = _pairs(flag.name, value)
+        elif flag.kind == "list":
+            value = list(value)
+        if path.startswith("model."):
+            set_path(model, path.removeprefix("model."), value)
+        else:
+            set_path(settings, path, value)
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise MadebateError(
+                f"--set '{item}': expected KEY=VALUE, e.g. {_PAIR_EXAMPLES['--set']}"
+            )
+        key = key.strip()
+        if key == "model":
+            model = _yaml_value(text)
+            model = {"id": model} if isinstance(model, str) else model
+        elif key.startswith("model."):
+            set_path(model, key.removeprefix("model."), _yaml_value(text), field=key)
+        else:
+            set_path(settings, key, _yaml_value(text), field=key)
+    try:
+        config = DiscussionConfig.model_validate(settings)
+    except ValidationError as exc:
+        raise config_error_from(exc, source=source, model=DiscussionConfig) from None
+    try:
+        spec = ModelSpec.model_validate(model)
+    except ValidationError as exc:
+        err = config_error_from(exc, source=source, model=ModelSpec)
+        where = ", ".join(p for p in (source, f"field '{err.field}'" if err.field else None) if p)
+        message = str(err).removeprefix(f"{where}: ")
+        field = f"model.{err.field}" if err.field else "model"
+        raise ConfigError(message, source=source, field=field) from None
+    return config, spec
+
+
+def _settings_file(path: Path, data: Any) -> tuple[dict[str, Any], Any]:
+    """A --config file: discussion settings (an experiment's `discussion:` block), with the
+    model under `model:`; or a whole experiment file, whose discussion and model are taken."""
+    from madebate._errors import ConfigError
+    from madebate.runs._experiment import upgrade_experiment
+
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a YAML {type(data).__name__}"
+        raise ConfigError(f"expected a mapping of discussion settings, got {got}", source=str(path))
+    if "dataset" in data or "discussion" in data:
+        data, _ = upgrade_experiment(data, source=str(path))
+        discussion = data.get("discussion") or {}
+        if not isinstance(discussion, dict):
+            raise ConfigError("expected a mapping", source=str(path), field="discussion")
+        return dict(discussion), data.get("model") or {}
+    settings = dict(data)
+    return settings, settings.pop("model", None) or {}
+
+
+def _discuss(
     question: Annotated[str, typer.Argument(help="The task or question to discuss.")],
     option: Annotated[
         list[str] | None,
         typer.Option("--option", "-o", help="A multiple-choice option (repeat for each)."),
     ] = None,
-    paradigm: Annotated[str, typer.Option(help="Built-in paradigm name or YAML file.")] = "memory",
-    agents: Annotated[int, typer.Option(help="Number of panelists.")] = 3,
-    protocol: Annotated[str, typer.Option(help="Decision protocol.")] = "majority_consensus",
-    max_turns: Annotated[int, typer.Option(help="Upper bound on turns.")] = 3,
-    personas: Annotated[
-        str, typer.Option(help="Persona source: library[:NAME|FILE], expert, ipip or none.")
-    ] = "library",
-    style: Annotated[
-        str,
-        typer.Option(help="Response style: simple, freetext, splitfreetext, critical, reasoning."),
-    ] = "simple",
-    drafter: Annotated[bool, typer.Option(help="Add a neutral drafter (debate).")] = False,
-    chain_of_thought: Annotated[bool, typer.Option("--cot/--no-cot")] = True,
-    reply_format: Annotated[
-        str,
-        typer.Option(help="auto (structured where the backend enforces it), text or json."),
-    ] = "auto",
-    extraction: Annotated[
-        str,
-        typer.Option(help="Second 'extract the solution' call: never, on_failure or always."),
-    ] = "never",
-    memory_window: Annotated[
-        int | None, typer.Option(help="Past turns an agent sees (default: the paradigm's).")
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A YAML file of discussion settings (an experiment's discussion: block, with "
+            "model: beside them), or an experiment file; flags and --set apply over it.",
+        ),
     ] = None,
-    protocol_option: Annotated[
+    assignments: Annotated[
         list[str] | None,
         typer.Option(
-            "--protocol-option",
-            help="Protocol option KEY=VALUE, e.g. tie_break=random, model=openai/m (repeatable).",
+            "--set",
+            help="Any setting by its dotted path, KEY=VALUE with the value read as YAML: "
+            "max_turns=3, generation.seed=7, drift_judge.action=redo, personas=\\[expert, none], "
+            "model.timeout_s=30 (repeatable; applied last).",
         ),
     ] = None,
-    method: Annotated[
-        str, typer.Option(help="discussion, or a baseline: single, self_consistency.")
-    ] = "discussion",
-    samples: Annotated[int, typer.Option(help="Samples for self_consistency.")] = 5,
-    all_agents_drafting: Annotated[
-        bool, typer.Option(help="Turn 1: every agent drafts blind, concurrently.")
-    ] = False,
-    challenge: Annotated[
-        bool, typer.Option(help="After the decision, each agent may keep or replace the answer.")
-    ] = False,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param", help="Paradigm parameter KEY=N, e.g. debate_rounds=3 (repeatable)."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Model id: openai/NAME, llamacpp[/FILE.gguf], scripted. Default: embedded."
-        ),
-    ] = None,
-    base_url: Annotated[str | None, typer.Option(help="Base URL for openai/ models.")] = None,
-    max_tokens: Annotated[
-        int | None,
-        typer.Option(help="Max tokens per reply. Default: 1024 (2048 in the critical style)."),
-    ] = None,
-    temperature: Annotated[float, typer.Option()] = 0.0,
-    seed: Annotated[int | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    *,
+    flags: dict[str, tuple[_SettingFlag, Any]],
 ) -> None:
-    """Run one discussion, printing it turn by turn, then the answer and why it stopped."""
+    """Run one discussion, printing it turn by turn, then the answer and why it stopped.
+
+    Every setting has a flag below or a --set path, with the defaults of Python and YAML."""
     from madebate._results import AgentInfo, Decision, Message
     from madebate.engine._discussion import Discussion
-    from madebate.models._model import GenerateConfig
 
     def show_message(m: Message, agent: AgentInfo) -> None:
         stance = {
@@ -161,40 +375,13 @@ def discuss(
                 highlight=False,
             )
 
-    model_options = {"base_url": base_url} if base_url else {}
     try:
-        model_obj = None
-        if model_options:
-            from madebate.models._models import create_provider
-
-            model_obj = create_provider(model, **model_options)
+        config, model = _discussion_settings(config_file, flags, assignments or [])
         discussion = Discussion(
             question,
             options=option or None,
-            model=model_obj if model_obj is not None else model,
-            paradigm=paradigm,
-            agents=agents,
-            protocol=protocol,
-            max_turns=max_turns,
-            personas=personas,
-            style=style,
-            drafter=drafter,
-            chain_of_thought=chain_of_thought,
-            extraction=extraction,
-            reply_format=reply_format,
-            memory_window=memory_window,
-            paradigm_params=_parse_params(param or []),
-            protocol_options=_parse_options(protocol_option or []),
-            method=method,
-            samples=samples,
-            all_agents_drafting=all_agents_drafting,
-            challenge=challenge,
-            generation=(
-                GenerateConfig(temperature=temperature)
-                if max_tokens is None
-                else GenerateConfig(temperature=temperature, max_tokens=max_tokens)
-            ),
-            seed=seed,
+            model=model,
+            config=config,
             on_message=None if as_json else show_message,
             on_decision=None if as_json else show_decision,
         )
@@ -205,10 +392,6 @@ def discuss(
                 console.print(_plain(f"  {line}"), highlight=False)
             console.print(_plain(names, "dim"), highlight=False)
         result = discussion.run()
-        if model_obj is not None:
-            from madebate._sync import run_sync
-
-            run_sync(model_obj.aclose())
     except MadebateError as exc:
         _fail(exc, debug)
         return
@@ -232,32 +415,7 @@ def discuss(
     console.print(table, highlight=False)
 
 
-def _parse_params(items: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().lstrip("-").isdigit():
-            raise MadebateError(f"--param '{item}': expected KEY=INTEGER, e.g. debate_rounds=3")
-        out[key.strip()] = int(value)
-    return out
-
-
-def _parse_options(items: list[str]) -> dict[str, object]:
-    """KEY=VALUE pairs; values are read as YAML scalars (3, true, 0.5, text)."""
-    import yaml
-
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise MadebateError(
-                f"--protocol-option '{item}': expected KEY=VALUE, e.g. tie_break=random"
-            )
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
+discuss = app.command("discuss")(_with_setting_flags(_discuss))
 
 
 @paradigms_app.callback(invoke_without_command=True)
@@ -265,7 +423,7 @@ def paradigms_list(ctx: typer.Context) -> None:
     """List the built-in paradigms."""
     if ctx.invoked_subcommand is not None:
         return
-    from madebate.engine._paradigm import builtin_paradigms, load_paradigm
+    from madebate.engine._paradigm_library import builtin_paradigms, load_paradigm
 
     table = Table("paradigm", "decides after each", "description")
     for name in builtin_paradigms():
@@ -287,8 +445,8 @@ def paradigms_show(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Print a paradigm's compiled graph as text: steps and who receives whose messages."""
-    from madebate.engine._paradigm import load_paradigm
     from madebate.engine._paradigm_compile import compile_paradigm
+    from madebate.engine._paradigm_library import load_paradigm
 
     try:
         spec = load_paradigm(Path(name) if name.endswith((".yaml", ".yml")) else name)
@@ -390,8 +548,8 @@ def run(
         f"{result.wall_s:.1f}s; cache hits {result.cache_hits}, misses {result.cache_misses}",
         highlight=False,
     )
-    _print_summary(result.summary["cells"])
-    if result.summary.get("workers"):
+    _print_summary(result.summary.cells)
+    if result.summary.workers:
         _print_workers(result.summary)
     console.print(f"run directory: {result.run_dir}", highlight=False, markup=False, soft_wrap=True)
     if result.stopped == "deadline":
@@ -405,26 +563,24 @@ def run(
         raise typer.Exit(code=3)
 
 
-def _print_workers(summary: dict[str, object]) -> None:
+def _print_workers(summary: RunSummary) -> None:
     """Per-worker throughput of a distributed run, and what was lost and run again."""
-    workers = summary["workers"]
-    assert isinstance(workers, dict)
     table = Table("worker", "host", "records", "wall s", "records/s", "cache", "status")
-    for name, w in workers.items():
+    for name, w in (summary.workers or {}).items():
         table.add_row(
             name,
-            f"{w['host']}:{w['pid']}",
-            str(w["records"]),
-            f"{w['wall_s']:.1f}",
-            f"{w['per_s']:.2f}",
-            str(w["cache"]),
-            f"lost ({w['lost']})" if w["lost"] else "ok",
+            f"{w.host}:{w.pid}",
+            str(w.records),
+            f"{w.wall_s:.1f}",
+            f"{w.per_s:.2f}",
+            str(w.cache),
+            f"lost ({w.lost})" if w.lost else "ok",
         )
     console.print(table)
-    info = summary.get("executor")
-    if isinstance(info, dict) and info.get("lost_workers"):
+    info = summary.executor
+    if info is not None and info.lost_workers:
         console.print(
-            f"{info['lost_workers']} worker(s) lost; {info['requeued_jobs']} example(s) re-run "
+            f"{info.lost_workers} worker(s) lost; {info.requeued_jobs} example(s) re-run "
             "on the others",
             highlight=False,
         )
@@ -458,7 +614,7 @@ def summary(
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(loaded.summary["cells"])
+    _print_summary(loaded.summary.cells)
 
 
 @app.command()
@@ -510,17 +666,35 @@ def eval_run(
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(summarize_records(records, loaded.cells)["cells"])
+    _print_summary(summarize_records(records, loaded.cells).cells)
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON schema of the experiment file."""
+def schema(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="experiment (an experiment file), discussion (the discussion settings: an "
+            "experiment's discussion: block, `discuss(**settings)`, `discuss --config`) or model "
+            "(a model spec)."
+        ),
+    ] = "experiment",
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Print a JSON schema, every field with its documentation and default."""
     import json
 
-    from madebate.runs._experiment import experiment_schema
+    from madebate.models._models import ModelSpec
+    from madebate.runs._experiment import discussion_schema, experiment_schema
 
-    sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
+    schemas = {
+        "experiment": experiment_schema,
+        "discussion": discussion_schema,
+        "model": ModelSpec.model_json_schema,
+    }
+    if what not in schemas:
+        _fail(MadebateError(f"schema {what}: expected one of {', '.join(schemas)}"), debug)
+    sys.stdout.write(json.dumps(schemas[what](), indent=2) + "\n")
 
 
 @app.command()
@@ -587,8 +761,15 @@ def validate(
                             raise
                         raise ConfigError(str(exc), source=str(file)) from None
                     detail += f", {len(tasks)} example(s)"
+            elif kind == "discussion settings":
+                from madebate.engine._plan import check_config
+
+                config, _ = _discussion_settings(file, {}, [])
+                check_config(config, build_models=False)
+                paradigm = getattr(config.paradigm, "name", config.paradigm)
+                detail = f"{config.agents} agents, {paradigm}, {config.protocol}"
             elif kind == "paradigm":
-                from madebate.engine._paradigm import load_paradigm
+                from madebate.engine._paradigm_library import load_paradigm
 
                 detail = f"paradigm '{load_paradigm(file).name}'"
             else:
@@ -615,12 +796,25 @@ def _check_configured_context(spec: Any, cells: Any, tasks: Any, source: str) ->
     run_sync(check_context(cells, tasks, configured_window, spec.dataset.path, source))
 
 
+def _is_settings(data: dict[Any, Any]) -> bool:
+    """A `madebate discuss --config` file: discussion settings (and `model`), where a persona
+    library's `personas` would be a list of mappings."""
+    from madebate.engine._config import DiscussionConfig
+
+    personas = data.get("personas")
+    if isinstance(personas, list) and any(isinstance(p, dict) for p in personas):
+        return False
+    return bool(data) and set(data) <= {*DiscussionConfig.model_fields, "model"}
+
+
 def _file_kind(data: object, file: Path) -> str:
     if isinstance(data, dict):
         if "dataset" in data or "sweep" in data:
             return "experiment"
         if "schedule" in data:
             return "paradigm"
+        if _is_settings(data):
+            return "discussion settings"
         if "personas" in data:
             return "personas"
         got = f"a mapping with keys {', '.join(map(str, list(data)[:8])) or 'none'}"
@@ -630,13 +824,14 @@ def _file_kind(data: object, file: Path) -> str:
 
     raise ConfigError(
         f"got {got} at the top level; expected an experiment (with dataset:), a paradigm "
-        "(with schedule:) or a persona library (with personas:) in YAML, or a dataset file "
-        "named .jsonl, .json or .csv (or any name with --dataset)",
+        "(with schedule:), a persona library (with personas:) or discussion settings (a "
+        "`madebate discuss --config` file) in YAML, or a dataset file named .jsonl, .json or "
+        ".csv (or any name with --dataset)",
         source=str(file),
     )
 
 
-def _print_summary(cells: dict[str, dict[str, object]]) -> None:
+def _print_summary(cells: dict[str, CellSummary]) -> None:
     table = Table(
         "cell",
         "n",
@@ -651,42 +846,36 @@ def _print_summary(cells: dict[str, dict[str, object]]) -> None:
         "wall s",
     )
     for cell, c in cells.items():
-        metrics = c["metrics"]
-        assert isinstance(metrics, dict)
         scores = "; ".join(
-            f"{name} {m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
-            for name, m in metrics.items()
+            f"{name} {m.mean:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+            for name, m in c.metrics.items()
         )
         table.add_row(
             _plain(cell),
-            str(c["n"]),
+            str(c.n),
             scores,
-            f"{c['decision_rate']:.0%}",
-            str(c["no_answer"]),
-            str(c["errors"]),
+            f"{c.decision_rate:.0%}",
+            str(c.no_answer),
+            str(c.errors),
             # Retries, and replies cut at max_tokens (with those stopped in a loop, if any).
-            f"{c.get('retries', 0)}/{c.get('truncated_replies', 0)}"
-            + (f" ({c['looped_replies']} looped)" if c.get("looped_replies") else ""),
-            f"{c['mean_turns']:.2f}",
-            f"{c['calls_per_example']:.1f}",
-            f"{c['tokens_per_example']:.0f}",
-            f"{c['discussion_wall_s']:.1f}",
+            f"{c.retries}/{c.truncated_replies}"
+            + (f" ({c.looped_replies} looped)" if c.looped_replies else ""),
+            f"{c.mean_turns:.2f}",
+            f"{c.calls_per_example:.1f}",
+            f"{c.tokens_per_example:.0f}",
+            f"{c.discussion_wall_s:.1f}",
         )
     console.print(table)
     for cell, c in cells.items():
-        failed = c.get("failed_examples") or []
-        assert isinstance(failed, list)
-        for f in failed[:5]:  # the rest are in summary.json
+        for f in c.failed_examples[:5]:  # the rest are in summary.json
             err_console.print(
-                _plain(
-                    f"failed: {cell} example {f['example_id']} (repeat {f['repeat']}): {f['cause']}"
-                ),
+                _plain(f"failed: {cell} example {f.example_id} (repeat {f.repeat}): {f.cause}"),
                 highlight=False,
                 soft_wrap=True,  # one line each, for grep
             )
-        if len(failed) > 5:
+        if len(c.failed_examples) > 5:
             err_console.print(
-                _plain(f"failed: {cell}: {c['errors']} in all; see summary.json"), highlight=False
+                _plain(f"failed: {cell}: {c.errors} in all; see summary.json"), highlight=False
             )
 
 
@@ -694,6 +883,9 @@ def main() -> None:
     # A polite stop (kill, timeout, a batch scheduler) ends a run as Ctrl-C does: finished
     # records kept, the summary written, the resume command printed.
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    # A warning (an experiment file in the old layout, say) reads as one line, not as Python's
+    # file:line report with a line of madebate's source.
+    warnings.formatwarning = lambda message, category, *_: f"warning: {message}\n"
     try:
         app()
     except KeyboardInterrupt:  # before a run got going: nothing to keep, no traceback

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_records import make_record
 
 import madebate as mb
 from madebate._results import AgentInfo, CallRecord, DiscussionResult, Message, Stance
-from madebate.runs import _jobs
-from madebate.runs._analytics import aggregate_analytics, discussion_analytics
+from madebate.report import _plots
+from madebate.runs._analytics import aggregate_analytics, discussion_analytics, gini
+from madebate.runs._scoring import accuracy, is_correct
 from madebate.runs._summary import summarize_records
 
 OPTIONS = ["Paris", "Rome", "Berlin", "Madrid"]
@@ -182,6 +184,51 @@ def test_free_text_correctness_compares_normalised_answers():
     assert discussion_analytics(lost)["lost_correct"] is True
     never = make_result(messages, answer="paris", turns=2, references=["Milan"], options=None)
     assert discussion_analytics(never)["correct_proposed"] is False
+
+
+def test_correctness_is_the_rule_the_accuracy_metric_scores_by():
+    """ "The Eiffel Tower" against the reference "Eiffel Tower": `accuracy` scores it correct,
+    so the analytics must not count it as a correct answer lost."""
+
+    def said(index: int, speaker: str, solution: str) -> Message:
+        return Message(
+            index=index,
+            turn=1,
+            step=index + 1,
+            speaker=speaker,
+            text=solution,
+            raw=solution,
+            stance=Stance.NONE if index == 0 else Stance.DISAGREE,
+            solution=solution,
+            answer=mb.Task(question="q").normalize(solution),
+        )
+
+    messages = [said(0, "A1", "The Eiffel Tower"), said(1, "A2", "Big Ben")]
+    refs = ["Eiffel Tower"]
+    kept = make_result(
+        messages[:1], answer="the eiffel tower", turns=1, references=refs, options=None
+    )
+    kept = kept.model_copy(update={"solution": "The Eiffel Tower"})
+    assert accuracy(kept.answer, kept.solution, kept.task) == 1.0
+    assert is_correct(kept.answer, kept.solution, kept.task)
+    a = discussion_analytics(kept)
+    assert a["correct_proposed"] is True and a["lost_correct"] is False
+
+    lost = make_result(messages, answer="big ben", turns=1, references=refs, options=None)
+    assert accuracy(lost.answer, lost.solution, lost.task) == 0.0
+    a = discussion_analytics(lost)
+    assert a["correct_proposed"] is True and a["lost_correct"] is True
+
+
+def test_one_gini_for_the_analytics_and_the_report():
+    assert _plots.gini is gini  # the participation plot's fallback uses the same function
+    assert gini([]) is None and gini([0, 0, 0]) is None  # nothing to share
+    assert gini([5, 5, 5]) == 0.0
+    assert gini([0, 0, 9]) == pytest.approx(2 / 3)  # one of three did all: (n-1)/n
+    assert gini([0.5, 0.25, 0.25]) == gini([2, 1, 1])  # shares or counts alike
+    values = [3, 0, 7, 1]
+    pairs = sum(abs(a - b) for a in values for b in values)
+    assert gini(values) == pytest.approx(pairs / (2 * len(values) * sum(values)))
 
 
 def test_no_answer_until_turn_two_and_an_answer_that_flips_back():
@@ -422,43 +469,36 @@ def test_summarize_records_aggregates_per_cell_and_skips_records_without_analyti
     one = _analytics(answer_flips=2, gini=0.5, correct_proposed=True, lost_correct=True)
     two = _analytics(answer_flips=4, gini=0.1, correct_proposed=False, lost_correct=False)
     records = [
-        {"cell": "x", **one},
-        {"cell": "y", **two},
-        {"cell": "x", "analytics": None, "stop_reason": "error"},
-        {"cell": "x", **two},
-        {"cell": "y"},
+        make_record(cell="x", example_id="e1", **one),
+        make_record(cell="y", example_id="e1", **two),
+        make_record(cell="x", example_id="e2", analytics=None, stop_reason="error"),
+        make_record(cell="x", example_id="e3", **two),
+        make_record(cell="y", example_id="e2", analytics=None),  # from before analytics existed
     ]
-    cells = summarize_records(records, ["x", "y"])["cells"]
-    assert cells["x"]["n"] == 3 and cells["x"]["analytics"] == aggregate_analytics([one, two])
-    assert cells["x"]["analytics"]["n"] == 2
-    assert cells["x"]["analytics"]["mean_answer_flips"] == 3.0
-    assert cells["x"]["analytics"]["lost_correct_rate"] == 0.5
-    assert cells["y"]["analytics"] == aggregate_analytics([two])
+    cells = summarize_records(records, ["x", "y"]).cells
+    x, y = cells["x"].analytics, cells["y"].analytics
+    assert cells["x"].n == 3 and x == aggregate_analytics([one, two])
+    assert x is not None and x["n"] == 2
+    assert x["mean_answer_flips"] == 3.0
+    assert x["lost_correct_rate"] == 0.5
+    assert y == aggregate_analytics([two])
 
 
 # -- an experiment run ----------------------------------------------------------------------
 
 
-def test_run_experiment_stores_analytics_in_records_and_the_summary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_run_experiment_stores_analytics_in_records_and_the_summary(tmp_path: Path, model_seam):
     data = tmp_path / "data.jsonl"
     rows = [
         {"id": "q1", "question": "Capital of Italy?", "options": OPTIONS, "answer": "B"},
         {"id": "q2", "question": "Capital of Spain?", "options": OPTIONS, "answer": "D"},
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    real = _jobs.create_provider
-
-    def create(model_id: str | None, **options: Any) -> mb.ModelAPI:
-        return mb.ScriptedModel(planned) if model_id == "scripted" else real(model_id, **options)
-
-    monkeypatch.setattr(_jobs, "create_provider", create)
     spec = {
         "name": "analytics",
         "dataset": {"path": str(data)},
         "task": {"kind": "multiple_choice"},
-        "model": "scripted",
+        "model": model_seam.use(lambda model_id, options: mb.ScriptedModel(planned)),
         "team": {"agents": 3, "personas": "none"},
         "discussion": {"max_turns": 3},
         "concurrency": 1,
@@ -529,4 +569,4 @@ def test_run_experiment_stores_analytics_in_records_and_the_summary(
         "mean_changes_by_turn": [1.0, 2.0, 0.0],
     }
     # a run read back recomputes the same summary
-    assert mb.load_run(run_dir).summary["cells"] == summary["cells"]
+    assert mb.load_run(run_dir).summary.model_dump(mode="json")["cells"] == summary["cells"]

@@ -51,7 +51,7 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "exp_unknown_top_key.yaml",
         "experiment",
-        ("field 'paradigmz'", "did you mean 'paradigm'", "valid keys: cache"),
+        ("field 'paradigmz'", "did you mean 'discussion.paradigm'", "valid keys: cache"),
     ),
     (
         "exp_unknown_nested_key.yaml",

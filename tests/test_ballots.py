@@ -437,7 +437,9 @@ def test_points_never_guess(case: Reply) -> None:
         (SingleChoice(), "I vote for solution 9", "9"),
         (PointsPerId(), "I abstain", "abstain"),
     ],
-    ids=repr,
+    # Named by class: an object's default repr holds its address, which differs between
+    # pytest-xdist workers, and they must collect the same test ids.
+    ids=lambda v: type(v).__name__ if isinstance(v, BallotFormat) else repr(v),
 )
 def test_prose_and_json_agree(fmt: BallotFormat, prose: str, payload: Any) -> None:
     """The same ballot reads the same way in prose and as JSON: value, abstention or refusal."""
@@ -586,3 +588,69 @@ def test_instruction_names_the_key_and_labels(fmt: BallotFormat) -> None:
 )
 def test_read_confidence(text: str, expected: float | None) -> None:
     assert read_confidence(text) == expected
+
+
+# -- the one re-ask loop (ballots and the judge's verdict both go through it) -----------------
+
+
+def _asker(*replies: str | None) -> tuple[Any, list[list[Any]]]:
+    seen: list[list[Any]] = []
+    queue = list(replies)
+
+    async def ask(messages: list[Any]) -> str | None:
+        seen.append(list(messages))
+        return queue.pop(0)
+
+    return ask, seen
+
+
+async def test_ask_until_read_reasks_with_the_problem_until_a_reply_reads() -> None:
+    from madebate.models._model import ChatMessage
+    from madebate.protocols._reask import ask_until_read
+
+    ask, seen = _asker("I like them all", "Solution 2")
+    first = [ChatMessage(role="user", content="Vote.")]
+    got = await ask_until_read(
+        ask,
+        first,
+        lambda reply: SingleChoice().parse(reply, ["1", "2"]),
+        lambda problem: f"unreadable: {problem}",
+        max_reasks=2,
+    )
+    assert got.read and got.reasks == 1 and got.parsed is not None and got.parsed.value == "2"
+    assert got.raw == "I like them all\n---\nSolution 2"
+    assert [m.role for m in seen[1]] == ["user", "assistant", "user"]
+    assert seen[1][2].content.startswith("unreadable: ")
+    ballot = got.ballot("A1")
+    assert (ballot.counted, ballot.value, ballot.reasks, ballot.problem) == (True, "2", 1, None)
+
+
+@pytest.mark.parametrize("max_reasks", [0, 1, 3])
+async def test_ask_until_read_gives_up_after_max_reasks(max_reasks: int) -> None:
+    from madebate.protocols._reask import ask_until_read
+
+    ask, seen = _asker(*["no idea"] * (max_reasks + 1))
+    got = await ask_until_read(
+        ask, [], lambda r: SingleChoice().parse(r, ["1", "2"]), str, max_reasks=max_reasks
+    )
+    assert len(seen) == max_reasks + 1 and not got.read and not got.failed
+    ballot = got.ballot("A2")
+    assert not ballot.counted and ballot.reasks == max_reasks
+    assert (ballot.problem or "").startswith(f"unreadable after {max_reasks} re-ask(s): ")
+
+
+async def test_ask_until_read_stops_at_an_abstention_or_a_failed_call() -> None:
+    from madebate.protocols._reask import CALL_FAILED, ask_until_read
+
+    def parse(r: str) -> Any:
+        return SingleChoice().parse(r, ["1", "2"])
+
+    ask, seen = _asker("I abstain.")
+    got = await ask_until_read(ask, [], parse, str, max_reasks=2)
+    assert len(seen) == 1 and got.ballot("A1").abstained and not got.read
+
+    ask, seen = _asker("hmm", None)
+    got = await ask_until_read(ask, [], parse, str, max_reasks=2)
+    assert len(seen) == 2 and got.failed and got.reasks == 1 and got.problem == CALL_FAILED
+    ballot = got.ballot("A1")
+    assert not ballot.counted and ballot.problem == CALL_FAILED and ballot.raw == "hmm"

@@ -5,6 +5,7 @@ fit at all fails before any model call."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,10 +117,8 @@ async def test_a_task_that_cannot_fit_at_all_stops_with_budget_and_no_calls() ->
 
 
 def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model_seam: Any
 ) -> None:
-    from madebate.runs import _jobs
-
     data = tmp_path / "data.jsonl"
     data.write_text(
         '{"id": "short", "question": "Capital of Italy?", "options": ["Rome", "Paris"], "answer": "A"}\n'
@@ -130,15 +129,14 @@ def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
     )
     made: list[ScriptedModel] = []
 
-    def create(*args: object, **kwargs: object) -> ScriptedModel:
+    def create(model_id: str, options: dict[str, Any]) -> ScriptedModel:
         made.append(ScriptedModel(context_window=2048))
         return made[-1]
 
-    monkeypatch.setattr(_jobs, "create_provider", create)
     spec = {
         "name": "ctx",
         "dataset": {"path": str(data)},
-        "model": "scripted",
+        "model": model_seam.use(create),
         "team": {"personas": "none"},
     }
     with pytest.raises(ConfigError) as caught:
@@ -199,7 +197,6 @@ async def test_splitfreetext_follow_up_is_fitted_too() -> None:
 def test_a_distributed_run_checks_the_configured_window_before_it_starts(tmp_path: Path) -> None:
     # An executor whose models live on other machines (Ray): the driver cannot ask them, so
     # the spec's context_window is checked, estimated, before the run directory exists.
-    from typing import Any
 
     executed: list[int] = []
 

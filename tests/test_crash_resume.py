@@ -31,7 +31,6 @@ import madebate as mb
 from madebate._errors import ModelCallError
 from madebate.cli import app
 from madebate.models.providers.scripted import ScriptedRequest, default_script
-from madebate.runs import _jobs
 from madebate.runs._runlog import latest_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,23 +51,27 @@ VOLATILE = {
 }
 
 SLOW_CLI = '''
-"""The madebate CLI with every scripted reply delayed, so that a signal lands mid-run."""
+"""The madebate CLI with every scripted reply delayed, so that a signal lands mid-run: the
+`scripted` provider is replaced through the public provider registry (the test suite's model
+seam, in a process of its own), so the spec still says `model: scripted` and a plain
+`madebate run --resume` can finish the run."""
 import asyncio
 import os
 
+import madebate as mb
 from madebate import cli
-from madebate.models.providers import scripted
+from madebate.models.providers.scripted import default_script
 
 _delay = float(os.environ["CRASH_TEST_DELAY_S"])
-_original = scripted.default_script
 
 
 async def _slow(request):
     await asyncio.sleep(_delay)
-    return _original(request)
+    return default_script(request)
 
 
-scripted.default_script = _slow  # ScriptedModel() picks it up when the runner makes one
+mb.providers.unregister("scripted")
+mb.providers.register("scripted")(lambda name, options: mb.ScriptedModel(_slow, **options))
 cli.main()
 '''
 
@@ -140,11 +143,12 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A clean, uninterrupted run (no cache): its records by key and its summary cells."""
     tmp = tmp_path_factory.mktemp("reference")
     result = mb.run_experiment(make_spec(tmp / "unused.sqlite"), out=tmp / "run", cache=False)
-    assert result.new_records == TOTAL and result.summary["complete"] is True
+    assert result.new_records == TOTAL and result.summary.complete is True
     records = check_lines(tmp / "run", complete=True)
-    assert list(result.summary["cells"]) == CELLS
+    assert list(result.summary.cells) == CELLS
     assert all(r["error"] is None for r in records)
-    return {"records": by_key(records), "cells": stable(result.summary["cells"])}
+    cells = result.summary.model_dump(mode="json")["cells"]
+    return {"records": by_key(records), "cells": stable(cells)}
 
 
 def assert_like_reference(run_dir: Path, reference: dict[str, Any]) -> None:
@@ -212,6 +216,7 @@ TRIALS = 10
 MAX_KILLS = 3  # per trial; the attempt after the last kill runs to the end
 
 
+@pytest.mark.slow  # tens of seconds of killed and resumed subprocesses
 def test_runs_killed_at_random_moments_resume_to_the_clean_records(
     tmp_path: Path, slow_cli: Callable[..., subprocess.Popen[bytes]], reference: dict[str, Any]
 ):
@@ -277,6 +282,7 @@ def read_records_file(run_dir: Path) -> bytes:
 # -- 2. Ctrl-C ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a slowed-down CLI in a subprocess, then a resume in another
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_finishes_writing_and_prints_how_to_resume(
     tmp_path: Path,
@@ -320,23 +326,32 @@ def test_ctrl_c_finishes_writing_and_prints_how_to_resume(
     assert check_lines(run_dir, complete=True)[: len(records)] == records
 
 
+def interrupting(at_call: int, *, delay_s: float = 0.0) -> mb.ScriptedModel:
+    """The default script, with a real SIGINT sent to this process as call `at_call` starts
+    (a few discussions in), and each reply delayed by `delay_s`."""
+    calls = 0
+
+    async def script(request: ScriptedRequest) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == at_call:
+            os.kill(os.getpid(), signal.SIGINT)
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        return default_script(request)
+
+    return mb.ScriptedModel(script)
+
+
 def test_ctrl_c_in_this_process_releases_the_directory_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: dict[str, Any]
+    tmp_path: Path, model_seam: Any, reference: dict[str, Any]
 ):
     """Ctrl-C in a script: the run directory is unlocked and summarised by the time the
     interrupt leaves the runner, so the same process can resume it straight away."""
-    real = _jobs.run_job
-    started = 0
-
-    async def job(*args: Any) -> dict[str, Any]:
-        nonlocal started
-        started += 1
-        if started == 6:  # a real SIGINT, handled as asyncio.run handles Ctrl-C
-            os.kill(os.getpid(), signal.SIGINT)
-        return await real(*args)
-
-    monkeypatch.setattr(_jobs, "run_job", job)
-    exp = write_spec(tmp_path / "exp.yaml", make_spec(tmp_path / "calls.sqlite"))
+    model = [interrupting(12)]  # a real SIGINT, handled as asyncio.run handles Ctrl-C
+    test_model = model_seam.use(lambda model_id, options: model[0])
+    spec = make_spec(tmp_path / "calls.sqlite", model=test_model)
+    exp = write_spec(tmp_path / "exp.yaml", spec)
     run_dir = tmp_path / "run"
     out = cli.invoke(app, ["run", str(exp), "--out", str(run_dir), "--quiet"])
     assert out.exit_code == 130, out.output
@@ -346,31 +361,23 @@ def test_ctrl_c_in_this_process_releases_the_directory_at_once(
     assert f"continue with: madebate run --resume {run_dir}" in out.output
     assert json.loads((run_dir / "summary.json").read_text())["complete"] is False
 
-    monkeypatch.setattr(_jobs, "run_job", real)
+    model[0] = mb.ScriptedModel()
     out = cli.invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
     assert out.exit_code == 0, out.output
     assert_like_reference(run_dir, reference)
 
 
 def test_an_interrupted_run_inside_a_running_loop_stops_and_releases_the_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: dict[str, Any]
+    tmp_path: Path, model_seam: Any, reference: dict[str, Any]
 ):
     """A notebook cell interrupted (the kernel raises KeyboardInterrupt in the main thread)
     while `run_experiment` runs on the sync facade's worker thread: the run must stop there
     too, so the next cell can resume the directory at once."""
-    real = _jobs.run_job
-    started = 0
-
-    async def job(*args: Any) -> dict[str, Any]:
-        nonlocal started
-        started += 1
-        if started == 6:
-            os.kill(os.getpid(), signal.SIGINT)  # lands in the main thread, as in a kernel
-        await asyncio.sleep(0.02)
-        return await real(*args)
-
-    monkeypatch.setattr(_jobs, "run_job", job)
-    spec = make_spec(tmp_path / "calls.sqlite")
+    # The SIGINT lands in the main thread, as in a kernel.
+    model = [interrupting(12, delay_s=0.003)]
+    spec = make_spec(
+        tmp_path / "calls.sqlite", model=model_seam.use(lambda model_id, options: model[0])
+    )
     run_dir = tmp_path / "run"
 
     async def cell() -> None:  # a loop runs, as in a notebook: the facade uses a thread
@@ -384,7 +391,7 @@ def test_an_interrupted_run_inside_a_running_loop_stops_and_releases_the_directo
         kept = check_lines(run_dir, complete=True)
         time.sleep(0.3)
         assert check_lines(run_dir, complete=True) == kept, "the run went on after Ctrl-C"
-        monkeypatch.setattr(_jobs, "run_job", real)
+        model[0] = mb.ScriptedModel()
         mb.run_experiment(spec, resume=run_dir)
         assert_like_reference(run_dir, reference)
     finally:  # today the abandoned run finishes in the background: let it, before tmp goes
@@ -398,6 +405,7 @@ def test_an_interrupted_run_inside_a_running_loop_stops_and_releases_the_directo
 # -- 3. one run per directory ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # a slowed-down CLI in a subprocess
 def test_a_second_run_on_a_live_directory_refuses_instead_of_interleaving(
     tmp_path: Path, slow_cli: Callable[..., subprocess.Popen[bytes]], reference: dict[str, Any]
 ):
@@ -501,7 +509,7 @@ def test_a_refused_run_releases_the_lock_it_took(tmp_path: Path):
 
 
 def test_resume_runs_the_failed_examples_again_and_only_those(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: dict[str, Any]
+    tmp_path: Path, model_seam: Any, reference: dict[str, Any]
 ):
     broken_on = ("hexagon", "capital of Japan")  # gk-03 and gk-11
 
@@ -513,18 +521,17 @@ def test_resume_runs_the_failed_examples_again_and_only_those(
     healthy = mb.ScriptedModel()
     model: list[mb.ModelAPI] = [mb.ScriptedModel(flaky)]
 
-    def create(model_id: str | None, **options: Any) -> mb.ModelAPI:
-        assert model_id == "scripted"
+    def create(model_id: str, options: dict[str, Any]) -> mb.ModelAPI:
+        assert model_id == "test"
         return model[0]
 
-    monkeypatch.setattr(_jobs, "create_provider", create)
-    spec = make_spec(tmp_path / "calls.sqlite")
+    spec = make_spec(tmp_path / "calls.sqlite", model=model_seam.use(create))
     run_dir = tmp_path / "run"
     first = mb.run_experiment(spec, out=run_dir)
     failed = {key(r) for r in check_lines(run_dir, complete=True) if r["stop_reason"] == "error"}
     assert {k[1] for k in failed} == {"gk-03", "gk-11"} and len(failed) == 2 * len(CELLS)
-    assert first.summary["complete"] is False  # the failed examples are still to be run
-    assert all(c["errors"] == 2 for c in first.summary["cells"].values())
+    assert first.summary.complete is False  # the failed examples are still to be run
+    assert all(c.errors == 2 for c in first.summary.cells.values())
     shown = CliRunner().invoke(app, ["summary", str(run_dir)])
     assert shown.exit_code == 0, shown.output
     listed = [line for line in shown.output.splitlines() if line.startswith("failed: ")]
@@ -547,12 +554,12 @@ def test_resume_runs_the_failed_examples_again_and_only_those(
     for request in healthy.requests:
         assert any(w in m.content for m in request.messages for w in broken_on)
 
-    latest = latest_records(run_dir)
+    latest = [r.model_dump(mode="json") for r in latest_records(run_dir)]
     assert len(latest) == len({key(r) for r in latest}) == TOTAL
     assert all(r["stop_reason"] != "error" for r in latest)
     assert by_key(latest) == reference["records"]
-    assert all(c["errors"] == 0 for c in resumed.summary["cells"].values())
-    assert stable(resumed.summary["cells"]) == reference["cells"]
+    assert all(c.errors == 0 for c in resumed.summary.cells.values())
+    assert stable(resumed.summary.model_dump(mode="json")["cells"]) == reference["cells"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["complete"] is True and stable(summary["cells"]) == reference["cells"]
 

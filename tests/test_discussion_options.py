@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -385,29 +386,30 @@ def test_drift_redo_discards_the_turn_and_plays_it_again():
     assert [(i.turn, i.action, i.drifted) for i in result.interventions] == [(2, "redo", True)]
 
 
-def test_drift_judge_model_given_as_an_id_is_used_and_closed(monkeypatch: pytest.MonkeyPatch):
+def test_drift_judge_model_given_as_an_id_is_used_and_closed(model_seam: Any):
     closed: list[ScriptedModel] = []
 
-    async def close(self: ScriptedModel) -> None:
-        closed.append(self)
+    class Closing(ScriptedModel):
+        async def aclose(self) -> None:
+            closed.append(self)
 
-    monkeypatch.setattr(ScriptedModel, "aclose", close)
-    panel = ScriptedModel(drifting([]))
-    panel.model_id = "panel"
+    judge = model_seam.use(lambda model_id, options: Closing(model_id=model_id))
+    panel = Closing(drifting([]), model_id="panel")
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
         model=panel,
         agents=2,
         max_turns=3,
-        drift_judge={"model": "scripted", "action": "guide"},
+        drift_judge={"model": judge, "action": "guide"},
     )
+    assert model_seam.made == [judge]
     judge_calls = [c for c in result.calls if c.role == "judge"]
-    assert len(judge_calls) == 1 and judge_calls[0].model == "scripted"
+    assert len(judge_calls) == 1 and judge_calls[0].model == judge
     assert all(c.model == "panel" for c in result.calls if c.role != "judge")
     assert len(result.interventions) == 1
     # The judge's own model is closed; the panel's, passed in by the caller, is not.
-    assert len(closed) == 1 and closed[0] is not panel and closed[0].model_id == "scripted"
+    assert len(closed) == 1 and closed[0] is not panel and closed[0].model_id == judge
 
 
 # -- 3. the challenge ---------------------------------------------------------------------

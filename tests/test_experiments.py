@@ -16,13 +16,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
+from test_records import make_record
 from typer.testing import CliRunner
 
 import madebate as mb
@@ -31,7 +31,7 @@ from madebate._errors import ConfigError, ModelCallError
 from madebate.cli import app
 from madebate.models._cache import default_cache_path
 from madebate.models.providers.scripted import ScriptedRequest, default_script
-from madebate.runs import _jobs
+from madebate.runs._records import CacheCounts
 from madebate.runs._runlog import RunWriter, iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,25 +103,6 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_module.console, "_width", 400)
 
 
-@pytest.fixture
-def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[mb.ModelAPI], list[str]]:
-    """Make the runner use the given provider for `model: scripted`. Returns the list of model
-    ids the runner asked for (empty when no provider was ever made)."""
-    made: list[str] = []
-
-    def install(model: mb.ModelAPI) -> list[str]:
-        real = _jobs.create_provider
-
-        def create(model_id: str | None, **options: Any) -> mb.ModelAPI:
-            made.append(str(model_id))
-            return model if model_id == "scripted" else real(model_id, **options)
-
-        monkeypatch.setattr(_jobs, "create_provider", create)
-        return made
-
-    return install
-
-
 # -- 1. sweeps: cells, counts, summary, repeats, paired seeds ----------------------------
 
 
@@ -148,7 +129,7 @@ def test_sweep_2x2_writes_every_cell_with_counts_and_a_summary(tmp_path: Path):
 
     references = {row["id"]: row["answer"] for row in GK_ROWS}
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary == json.loads(json.dumps(result.summary))
+    assert summary == json.loads(result.summary.model_dump_json())
     assert list(summary["cells"]) == CELLS_2X2
     for cell_id, cell in summary["cells"].items():
         mine = [r for r in records if r["cell"] == cell_id]
@@ -184,7 +165,7 @@ def test_repeats_double_the_records_and_seeds_are_paired_across_cells(tmp_path: 
     per_example = Counter((r["cell"], r["example_id"]) for r in records)
     assert set(per_example.values()) == {2}
     for cell_id in CELLS_2X2:
-        assert result.summary["cells"][cell_id]["n"] == 8
+        assert result.summary.cells[cell_id].n == 8
     for cell_id, example_id in per_example:
         repeats = [r for r in records if r["cell"] == cell_id and r["example_id"] == example_id]
         assert sorted(r["repeat"] for r in repeats) == [0, 1]
@@ -198,10 +179,14 @@ def test_repeats_double_the_records_and_seeds_are_paired_across_cells(tmp_path: 
     assert len({next(iter(s)) for s in seeds.values()}) == len(seeds) == 8
 
 
-def test_a_sweep_over_seed_changes_the_example_seeds(tmp_path: Path, use_model):
+def test_a_sweep_over_seed_changes_the_example_seeds(tmp_path: Path, model_seam):
     model = mb.ScriptedModel()
-    use_model(model)
-    spec = make_spec(tmp_path, dataset={"path": str(GK), "limit": 3}, sweep={"seed": [1, 2]})
+    spec = make_spec(
+        tmp_path,
+        model=model_seam.use(model),
+        dataset={"path": str(GK), "limit": 3},
+        sweep={"seed": [1, 2]},
+    )
     result = mb.run_experiment(spec, out=tmp_path / "run")
     records = read_lines(result.run_dir)
     seeds = {
@@ -259,16 +244,16 @@ BAD_SPECS = [
 
 @pytest.mark.parametrize(("changes", "field", "message"), BAD_SPECS)
 def test_bad_spec_fails_naming_the_field_before_any_model_call(
-    tmp_path: Path, use_model, changes: dict[str, Any], field: str, message: str
+    tmp_path: Path, model_seam, changes: dict[str, Any], field: str, message: str
 ):
     model = mb.ScriptedModel()
-    made = use_model(model)
+    spec = make_spec(tmp_path, model=model_seam.use(model), **changes)
     out = tmp_path / "run"
     with pytest.raises(mb.ConfigError) as info:
-        mb.run_experiment(make_spec(tmp_path, **changes), out=out)
+        mb.run_experiment(spec, out=out)
     assert info.value.field == field
     assert f"field '{field}'" in str(info.value) and message in str(info.value)
-    assert made == [] and model.requests == []
+    assert model_seam.made == [] and model.requests == []
     assert not out.exists()
 
 
@@ -282,22 +267,22 @@ BAD_CELLS = [
     pytest.param({"team.agentz": [3]}, "team.agentz=3", "field 'team.agentz'"),
     pytest.param({"team.agents": [3, 1]}, "team.agents=1", "field 'team.agents'"),
     pytest.param({"scoring": [["accuracy"], ["bogus"]]}, "scoring=['bogus']", "unknown metric"),
-    pytest.param({"model": ["scripted", "nope/x"]}, "model=x", "unknown model provider 'nope'"),
+    pytest.param({"model": ["test", "nope/x"]}, "model=x", "unknown model provider 'nope'"),
 ]
 
 
 @pytest.mark.parametrize(("sweep", "cell", "message"), BAD_CELLS)
 def test_bad_sweep_value_names_the_cell_before_any_model_call(
-    tmp_path: Path, use_model, sweep: dict[str, list[Any]], cell: str, message: str
+    tmp_path: Path, model_seam, sweep: dict[str, list[Any]], cell: str, message: str
 ):
     model = mb.ScriptedModel()
-    made = use_model(model)
+    spec = make_spec(tmp_path, model=model_seam.use(model), sweep=sweep)
     out = tmp_path / "run"
     with pytest.raises(mb.ConfigError) as info:
-        mb.run_experiment(make_spec(tmp_path, sweep=sweep), out=out)
+        mb.run_experiment(spec, out=out)
     assert f"in sweep cell {cell}" in str(info.value)
     assert message in str(info.value)
-    assert made == [] and model.requests == []
+    assert model_seam.made == [] and model.requests == []
     assert not out.exists()
 
 
@@ -318,8 +303,12 @@ def test_schema_command_prints_the_experiment_json_schema():
     assert out.exit_code == 0, out.output
     schema = json.loads(out.stdout)
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    for name in ("dataset", "team", "discussion", "sweep", "paradigm", "protocol", "seed"):
+    for name in ("dataset", "model", "discussion", "sweep", "seed"):
         assert name in schema["properties"]
+    # The discussion settings are one model, nested: paradigm, team and protocol live there.
+    settings = schema["$defs"]["DiscussionConfig"]["properties"]
+    for name in ("paradigm", "agents", "personas", "protocol", "max_turns", "generation"):
+        assert name in settings and name not in schema["properties"]
     assert schema["required"] == ["name", "dataset"]
 
 
@@ -330,12 +319,12 @@ def test_validate_command_accepts_the_example_and_names_the_broken_field(tmp_pat
     assert "4 cell(s)" in flat(out) and f"{len(GK_ROWS)} example(s)" in flat(out)
 
     data = yaml.safe_load(good.read_text())
-    data["team"]["agentz"] = 4
+    data["discussion"]["agentz"] = 4
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump(data))
     out = cli.invoke(app, ["validate", str(broken)])
     assert out.exit_code == 2
-    assert "team.agentz" in flat(out) and "broken.yaml" in flat(out)
+    assert "discussion.agentz" in flat(out) and "broken.yaml" in flat(out)
     assert "Traceback" not in flat(out)
 
     data = yaml.safe_load(good.read_text())
@@ -372,15 +361,15 @@ def main(spec_file: str, out: str, delay: float) -> None:
 def test_run_writer_flushes_each_record_and_refuses_duplicates(tmp_path: Path):
     writer = RunWriter(tmp_path, spec={"name": "x"}, cells=[{"id": "main"}], resume=False)
     try:
-        writer.append({"cell": "main", "example_id": "e1", "repeat": 0, "answer": "A"})
+        writer.append(make_record(cell="main", example_id="e1", repeat=0, answer="A"))
         # readable by another process before the writer closes: a kill loses nothing written
-        assert [r["example_id"] for r in iter_records(tmp_path)] == ["e1"]
+        assert [r.example_id for r in iter_records(tmp_path)] == ["e1"]
         with pytest.raises(RuntimeError, match="already written"):
-            writer.append({"cell": "main", "example_id": "e1", "repeat": 0, "answer": "B"})
-        writer.append({"cell": "main", "example_id": "e1", "repeat": 1, "answer": "B"})
+            writer.append(make_record(cell="main", example_id="e1", repeat=0, answer="B"))
+        writer.append(make_record(cell="main", example_id="e1", repeat=1, answer="B"))
     finally:
         writer.close()
-    assert [r["answer"] for r in iter_records(tmp_path)] == ["A", "B"]
+    assert [r.answer for r in iter_records(tmp_path)] == ["A", "B"]
     resumed = RunWriter(tmp_path, spec={"name": "x"}, cells=[{"id": "main"}], resume=True)
     resumed.close()
     assert resumed.done == {("main", "e1", 0), ("main", "e1", 1)}
@@ -427,7 +416,8 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_records(tmp_path: Path)
     # A kill mid-write leaves a torn last line; simulate one on top of whatever is there.
     with records.open("ab") as fh:
         fh.write(b'{"cell":"protocol=simple_voting","example_id":"gk-0')
-    done = mb.load_run(run_dir).records  # readers skip the torn tail
+    # readers skip the torn tail
+    done = [r.model_dump(mode="json") for r in mb.load_run(run_dir).records]
     assert 4 <= len(done) < total
     assert all(r["cell"] in ("protocol=majority_consensus", "protocol=simple_voting") for r in done)
 
@@ -441,9 +431,11 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_records(tmp_path: Path)
     reference = mb.run_experiment(spec, out=tmp_path / "uninterrupted")
     assert reference.new_records == total
     assert by_key(final) == by_key(read_lines(tmp_path / "uninterrupted"))
-    assert resumed.summary["cells"] == {
-        cell: {**stats, "discussion_wall_s": resumed.summary["cells"][cell]["discussion_wall_s"]}
-        for cell, stats in reference.summary["cells"].items()
+    assert resumed.summary.cells == {
+        cell: stats.model_copy(
+            update={"discussion_wall_s": resumed.summary.cells[cell].discussion_wall_s}
+        )
+        for cell, stats in reference.summary.cells.items()
     }
 
     again = mb.run_experiment(spec, resume=run_dir)  # a finished run: nothing left to do
@@ -512,10 +504,14 @@ def test_resume_keeps_settings_that_are_none(tmp_path: Path):
 # -- 4. the call cache ----------------------------------------------------------------------
 
 
-def test_an_identical_rerun_is_served_from_the_cache(tmp_path: Path, use_model):
+def test_an_identical_rerun_is_served_from_the_cache(tmp_path: Path, model_seam):
     model = mb.ScriptedModel()
-    use_model(model)
-    spec = make_spec(tmp_path, sweep=SWEEP_2X2, dataset={"path": str(GK), "limit": 4})
+    spec = make_spec(
+        tmp_path,
+        model=model_seam.use(model),
+        sweep=SWEEP_2X2,
+        dataset={"path": str(GK), "limit": 4},
+    )
     first = mb.run_experiment(spec, out=tmp_path / "first")
     calls = len(model.requests)
     assert calls > 0 and first.cache_misses == calls
@@ -528,25 +524,25 @@ def test_an_identical_rerun_is_served_from_the_cache(tmp_path: Path, use_model):
     assert second.cache_hits == sum(r["calls"] for r in records) > 0
     assert all(c["cache_hit"] for r in records for c in r["result"]["calls"])
     assert all(r["cache_hits"] == r["calls"] for r in records)
-    assert second.summary["cache"] == {"enabled": True, "hits": second.cache_hits, "misses": 0}
+    assert second.summary.cache == CacheCounts(enabled=True, hits=second.cache_hits, misses=0)
     assert by_key(records) == by_key(read_lines(tmp_path / "first"))
 
     third = mb.run_experiment(spec, out=tmp_path / "third", cache=False)
     made = len(model.requests) - calls
     assert made == sum(r["calls"] for r in read_lines(tmp_path / "third")) > calls
     assert third.cache_hits == third.cache_misses == 0
-    assert third.summary["cache"]["enabled"] is False
+    assert third.summary.cache is not None and third.summary.cache.enabled is False
 
     before = len(model.requests)
     mb.run_experiment({**spec, "cache": False}, out=tmp_path / "fourth")
     assert len(model.requests) - before == made
 
 
-def test_cli_no_cache_makes_the_calls_again(tmp_path: Path, use_model):
+def test_cli_no_cache_makes_the_calls_again(tmp_path: Path, model_seam):
     model = mb.ScriptedModel()
-    use_model(model)
+    spec = make_spec(tmp_path, model=model_seam.use(model), dataset={"path": str(GK), "limit": 3})
     exp = tmp_path / "exp.yaml"
-    exp.write_text(yaml.safe_dump(make_spec(tmp_path, dataset={"path": str(GK), "limit": 3})))
+    exp.write_text(yaml.safe_dump(spec))
     out = cli.invoke(app, ["run", str(exp), "--out", str(tmp_path / "a"), "--quiet"])
     assert out.exit_code == 0, out.output
     calls = len(model.requests)
@@ -558,11 +554,11 @@ def test_cli_no_cache_makes_the_calls_again(tmp_path: Path, use_model):
     assert len(model.requests) == 2 * calls and "cache hits 0, misses 0" in flat(out)
 
 
-def test_sampling_runs_are_cached_on_the_seed(tmp_path: Path, use_model):
+def test_sampling_runs_are_cached_on_the_seed(tmp_path: Path, model_seam):
     model = mb.ScriptedModel()
-    use_model(model)
     spec = make_spec(
         tmp_path,
+        model=model_seam.use(model),
         dataset={"path": str(GK), "limit": 3},
         generation={"max_tokens": 64, "temperature": 0.7},
         seed=7,
@@ -579,7 +575,7 @@ def test_sampling_runs_are_cached_on_the_seed(tmp_path: Path, use_model):
     assert len(model.requests) == 2 * calls
     seeds = {r["example_id"]: r["seed"] for r in read_lines(tmp_path / "a")}
     assert all(seeds[r["example_id"]] != r["seed"] for r in read_lines(tmp_path / "c"))
-    assert first.summary["cache"]["misses"] == calls
+    assert first.summary.cache is not None and first.summary.cache.misses == calls
 
 
 def test_default_cache_path_follows_madebate_cache_then_xdg(
@@ -600,14 +596,17 @@ def test_default_cache_path_follows_madebate_cache_then_xdg(
 # -- 5. failed examples are recorded, not dropped --------------------------------------------
 
 
-def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path: Path, use_model):
+def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path: Path, model_seam):
     def script(request: ScriptedRequest) -> str:
         if "hexagon" in request.prompt:
             raise ModelCallError("backend exploded on the hexagon", retryable=False)
         return default_script(request)
 
-    use_model(mb.ScriptedModel(script))
-    spec = make_spec(tmp_path, sweep={"protocol": ["majority_consensus", "simple_voting"]})
+    spec = make_spec(
+        tmp_path,
+        model=model_seam.use(mb.ScriptedModel(script)),
+        sweep={"protocol": ["majority_consensus", "simple_voting"]},
+    )
     result = mb.run_experiment(spec, out=tmp_path / "run")
     records = read_lines(tmp_path / "run")
     assert len(records) == result.new_records == 2 * len(GK_ROWS)
@@ -621,18 +620,18 @@ def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path:
         assert r["error"]["type"] == "ModelCallError"
         assert "backend exploded on the hexagon" in r["error"]["message"]
     assert all(r["error"] is None for r in records if r["example_id"] != "gk-03")
-    for cell in result.summary["cells"].values():
-        assert cell["n"] == len(GK_ROWS) and cell["errors"] == 1 and cell["no_answer"] == 1
-        assert cell["decision_rate"] == pytest.approx((len(GK_ROWS) - 1) / len(GK_ROWS))
-        assert cell["undecided"] == 1 and cell["stop_reasons"]["error"] == 1
-        assert cell["metrics"]["accuracy"]["n"] == len(GK_ROWS)
+    for cell in result.summary.cells.values():
+        assert cell.n == len(GK_ROWS) and cell.errors == 1 and cell.no_answer == 1
+        assert cell.decision_rate == pytest.approx((len(GK_ROWS) - 1) / len(GK_ROWS))
+        assert cell.undecided == 1 and cell.stop_reasons["error"] == 1
+        assert cell.metrics["accuracy"].n == len(GK_ROWS)
 
     rows = mb.load_run(tmp_path / "run").rows()
     assert {r["error"] for r in rows} == {None, "backend exploded on the hexagon"}
 
 
 def test_a_cell_whose_model_cannot_be_made_fails_the_run_before_anything_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_seam
 ):
     # A missing key is the same for every example: one clear error up front, not a run of
     # error records that a resume would then skip.
@@ -647,7 +646,7 @@ def test_a_cell_whose_model_cannot_be_made_fails_the_run_before_anything_is_writ
     assert not (tmp_path / "run").exists()
     # Nothing is left locked or half-made: the same directory works once the key is there.
     monkeypatch.setenv("MADEBATE_TEST_NO_SUCH_KEY", "k")
-    monkeypatch.setattr(_jobs, "create_provider", lambda *a, **k: mb.ScriptedModel())
+    model_seam.use(mb.ScriptedModel(), prefix="openai")  # no server: the scripted model stands in
     result = mb.run_experiment(spec, out=tmp_path / "run")
     assert result.new_records == 6
 
@@ -670,8 +669,8 @@ def test_example_scripted_sweep_runs_offline(tmp_path: Path, isolated_default_ca
     result = mb.run_experiment(data, out=tmp_path / "run")
     assert result.cells == CELLS_2X2
     assert result.new_records == 4 * len(GK_ROWS)
-    for cell in result.summary["cells"].values():
-        assert cell["n"] == len(GK_ROWS) and cell["errors"] == 0 and cell["decision_rate"] == 1.0
+    for cell in result.summary.cells.values():
+        assert cell.n == len(GK_ROWS) and cell.errors == 0 and cell.decision_rate == 1.0
     assert (tmp_path / "calls.sqlite").is_file() and not isolated_default_cache.exists()
 
     # The file itself, by path (its dataset path is relative to the file), on the default cache.
@@ -751,7 +750,7 @@ def test_example_embedded_default_runs_on_the_real_model(tmp_path: Path):
         assert {c["model"] for c in r["result"]["calls"]} == {
             "llamacpp/SmolLM2-135M-Instruct.Q4_1.gguf"
         }
-    assert result.summary["cells"]["main"]["n"] == 3
+    assert result.summary.cells["main"].n == 3
 
 
 # -- 7. reading a run back, summary and eval, existing run directories ------------------------
@@ -770,30 +769,34 @@ def finished_run(tmp_path: Path) -> Path:
 def test_load_run_rows_and_rescore(finished_run: Path):
     run = mb.load_run(finished_run)
     assert run.cells == ["paradigm=memory", "paradigm=relay"]
-    assert run.spec["name"] == "test-experiment" and len(run.records) == 10
-    assert run.summary["cells"] == json.loads((finished_run / "summary.json").read_text())["cells"]
+    assert run.spec.name == "test-experiment" and len(run.records) == 10
+    assert run.spec_data["name"] == "test-experiment"  # spec.yaml as it is on disk
+    stored = json.loads((finished_run / "summary.json").read_text())
+    assert run.summary.model_dump(mode="json")["cells"] == stored["cells"]
+    assert run.stored_summary is not None and run.stored_summary.cells == run.summary.cells
 
     rows = run.rows()
     assert len(rows) == 10
     for row, record in zip(rows, run.records, strict=True):
-        assert "result" not in row and "scores" not in row
-        assert row["score.accuracy"] == record["scores"]["accuracy"]
-        assert row["cell"] == record["cell"] and row["answer"] == record["answer"]
+        assert "result" not in row and "scores" not in row and "schema_version" not in row
+        assert row["score.accuracy"] == record.scores["accuracy"]
+        assert row["cell"] == record.cell and row["answer"] == record.answer
         assert row["error"] is None
         assert all(not isinstance(v, dict) for v in row.values())  # flat
 
     rescored = run.rescore(["exact_match", "contains"])
     assert len(rescored) == 10
     for r, record in zip(rescored, run.records, strict=True):
-        assert set(r["scores"]) == {"exact_match", "contains"}
-        assert key(r) == key(record) and r["answer"] == record["answer"]
-        task = mb.Task.model_validate(record["result"]["task"])
-        assert task.references == record["references"] and task.options
-        expected = mb.score(record["answer"], record["solution"], task, ["exact_match", "contains"])
-        assert r["scores"] == expected
+        assert set(r.scores) == {"exact_match", "contains"}
+        assert r.key == record.key and r.answer == record.answer
+        assert record.result is not None
+        task = record.result.task
+        assert task.references == record.references and task.options
+        expected = mb.score(record.answer, record.solution, task, ["exact_match", "contains"])
+        assert r.scores == expected
     # the stored task round-trips: rescoring with the run's own metric gives the stored scores
-    assert [r["scores"] for r in run.rescore(["accuracy"])] == [r["scores"] for r in run.records]
-    assert run.records[0]["scores"] == {"accuracy": run.records[0]["scores"]["accuracy"]}
+    assert [r.scores for r in run.rescore(["accuracy"])] == [r.scores for r in run.records]
+    assert run.records[0].scores == {"accuracy": run.records[0].scores["accuracy"]}
     with pytest.raises(mb.ConfigError, match="unknown metric 'bogus'"):
         run.rescore(["bogus"])
 

@@ -1,6 +1,6 @@
-"""Faults from the model server, through benchmarks/fault_proxy.py in front of the scripted
-test server: each fault kind on its own against ManagedModel(OpenAICompatibleModel) with exact
-attempt counts, Retry-After honoured and capped, a reply that never arrives cut by the per-call
+"""Faults from the model server, through fault_proxy.py (beside these tests) in front of the
+scripted test server: each fault kind on its own against ManagedModel(OpenAICompatibleModel) with
+exact attempt counts, Retry-After honoured and capped, a reply that never arrives cut by the per-call
 timeout, and whole runs that keep every example through faults, resume only the failed ones, and
 stop at an overall deadline."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_proxy import KIND_NONE, KINDS, FaultProxy
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
 
 import madebate as mb
@@ -24,10 +24,7 @@ from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
 from madebate.models.providers.openai_http import OpenAICompatibleModel
 from madebate.runs._experiment import ModelSpec
 from madebate.runs._jobs import ModelPool
-from madebate.runs._runlog import iter_records, latest_records, record_key
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from fault_proxy import KIND_NONE, KINDS, FaultProxy
+from madebate.runs._runlog import iter_records, latest_records
 
 TEXT = "The answer is four, for the reasons given."  # 42 characters: halves to 21
 MESSAGES = [ChatMessage(role="user", content="What is 2 + 2?")]
@@ -271,27 +268,27 @@ def test_a_run_through_faults_keeps_every_example_and_resume_reruns_only_failure
         stats = proxy.stats()
 
         lines = list(iter_records(run_dir))
-        keys = [record_key(r) for r in lines]
+        keys = [r.key for r in lines]
         expected = {(result.cells[0], f"q{i}", 0) for i in range(30)}
         assert len(keys) == len(set(keys)) == 30 and set(keys) == expected
         assert result.stopped is None and result.new_records == 30
 
-        failed = [r for r in lines if r["stop_reason"] == "error"]
+        failed = [r for r in lines if r.stop_reason == "error"]
         assert 0 < len(failed) < 30, "tune the seed: the run should lose some examples"
-        (cell,) = result.summary["cells"].values()
-        assert cell["errors"] == len(failed)
-        assert cell["retries"] == sum(r["retries"] for r in lines) > 0
-        causes = {f["example_id"]: f["cause"] for f in cell["failed_examples"]}
-        assert causes == {r["example_id"]: r["error"]["message"][:300] for r in failed}
+        (cell,) = result.summary.cells.values()
+        assert cell.errors == len(failed)
+        assert cell.retries == sum(r.retries for r in lines) > 0
+        causes = {f.example_id: f.cause for f in cell.failed_examples}
+        assert causes == {r.example_id: r.error.message[:300] for r in failed if r.error}
         known = ("HTTP 429", "HTTP 500", "HTTP 503", "ConnectionResetError", "no reply within")
         known += ("malformed JSON", "no choices")
         assert all(any(k in cause for k in known) for cause in causes.values()), causes
         # Every attempt reached the proxy once: calls made plus their retries.
-        assert stats["requests"] == sum(r["calls"] + r["retries"] for r in lines)
+        assert stats["requests"] == sum(r.calls + r.retries for r in lines)
         assert stats["faults_total"] > 0.2 * stats["requests"]
         # A length fault is a reply, not a failure: kept and counted, never retried.
-        assert cell["truncated_replies"] == sum(r["truncated"] for r in lines)
-        assert cell["truncated_replies"] == stats["faults"]["length"]
+        assert cell.truncated_replies == sum(r.truncated for r in lines)
+        assert cell.truncated_replies == stats["faults"]["length"]
 
         proxy.fault_rate = 0.0  # the server has recovered
         before = len(server.requests)
@@ -299,14 +296,14 @@ def test_a_run_through_faults_keeps_every_example_and_resume_reruns_only_failure
         assert len(server.requests) > before
 
     assert resumed.new_records == len(failed) and resumed.stopped is None
-    appended = [record_key(r) for r in list(iter_records(run_dir))[30:]]
-    assert sorted(appended) == sorted(record_key(r) for r in failed)  # only the failed ones
+    appended = [r.key for r in list(iter_records(run_dir))[30:]]
+    assert sorted(appended) == sorted(r.key for r in failed)  # only the failed ones
     latest = latest_records(run_dir)
-    assert len(latest) == 30 and {record_key(r) for r in latest} == expected
-    assert all(r["stop_reason"] != "error" for r in latest)
-    (cell,) = resumed.summary["cells"].values()
-    assert cell["n"] == 30 and cell["errors"] == 0 and cell["failed_examples"] == []
-    assert resumed.summary["complete"] is True
+    assert len(latest) == 30 and {r.key for r in latest} == expected
+    assert all(r.stop_reason != "error" for r in latest)
+    (cell,) = resumed.summary.cells.values()
+    assert cell.n == 30 and cell.errors == 0 and cell.failed_examples == []
+    assert resumed.summary.complete is True
 
 
 def test_an_overall_deadline_stops_the_run_keeps_its_records_and_resume_finishes(
@@ -327,19 +324,19 @@ def test_an_overall_deadline_stops_the_run_keeps_its_records_and_resume_finishes
         started = time.perf_counter()
         result = mb.run_experiment(spec, out=run_dir)
         assert time.perf_counter() - started < 5.0
-        assert result.stopped == "deadline" and result.summary["stopped"] == "deadline"
+        assert result.stopped == "deadline" and result.summary.stopped == "deadline"
         written = list(iter_records(run_dir))
         assert 0 < len(written) == result.new_records < 12
         assert result.remaining == 12 - len(written)
-        assert result.summary["complete"] is False
-        assert all(r["stop_reason"] != "error" for r in written)  # cut, not failed
+        assert result.summary.complete is False
+        assert all(r.stop_reason != "error" for r in written)  # cut, not failed
 
         resumed = mb.run_experiment({**spec, "deadline_s": 30}, resume=run_dir)
 
-    assert resumed.stopped is None and resumed.summary["complete"] is True
+    assert resumed.stopped is None and resumed.summary.complete is True
     assert resumed.new_records == 12 - len(written)
     lines = list(iter_records(run_dir))
-    keys = [record_key(r) for r in lines]
+    keys = [r.key for r in lines]
     assert len(keys) == len(set(keys)) == 12  # nothing written twice
     assert lines[: len(written)] == written
 

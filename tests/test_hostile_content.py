@@ -405,6 +405,7 @@ def test_control_characters_round_trip_through_a_run_and_its_report(tmp_path: Pa
     viewer = next((report.parent / "discussions").glob("*.html")).read_text(encoding="utf-8")
     assert "nul\u2400 esc\u241b[31mred\u241b[0m" in viewer  # shown as control pictures
     assert "bell\u2407 del\u2421" in viewer
+    assert "rlo\\u202eevil" in viewer and "\u202e" not in viewer  # as the CLI shows it
 
 
 # -- the command line prints replies as text -----------------------------------------------------

@@ -4,6 +4,7 @@ model id served by another endpoint, or loaded from another weights file, never 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai_test_server import OpenAITestServer, completion
@@ -55,45 +56,38 @@ def test_a_gguf_model_is_identified_by_its_file(tmp_path: Path) -> None:
 
 
 def test_a_judge_model_named_in_options_is_the_runs_shared_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model_seam: Any
 ) -> None:
     # Built once for the run (one connection pool, limit and cache) and closed once at its end,
     # not made and torn down by every discussion.
     import madebate as mb
-    from madebate.models import _models
     from madebate.models.providers.scripted import ScriptedModel
-    from madebate.runs import _jobs
 
-    made: list[str] = []
     closed: list[str] = []
 
     class Counted(ScriptedModel):
         async def aclose(self) -> None:
             closed.append(self.model_id)
 
-    def create(model_id: str | None, **options: object) -> ScriptedModel:
-        made.append(str(model_id))
-        return Counted(model_id=str(model_id))
-
-    monkeypatch.setattr(_jobs, "create_provider", create)
-    monkeypatch.setattr(_models, "create_provider", create)
+    panel = model_seam.use(lambda model_id, options: Counted(model_id=model_id))
+    made = model_seam.made
     data = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
     spec = {
         "name": "judged",
         "dataset": {"path": str(data), "limit": 4},
-        "model": "scripted",
+        "model": panel,
         "protocol": "judge",
-        "protocol_options": {"model": "scripted/judge"},
+        "protocol_options": {"model": f"{panel}/judge"},
         "discussion": {"max_turns": 2},
         "cache": False,
     }
     result = mb.run_experiment(spec, out=tmp_path / "run")
-    assert result.new_records == 4 and result.summary["cells"]["main"]["errors"] == 0
+    assert result.new_records == 4 and result.summary.cells["main"].errors == 0
     # Checking the spec builds no model; the run builds the panel's and the judge's once each,
     # whatever the number of discussions.
-    assert made.count("scripted") == 1
-    assert made.count("scripted/judge") == 1
-    assert closed.count("scripted/judge") == 1
+    assert made.count(panel) == 1
+    assert made.count(f"{panel}/judge") == 1
+    assert closed.count(f"{panel}/judge") == 1
 
 
 def test_a_judge_model_that_cannot_be_made_fails_before_the_run_directory(

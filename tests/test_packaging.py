@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
+def test_built_wheel_ships_paradigms_personas_and_report_templates(tmp_path: Path):
     dist = tmp_path / "dist"
     subprocess.run(
         [
@@ -68,7 +68,11 @@ def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
         "print(pathlib.Path(madebate.__file__).resolve());"
         "print(load_paradigm('debate').source);"
         "print(load_persona_library('general').personas[0].name);"
-        "print(','.join(builtin_paradigms()))"
+        "print(','.join(builtin_paradigms()));"
+        "from madebate.report._html import TEMPLATES_DIR, STATIC_DIR;"
+        "print(TEMPLATES_DIR.resolve());"
+        "print(','.join(sorted(p.name for p in TEMPLATES_DIR.glob('*.j2'))));"
+        "print(','.join(sorted(p.name for p in STATIC_DIR.iterdir())))"
     )
     out = subprocess.run(
         [str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
@@ -79,3 +83,13 @@ def test_built_wheel_ships_paradigms_and_personas(tmp_path: Path):
     )
     assert out[2] == "Critical Thinker"
     assert out[3].split(",") == ["collective_refinement", "debate", "memory", "relay", "report"]
+    # The report's templates and its inline CSS and JS are package data too.
+    assert out[4].startswith(str(target.resolve()))
+    assert out[5].split(",") == [
+        "_tables.html.j2",
+        "discussion.html.j2",
+        "fragment.html.j2",
+        "index.html.j2",
+        "page.html.j2",
+    ]
+    assert out[6].split(",") == ["fragment.css", "report.css", "report.js"]

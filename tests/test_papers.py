@@ -30,7 +30,7 @@ def run_recipe(path: Path, out: Path) -> tuple[mb.ExperimentSpec, dict[str, list
     run = mb.load_run(result.run_dir)
     by_cell: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in run.records:
-        by_cell[record["cell"]].append(record)
+        by_cell[record.cell].append(record.model_dump(mode="json"))
     assert set(by_cell) == set(run.cells)
     return spec, by_cell
 
@@ -77,7 +77,7 @@ def test_paradigm_recipes_differ_only_in_data() -> None:
     basic = mb.load_experiment(PAPERS / "paradigms_basic.yaml")
     assert reasoning.sweep == basic.sweep == {"paradigm": ["memory", "relay", "report", "debate"]}
     assert reasoning.dataset.path != basic.dataset.path
-    same = {"team", "protocol", "discussion", "generation", "task"}
+    same = {"model", "discussion", "task"}
     assert reasoning.model_dump(include=same) == basic.model_dump(include=same)
 
 
@@ -102,10 +102,10 @@ def test_voting_recipes_sweep_the_seven_protocols() -> None:
 
 def test_agents_vs_rounds_votes_after_the_rounds(tmp_path: Path) -> None:
     spec, by_cell = run_recipe(PAPERS / "agents_vs_rounds.yaml", tmp_path / "run")
-    agents, rounds = spec.sweep["team.agents"], spec.sweep["discussion.min_turns"]
+    agents, rounds = spec.sweep["agents"], spec.sweep["discussion.min_turns"]
     assert len(agents) >= 2 and len(rounds) >= 2
     for n, r in itertools.product(agents, rounds):
-        records = by_cell[f"team.agents={n},discussion.min_turns={r}"]
+        records = by_cell[f"agents={n},discussion.min_turns={r}"]
         for record in records:
             result = record["result"]
             assert len(result["agents"]) == n

@@ -18,6 +18,7 @@ import madebate
 from madebate import (
     ConfigError,
     DiscussionResult,
+    ParadigmWarning,
     ScriptedModel,
     ScriptedRequest,
     compile_paradigm,
@@ -379,7 +380,9 @@ def test_user_yaml_with_relative_selectors(tmp_path: Path) -> None:
         "  - speakers: last\n"
         "    deliver_to: others\n"
     )
-    result, model = run_discussion(str(path), 4, 2)
+    # The last panelist speaks to everyone but hears no one: allowed, with a warning.
+    with pytest.warns(ParadigmWarning, match="backwards.*A3 never hears anyone"):
+        result, model = run_discussion(str(path), 4, 2)
     # Ring over the step's speakers A1..A3: A1 -> A3, A2 -> A1, A3 -> A2; then A4 -> all.
     turn: list[Step] = [
         [("A1", {"A3"})],
@@ -579,11 +582,14 @@ def test_drafter_with_a_paradigm_that_has_none_fails_clearly() -> None:
 
 
 def test_sized_paradigm_with_panel_slots_beyond_the_team_is_fine() -> None:
-    # 'A4' names a panelist that a team of 3 does not have: it selects nobody, no error.
+    # 'A4' names a panelist that a team of 3 does not have: it selects nobody, no error (a
+    # warning: at 3, A1's messages reach nobody and only A1 hears anyone).
     spec = madebate.ParadigmSpec.model_validate(
         {"name": "x", "schedule": [{"speakers": "panel", "deliver_to": "A1 + A4"}]}
     )
-    compiled = compile_paradigm(load_paradigm(spec), n_agents=3, with_drafter=False)
+    with pytest.warns(ParadigmWarning, match="A1's messages reach nobody"):
+        loaded = load_paradigm(spec)
+    compiled = compile_paradigm(loaded, n_agents=3, with_drafter=False)
     assert compiled.steps[1].receivers == {"A2": ("A1",)}
     compiled = compile_paradigm(spec, n_agents=4, with_drafter=False)
     assert compiled.steps[1].receivers == {"A2": ("A1", "A4")}
@@ -641,3 +647,97 @@ def test_debate_graph_marks_the_drafter() -> None:
         ("A2", "D"),
         ("A3", "D"),
     }
+
+
+# -- 6. what the delivery graph says about a paradigm ----------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_builtins_deliver_every_message_and_every_slot_hears_someone(name: str, n: int) -> None:
+    for drafter in (False, True) if name == "debate" else (False,):
+        compiled = compile_paradigm(load_paradigm(name), n_agents=n, with_drafter=drafter)
+        assert compiled.warnings == ()
+        assert "warning" not in compiled.describe()
+
+
+def test_a_two_agent_debate_says_its_first_sub_round_reaches_nobody() -> None:
+    # Debaters A2 alone: "next" in a ring of one is the speaker itself, so before the last
+    # sub-round A2's message is seen by A2 only.
+    compiled = compile_paradigm(load_paradigm("debate"), n_agents=2, with_drafter=False)
+    assert compiled.steps[1].receivers == {"A2": ()}
+    assert compiled.warnings == ("A2's message in step 2 reaches nobody",)
+    assert "warning: A2's message in step 2 reaches nobody" in compiled.describe()
+
+
+def test_a_blind_step_and_a_deaf_slot_warn_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "lonely.yaml"
+    path.write_text(
+        "name: lonely\n"
+        "slots: [P, Q, R]\n"
+        "schedule:\n"
+        "  - speakers: P + Q + R\n"
+        "    mode: together\n"
+        "    deliver_to: self\n"  # a blind round: nobody hears anybody
+        "  - speakers: P + Q\n"
+        "    deliver_to: P + Q\n"  # P and Q talk; R never hears anyone
+    )
+    with pytest.warns(ParadigmWarning) as caught:
+        spec = load_paradigm(str(path))
+    (message,) = [str(w.message) for w in caught]
+    assert str(path) in message
+    assert "P's message in step 1 reaches nobody" in message
+    assert "Q's message in step 1 reaches nobody" in message
+    assert "R's messages reach nobody" in message  # R speaks only in the blind round
+    assert "R never hears anyone" in message
+    # A warning, not an error: the paradigm runs.
+    compiled = compile_paradigm(spec, n_agents=3, with_drafter=False)
+    assert len(compiled.warnings) == 4
+
+
+def test_the_graph_is_keyed_by_step() -> None:
+    compiled = compile_paradigm(load_paradigm("debate"), n_agents=3, with_drafter=False)
+    steps = {k for _, _, k in compiled.graph.edges(keys=True)}
+    assert steps == {st.index for st in compiled.steps}
+    assert all(d["step"] == k for _, _, k, d in compiled.graph.edges(keys=True, data=True))
+
+
+def test_importing_madebate_does_not_import_networkx() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, madebate\n"
+        "assert 'networkx' not in sys.modules, 'networkx imported by import madebate'\n"
+        "madebate.compile_paradigm(madebate.load_paradigm('relay'), n_agents=3, with_drafter=False)\n"
+        "assert 'networkx' in sys.modules  # compiling uses it\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_drawing_puts_a_star_hub_in_the_middle_and_the_rest_on_a_circle() -> None:
+    import math
+
+    from madebate.report._svg import hub, layout, paradigm_svg
+
+    report = compile_paradigm(load_paradigm("report"), n_agents=5, with_drafter=False)
+    assert hub(report) == "A1"
+    pos = layout(report)
+    assert pos["A1"] == (0.0, 0.0)
+    assert pos["A2"] == pytest.approx((0.0, -1.0), abs=1e-6)  # the first of the rim at the top
+    assert all(math.hypot(*pos[a]) == pytest.approx(1.0) for a in ("A2", "A3", "A4", "A5"))
+    assert pos["A3"][0] > 0  # then clockwise
+    svg = paradigm_svg(report, personas={"A1": "Rita"}, standalone=True)
+    assert "Rita" in svg
+
+    # No hub (a ring, everyone with everyone, a debate with its drafter): a circle in slot
+    # order from the top, clockwise.
+    for name, n, drafter in [("relay", 4, False), ("memory", 3, False), ("debate", 3, True)]:
+        compiled = compile_paradigm(load_paradigm(name), n_agents=n, with_drafter=drafter)
+        assert hub(compiled) is None
+        pos = layout(compiled)
+        slots = list(compiled.slots)
+        for i, slot in enumerate(slots):
+            angle = -math.pi / 2 + 2 * math.pi * i / len(slots)
+            assert pos[slot] == pytest.approx((math.cos(angle), math.sin(angle)), abs=1e-6)

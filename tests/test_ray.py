@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
@@ -34,9 +34,18 @@ try:
 except ImportError:  # pragma: no cover - ray comes with the dev extra
     ray = None
 
-needs_ray = pytest.mark.skipif(
+_ray_installed = pytest.mark.skipif(
     ray is None, reason="ray is not installed (pip install 'madebate[ray]')"
 )
+F = TypeVar("F")
+
+
+def needs_ray(test: F) -> F:
+    """A test on a local Ray cluster: skipped without ray, and `slow` (seconds of cluster start-up
+    and worker processes; outside the `-m "not slow"` inner loop, run by `.ci/run`)."""
+    marked: F = pytest.mark.slow(_ray_installed(test))
+    return marked
+
 
 ROOT = Path(__file__).resolve().parents[1]
 GK = ROOT / "examples" / "data" / "general_knowledge.jsonl"
@@ -210,20 +219,19 @@ def test_a_sweep_on_two_workers_writes_the_local_runs_records(
         scripted_spec(), out=run_dir, executor=RayExecutor(workers=2, batch_size=2)
     )
 
-    assert result.new_records == 4 * N_GK and result.summary["complete"]
+    assert result.new_records == 4 * N_GK and result.summary.complete
     assert_same_records(run_dir, scripted_local)
     local_summary = json.loads((scripted_local / "summary.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
     for cell, stats in local_summary["cells"].items():
         # Means are summed in record order, which differs: equal up to rounding.
-        assert rounded(without_timing(result.summary["cells"][cell])) == rounded(
-            without_timing(stats)
-        )
+        assert rounded(without_timing(summary["cells"][cell])) == rounded(without_timing(stats))
     # Per-worker throughput: both workers took a share, and the shares add up.
-    workers = result.summary["workers"]
-    assert set(workers) == {"w0", "w1"}
-    assert sum(w["records"] for w in workers.values()) == 4 * N_GK
-    assert all(w["records"] > 0 and w["per_s"] > 0 and w["lost"] is None for w in workers.values())
-    assert result.summary["executor"] == {
+    workers = result.summary.workers
+    assert workers is not None and set(workers) == {"w0", "w1"}
+    assert sum(w.records for w in workers.values()) == 4 * N_GK
+    assert all(w.records > 0 and w.per_s > 0 and w.lost is None for w in workers.values())
+    assert summary["executor"] == {
         "kind": "ray",
         "address": None,
         "workers": 2,
@@ -245,16 +253,17 @@ def test_a_killed_worker_is_replaced_and_every_example_is_written_once(
     result = mb.run_experiment(server_spec(server), out=run_dir, executor=executor)
 
     assert executor.killed is not None and executor.killed[1] > 0
-    assert result.summary["complete"] and result.new_records == 2 * N_GK
+    assert result.summary.complete and result.new_records == 2 * N_GK
     keys = Counter((r["cell"], r["example_id"], r["repeat"]) for r in lines(run_dir))
     assert len(keys) == 2 * N_GK and set(keys.values()) == {1}
     assert_same_records(run_dir, reference)
-    info = result.summary["executor"]
-    assert info["lost_workers"] == 1 and info["requeued_jobs"] >= 1
-    workers = result.summary["workers"]
-    assert workers[executor.killed[0]]["lost"].startswith("ActorDiedError")
+    info = result.summary.executor
+    assert info is not None and info.lost_workers == 1 and info.requeued_jobs >= 1
+    workers = result.summary.workers
+    assert workers is not None
+    assert (workers[executor.killed[0]].lost or "").startswith("ActorDiedError")
     assert "w2" in workers  # the replacement
-    assert sum(w["records"] for w in workers.values()) == 2 * N_GK
+    assert sum(w.records for w in workers.values()) == 2 * N_GK
 
 
 @needs_ray
@@ -273,7 +282,7 @@ def test_a_run_cut_short_on_ray_is_finished_locally(
     assert summary["complete"] is False and summary["executor"]["lost_workers"] == 1
 
     result = mb.run_experiment(scripted_spec(), resume=run_dir)
-    assert result.skipped == len(kept) and result.summary["complete"]
+    assert result.skipped == len(kept) and result.summary.complete
     assert_same_records(run_dir, scripted_local)
     assert len(latest_records(run_dir)) == 4 * N_GK
 

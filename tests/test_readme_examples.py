@@ -201,7 +201,7 @@ BACKGROUND: tuple[Rule, ...] = (
     ),
 )
 
-# pyproject: "slow: uses the real embedded model or builds a wheel". CI runs them too.
+# Examples on the real embedded model: the longer timeout. (Every example is marked `slow`.)
 SLOW: tuple[Rule, ...] = (
     Rule(".venv/bin/madebate discuss", "the set-up block's discussion on the real embedded model"),
     Rule("python -m madebate.serve_llamacpp", "loads the real embedded model"),
@@ -347,8 +347,9 @@ def _rule(rules: tuple[Rule, ...], command: str) -> Rule | None:
 def _params() -> list[Any]:
     params = []
     for ex in EXAMPLES_FOUND:
-        marks = [pytest.mark.slow] if ex.kind == "shell" and _rule(SLOW, ex.text) else []
-        params.append(pytest.param(ex, id=ex.id, marks=marks))
+        # Every example runs in a subprocess (seconds each): all are `slow`, outside the
+        # `-m "not slow"` inner loop; `.ci/run` runs them all. SLOW sets the longer timeout.
+        params.append(pytest.param(ex, id=ex.id, marks=[pytest.mark.slow]))
     return params
 
 

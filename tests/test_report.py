@@ -21,7 +21,6 @@ from madebate.cli import app
 from madebate.models.providers.scripted import ScriptedModel, ScriptedRequest, default_script
 from madebate.report._report import write_report
 from madebate.report._svg import paradigm_svg
-from madebate.runs import _jobs
 
 GK = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
 CELLS_2X2 = [
@@ -88,7 +87,7 @@ def build_run(folder: Path) -> Path:
         },
     }
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_jobs, "create_provider", lambda *a, **k: ScriptedModel(_script))
+        mp.setitem(mb.providers._items, "scripted", lambda name, options: ScriptedModel(_script))
         result = mb.run_experiment(spec, out=folder / "run")
     assert result.cells == CELLS_2X2
     return result.run_dir
@@ -183,10 +182,10 @@ def test_cell_table_has_the_headers_and_one_row_per_cell(run_dir: Path, report: 
         assert h in headers
     rows = tags.find("tr")
     assert [r["data-cell"] for r in rows if "data-cell" in r] == CELLS_2X2
-    summary = mb.load_run(run_dir).summary["cells"]
+    summary = mb.load_run(run_dir).summary.cells
     for cell in CELLS_2X2:
-        m = summary[cell]["metrics"]["accuracy"]
-        ci = f"{m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+        m = summary[cell].metrics["accuracy"]
+        ci = f"{m.mean:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
         assert ci in " ".join(html.replace("</span>", "").replace('<span class="ci">', "").split())
     assert 'data-sort="' in html  # sort keys on the cells
 
@@ -331,8 +330,9 @@ def test_report_without_analytics_skips_those_plots_and_shows_failed_records(
     copy = tmp_path / "old-run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report"))
     rows = records(copy)
-    for r in rows:
+    for r in rows:  # as written before analytics existed (and before schema_version)
         r.pop("analytics", None)
+        r.pop("schema_version", None)
     failed = {
         **rows[0],
         "example_id": "broken",
@@ -531,15 +531,15 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_hostile_run_has_the_markup_where_the_report_reads_it(hostile_report: Path):
     """The run itself holds the payloads, so the checks below are not vacuous."""
     run = mb.load_run(hostile_report.parent.parent)
-    assert {r["example_id"] for r in run.records} == {PWN_ID, "pwn-error"}
-    ok = [r for r in run.records if r["example_id"] == PWN_ID]
-    assert all(r["error"] is None for r in ok)
-    raws = {m["raw"] for r in ok for m in r["result"]["messages"]}
+    assert {r.example_id for r in run.records} == {PWN_ID, "pwn-error"}
+    ok = [r.result for r in run.records if r.example_id == PWN_ID and r.error is None]
+    assert len(ok) == 2
+    raws = {m.raw for r in ok if r for m in r.messages}
     assert all(any(reply in raw for raw in raws) for reply in PWN_REPLIES.values())
-    ballots = [b for r in ok for d in r["result"]["decisions"] for b in d["ballots"]]
-    assert ballots and all(PWN_BALLOT in b["raw"] for b in ballots)
-    failed = next(r for r in run.records if r["example_id"] == "pwn-error")
-    assert PWN_ERROR in failed["error"]["message"]
+    ballots = [b for r in ok if r for d in r.decisions for b in d.ballots]
+    assert ballots and all(PWN_BALLOT in b.raw for b in ballots)
+    failed = next(r for r in run.records if r.example_id == "pwn-error")
+    assert failed.error is not None and PWN_ERROR in failed.error.message
 
 
 def test_hostile_content_is_text_and_no_tag_comes_from_data(hostile_report: Path):
@@ -596,3 +596,22 @@ def test_hostile_viewer_shows_replies_ballots_personas_and_the_error_as_text(
     assert len(errors) == 2  # the failing example, in both cells
     for tags in errors:
         assert any(PWN_ERROR in t for t in tags.text_in("section", "error"))
+
+
+def test_one_control_character_rule_for_the_report_and_the_terminal():
+    """The report and the CLI show control characters by the same rule: C0 controls and DEL as
+    their control pictures, C1 controls and bidi overrides (U+202E) escaped; tab, line feed
+    and a CRLF line end kept."""
+    from madebate._text import show_controls
+    from madebate.cli import _plain
+    from madebate.report._svg import markup_text
+
+    text = "nul\x00 esc\x1b[31m rlo\u202eevil lri\u2066x c1\x85 cr\rret crlf\r\nok\ttab\x7f\n"
+    shown = show_controls(text)
+    assert shown == (
+        "nul\u2400 esc\u241b[31m rlo\\u202eevil lri\\u2066x c1\\x85 cr\u240dret crlf\r\nok\ttab"
+        "\u2421\n"
+    )
+    assert _plain(text).plain == shown.replace("\r\n", "\n")  # rich ends a line with \n alone
+    assert markup_text(text) == shown  # nothing to escape for HTML here
+    assert markup_text('<b a="1">\u202e') == "&lt;b a=&quot;1&quot;&gt;\\u202e"

@@ -28,7 +28,7 @@ from test_report import (
 import madebate as mb
 from madebate.report._report import write_report
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # chromium start-up: outside the inner loop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -117,7 +117,7 @@ def test_report_in_a_browser(driver: Any, tmp_path: Path) -> None:
     assert _cell_order(driver) == CELLS_2X2
 
     # Sort by tokens per example: ascending, then descending on a second click.
-    tokens = {c: s["tokens_per_example"] for c, s in mb.load_run(run_dir).summary["cells"].items()}
+    tokens = {c: s.tokens_per_example for c, s in mb.load_run(run_dir).summary.cells.items()}
     ascending = sorted(CELLS_2X2, key=lambda c: tokens[c])
     assert ascending != CELLS_2X2, "the test needs a column whose order differs"
     header = next(

@@ -185,7 +185,7 @@ def test_the_key_appears_nowhere(
         outputs.append(_outputs(done))
 
     # The scenario really happened: the key went out, and the echoes came back.
-    records = mb.load_run(run_dir).records
+    records = [r.model_dump(mode="json") for r in mb.load_run(run_dir).records]
     assert len(records) == 2
     errors = [r["error"]["message"] for r in records if r["error"]]
     if scenario == "client-raises":

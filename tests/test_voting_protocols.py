@@ -783,11 +783,11 @@ def test_a_vote_for_a_number_that_is_no_candidate_is_reasked(protocol: str, gues
 
 
 def test_the_report_shows_an_abstention_as_such() -> None:
-    from madebate.report._report import _decision_html
+    from madebate.report._report import decision_html
 
     model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in("prose")}))
     decision = discuss(model).decisions[-1]
-    html = _decision_html(decision.model_dump(), {})
+    html = decision_html(decision)
     assert "<td>abstained</td>" in html and "1 abstained" in html
 
 

@@ -5,78 +5,71 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from madebate._concurrent import gather_all
-from madebate._prompts import render
 from madebate._reply import parse_json_reply, parse_reply, reply_format_hint, reply_schema
 from madebate._results import Decision, Message, StopReason
+from madebate.engine._prompting import discussion_prompt
+from madebate.engine._session import Session
 from madebate.models._model import ChatMessage
-
-if TYPE_CHECKING:
-    from madebate.engine._discussion import _Run
 
 SELF_CONSISTENCY_TEMPERATURE = 0.7
 
 
-async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
-    method = run.cfg.method
-    k = 1 if method == "single" else run.cfg.samples
-    slot = run.paradigm.voters[0]
-    run.turn, run.step = 1, 1
-    json_mode = run.d.json_replies  # the same declared reply format as the discussion's
-    instruction = render(
-        "instruction",
+async def run_baseline(session: Session) -> tuple[Decision, StopReason]:
+    """Play the baseline of `config.method` as the first panelist: its samples go into the
+    transcript as turn 1, every call through the gate. The decision is the caller's to record."""
+    cfg, task = session.config, session.task
+    method = cfg.method
+    k = 1 if method == "single" else cfg.samples
+    slot = session.paradigm.voters[0]
+    json_mode = session.speaker.json_replies  # the same declared reply format as the discussion's
+    prompt = discussion_prompt(
+        task,
+        session.task_text,
         mode="draft",
         style="simple",
         chain_of_thought=True,
-        multiple_choice=run.d.task.is_multiple_choice,
-        reply_json=reply_format_hint(run.d.task, stance=False) if json_mode else "",
-    )
-    prompt = render(
-        "discussion",
-        task=run.d._task_text,
         transcript=[],
         current_solution="",
-        instruction=instruction,
+        reply_json=reply_format_hint(task, stance=False) if json_mode else "",
     )
     messages = [
-        ChatMessage(role="system", content=run.agents[slot].system_prompt),
+        ChatMessage(role="system", content=session.team[slot].system_prompt),
         ChatMessage(role="user", content=prompt),
     ]
     overrides = {}
-    if method == "self_consistency" and run.cfg.generation.temperature == 0.0:
+    if method == "self_consistency" and cfg.generation.temperature == 0.0:
         # k greedy samples would all be the same reply.
         overrides["temperature"] = SELF_CONSISTENCY_TEMPERATURE
-        run.warnings.append(
+        session.warnings.append(
             f"self_consistency: temperature 0 would repeat one sample; sampled at {SELF_CONSISTENCY_TEMPERATURE}"
         )
+    schema = reply_schema(task, stance=False, max_tokens=cfg.generation.max_tokens)
     outputs = await gather_all(
-        run._call(
+        session.gate.call(
             messages,
             slot,
             "discussion",
             1,
             overrides=overrides,
-            json_schema=reply_schema(
-                run.d.task, stance=False, max_tokens=run.cfg.generation.max_tokens
-            )
-            if json_mode
-            else None,
+            json_schema=schema if json_mode else None,
         )
         for _ in range(k)
     )
+    transcript = session.transcript
     for i, output in enumerate(outputs):
         structured = (
-            parse_json_reply(output.text, run.d.task, expect_stance=False, need_solution=True)
+            parse_json_reply(output.text, task, expect_stance=False, need_solution=True)
             if json_mode
             else None
         )
         parsed = structured or parse_reply(
-            output.text, run.d.task, expect_stance=False, need_solution=True
+            output.text, task, expect_stance=False, need_solution=True
         )
-        parsed = await run._maybe_extract(parsed, output.text, slot, 1)
-        run.messages.append(
+        parsed = await session.speaker.extract(parsed, output.text, slot, 1)
+        transcript.add(
             Message(
                 index=i,
                 turn=1,
@@ -93,14 +86,16 @@ async def run_baseline(run: _Run) -> tuple[Decision, StopReason]:
             )
         )
         if not parsed.readable:
-            run.warnings.append(f"sample {i + 1}: unreadable reply ({'; '.join(parsed.problems)})")
-    decision, stop = _majority(run, method, k)
-    run.decisions.append(decision)
-    return decision, stop
+            session.warnings.append(
+                f"sample {i + 1}: unreadable reply ({'; '.join(parsed.problems)})"
+            )
+    return _majority(transcript.messages, method, k, cfg.seed)
 
 
-def _majority(run: _Run, method: str, k: int) -> tuple[Decision, StopReason]:
-    answers = [m.answer for m in run.messages if m.answer is not None]
+def _majority(
+    messages: Sequence[Message], method: str, k: int, seed: int | None
+) -> tuple[Decision, StopReason]:
+    answers = [m.answer for m in messages if m.answer is not None]
     counts = Counter(answers)
     tally = {a: float(c) for a, c in counts.items()}
     if not counts:
@@ -114,7 +109,7 @@ def _majority(run: _Run, method: str, k: int) -> tuple[Decision, StopReason]:
     leaders = sorted(a for a, c in counts.items() if c == top)
 
     def solution(answer: str) -> str | None:
-        return next((m.solution for m in run.messages if m.answer == answer), None)
+        return next((m.solution for m in messages if m.answer == answer), None)
 
     if len(leaders) == 1:
         win = leaders[0]
@@ -127,7 +122,7 @@ def _majority(run: _Run, method: str, k: int) -> tuple[Decision, StopReason]:
             tally=tally,
             reason=f"{win} holds {top} of {k} sample(s)",
         ), "vote"
-    pick = random.Random(f"tie:{run.cfg.seed}:1").choice(leaders)
+    pick = random.Random(f"tie:{seed}:1").choice(leaders)
     return Decision(
         protocol=method,
         turn=1,

@@ -5,36 +5,37 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from madebate._concurrent import gather_all
 from madebate._prompts import render
 from madebate._reply import read_solution
 from madebate._results import ChallengeResponse, ChallengeResult, Decision
+from madebate._task import Task
+from madebate.engine._session import Session
 from madebate.models._model import ChatMessage
-
-if TYPE_CHECKING:
-    from madebate.engine._discussion import _Run
 
 _DISAGREE = re.compile(r"\bDISAGREE\b", re.I)
 _AGREE = re.compile(r"\bAGREE\b", re.I)
 
 
-async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, Decision]:
+async def run_challenge(session: Session, final: Decision) -> tuple[ChallengeResult, Decision]:
+    """Ask every voter through the gate; the decision that stands (`final`, or the one that
+    overturned it, which the caller records)."""
     assert final.answer is not None
     # The voters this run has: a baseline (method single/self_consistency) makes only A1.
-    voters = [v for v in run.paradigm.voters if v in run.agents]
-    prompt = render("challenge", task=run.d._task_text, solution=final.solution or final.answer)
+    team = session.team
+    voters = [v for v in session.paradigm.voters if v in team]
+    prompt = render("challenge", task=session.task_text, solution=final.solution or final.answer)
 
     async def ask(voter: str) -> ChallengeResponse:
         messages = [
-            ChatMessage(role="system", content=run.agents[voter].system_prompt),
+            ChatMessage(role="system", content=team[voter].system_prompt),
             ChatMessage(role="user", content=prompt),
         ]
-        reply = await run._ask(voter, messages, "challenge")
+        reply = await session.gate.ask(voter, messages, "challenge")
         if reply is None:
             return ChallengeResponse(voter=voter, raw="", kept=True, readable=False)
-        return read_challenge(voter, reply, run, final.answer or "")
+        return read_challenge(voter, reply, session.task, final.answer or "")
 
     responses = await gather_all(ask(v) for v in voters)
     changed = [
@@ -48,7 +49,7 @@ async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, De
         if len(leaders) == 1:
             answer = leaders[0]
             solution = next(r.raw for r in changed if r.answer == answer)
-            text, _, _ = read_solution(solution, run.d.task)
+            text, _, _ = read_solution(solution, session.task)
             new = Decision(
                 protocol="challenge",
                 turn=final.turn,
@@ -58,7 +59,6 @@ async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, De
                 tally={a: float(c) for a, c in alternatives.items()},
                 reason=f"{len(changed)} of {len(voters)} voters replaced {final.answer}; {answer} most proposed",
             )
-            run.decisions.append(new)
     result = ChallengeResult(
         original_answer=final.answer,
         final_answer=new.answer or final.answer,
@@ -69,9 +69,9 @@ async def run_challenge(run: _Run, final: Decision) -> tuple[ChallengeResult, De
     return result, new
 
 
-def read_challenge(voter: str, reply: str, run: _Run, current: str) -> ChallengeResponse:
+def read_challenge(voter: str, reply: str, task: Task, current: str) -> ChallengeResponse:
     if _DISAGREE.search(reply):
-        _, answer, _ = read_solution(reply, run.d.task)
+        _, answer, _ = read_solution(reply, task)
         return ChallengeResponse(
             voter=voter,
             raw=reply,

@@ -1,24 +1,52 @@
 """A drift-watching judge: after a turn whose answer changed, it judges whether the discussion
-drifted from the task and, if so, posts guidance to everyone or has the turn redone. The number
-of interventions is bounded."""
+drifted from the task and, if so, says so with guidance for everyone, or asks for the turn to be
+redone (the loop does both). The number of interventions is bounded."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from madebate._prompts import render
 from madebate._results import Intervention, Message, Stance
 from madebate.engine._config import DriftJudgeConfig
+from madebate.engine._session import Session
 from madebate.models._model import ChatMessage
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import as_managed
 from madebate.protocols._judge import JUDGE_SLOT
-from madebate.protocols._support import track_support
-
-if TYPE_CHECKING:
-    from madebate.engine._discussion import _Run
-    from madebate.models._model_managed import ManagedModel
 
 _VERDICT = re.compile(r"\[\[\s*([AB])\s*\]\]")
+
+DriftAction = Literal["none", "guide", "redo"]
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    """What the judge wants done after a turn: nothing, guidance posted, or the turn redone
+    (then with the guidance posted before it is played again)."""
+
+    action: DriftAction
+    guidance: str = ""
+    raw: str = ""
+
+    def message(self, *, index: int, turn: int, receivers: Sequence[str]) -> Message | None:
+        """The judge's guidance as a transcript message, or None when there is nothing to post."""
+        if self.action == "none" or not self.guidance:
+            return None
+        return Message(
+            index=index,
+            turn=turn,
+            step=0,
+            speaker=JUDGE_SLOT,
+            text=self.guidance,
+            raw=self.raw,
+            stance=Stance.NONE,
+            receivers=list(receivers),
+            visible_message_ids=[],
+        )
 
 
 class DriftWatcher:
@@ -27,8 +55,6 @@ class DriftWatcher:
         self.interventions: list[Intervention] = []
         self.model: ManagedModel | None = None
         if config.model is not None:
-            from madebate.models._models import as_managed
-
             self.model = as_managed(config.model)
         self._answers: dict[int, str | None] = {}
 
@@ -36,35 +62,35 @@ class DriftWatcher:
     def acted(self) -> int:
         return sum(i.action != "none" for i in self.interventions)
 
-    async def watch(
-        self, run: _Run, turn: int, turn_start: int
-    ) -> Literal["none", "guide", "redo"]:
-        state = track_support(run.messages, run.paradigm.voters)
-        answer, previous = state.current_answer, self._answers.get(turn - 1)
+    async def watch(self, session: Session, turn: int, turn_start: int) -> DriftVerdict:
+        """Judge the turn that began at message `turn_start`; calls go through the gate."""
+        transcript = session.transcript
+        answer, previous = transcript.support().current_answer, self._answers.get(turn - 1)
         self._answers[turn] = answer
         if turn == 1 or answer == previous or self.acted >= self.config.max_interventions:
-            return "none"
-        solutions = {m.answer: m.solution or m.answer for m in run.messages if m.answer}
+            return DriftVerdict("none")
+        messages = transcript.messages
+        solutions = {m.answer: m.solution or m.answer for m in messages if m.answer}
 
         def shown(a: str | None) -> str:
             return solutions.get(a, a) if a is not None else "none"
 
         prompt = render(
             "drift",
-            task=run.d._task_text,
+            task=session.task_text,
             previous=shown(previous),
             current=shown(answer),
-            transcript=run.messages[turn_start:],
+            transcript=messages[turn_start:],
         )
-        messages = [
+        request = [
             ChatMessage(role="system", content=render("judge_system")),
             ChatMessage(role="user", content=prompt),
         ]
-        reply = await run._ask(JUDGE_SLOT, messages, "judge", model=self.model)
+        reply = await session.gate.ask(JUDGE_SLOT, request, "judge", model=self.model)
         verdict = _VERDICT.search(reply or "")
         drifted = verdict is not None and verdict.group(1) == "B"
         guidance = (reply or "")[verdict.end() :].strip() if verdict else ""
-        action: Literal["none", "guide", "redo"] = self.config.action if drifted else "none"
+        action: DriftAction = self.config.action if drifted else "none"
         self.interventions.append(
             Intervention(
                 turn=turn,
@@ -77,24 +103,8 @@ class DriftWatcher:
             )
         )
         if action == "redo":
-            del run.messages[turn_start:]  # the turn is discarded and played again
-            self._answers.pop(turn, None)
-        if action != "none" and guidance:
-            everyone = [s for s in run.agents if s != JUDGE_SLOT]
-            run.messages.append(
-                Message(
-                    index=len(run.messages),
-                    turn=turn,
-                    step=0,
-                    speaker=JUDGE_SLOT,
-                    text=guidance,
-                    raw=reply or "",
-                    stance=Stance.NONE,
-                    receivers=everyone,
-                    visible_message_ids=[],
-                )
-            )
-        return action
+            self._answers.pop(turn, None)  # the turn will be played again
+        return DriftVerdict(action, guidance, reply or "")
 
     async def aclose(self) -> None:
         if self.model is not None and not self.model.shared:

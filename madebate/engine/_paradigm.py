@@ -12,50 +12,65 @@ Delivery and speakers are *selectors*: slot names, groups and the words below, j
 
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from madebate._data import library_dir, library_names
 from madebate._errors import ConfigError
-from madebate._yaml import read_yaml, validate_model
 
 Selector = str | list[str]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class StepSpec(_Spec):
     """Speakers of one schedule entry. `sequence`: one step per speaker; `together`: one step."""
 
     speakers: Selector
+    """Who speaks: a selector (slots, groups, all, panel, lead, drafter, last; joined by + and -)."""
     mode: Literal["sequence", "together"] = "sequence"
+    """sequence: one step per speaker, in order; together: all speak at once in one step."""
     deliver_to: Selector = "all"
-    # Inside a repeat block: receivers in its last repetition (e.g. debate's last sub-round).
+    """Who receives each message: a selector, with self, others, next and prev relative to the
+    speaker."""
     deliver_to_in_last_round: Selector | None = None
+    """Inside a repeat block: the receivers in its last repetition (e.g. debate's last
+    sub-round); default: deliver_to."""
 
 
 class RepeatSpec(_Spec):
     """Steps repeated a number of times: an integer or the name of a paradigm parameter."""
 
     repeat: int | str
+    """How many times: an integer, or the name of a paradigm parameter (e.g. debate_rounds)."""
     steps: list[StepSpec] = Field(min_length=1)
+    """The steps repeated."""
 
 
 class ParadigmSpec(_Spec):
+    """A paradigm: who speaks when, who receives what, when to decide, how far back to look."""
+
     name: str = Field(min_length=1)
+    """The paradigm's name."""
     description: str = ""
+    """Free text, shown by `madebate paradigms`."""
     slots: list[str] | None = None
+    """Fixed slot names; default: sized by the team (panelists A1..An, and D when a drafter is
+    allowed)."""
     groups: dict[str, list[str]] = Field(default_factory=dict)
+    """Named groups of slots, for selectors."""
     drafter: Literal["never", "optional"] = "never"
+    """Whether the paradigm takes a neutral drafter D (the discussion's `drafter` adds it)."""
     params: dict[str, int] = Field(default_factory=dict)
+    """Parameters with their defaults (e.g. debate_rounds: 2), set by `paradigm_params`."""
     schedule: list[StepSpec | RepeatSpec] = Field(min_length=1)
+    """One turn: steps, and blocks of steps repeated."""
     decision_points: Literal["message", "turn"] = "message"
+    """When the protocol is consulted: after each message, or once per turn."""
     memory_window: int | None = Field(default=None, ge=0)
+    """Past turns an agent sees; default: all."""
 
     _source: str = PrivateAttr(default="python")
 
@@ -96,39 +111,3 @@ class ParadigmSpec(_Spec):
                 )
         copy = self.model_copy(update={"params": {**self.params, **overrides}})
         return copy.with_source(self.source)
-
-
-def builtin_paradigms() -> list[str]:
-    return library_names("paradigms")
-
-
-def load_paradigm(name_or_path: str | Path | ParadigmSpec) -> ParadigmSpec:
-    """A built-in paradigm by name, or a paradigm YAML file by path. Checked before returning."""
-    from madebate.engine._paradigm_compile import check_paradigm
-
-    if isinstance(name_or_path, ParadigmSpec):
-        spec = name_or_path
-    else:
-        text = str(name_or_path)
-        path = Path(text)
-        if text.endswith((".yaml", ".yml")) or path.is_file():
-            spec = _read(path)
-        else:
-            builtin = library_dir("paradigms") / f"{text}.yaml"
-            if not builtin.is_file():
-                names = builtin_paradigms()
-                near = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
-                hint = f" (did you mean '{near[0]}'?)" if near else ""
-                raise ConfigError(
-                    f"unknown paradigm '{text}'{hint}; built-ins: {', '.join(names)}; "
-                    "or give a path to a YAML file",
-                    field="paradigm",
-                )
-            spec = _read(builtin)
-    check_paradigm(spec)
-    return spec
-
-
-def _read(path: Path) -> ParadigmSpec:
-    data = read_yaml(path)
-    return validate_model(ParadigmSpec, data, source=str(path)).with_source(str(path))

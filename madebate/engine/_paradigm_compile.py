@@ -1,19 +1,33 @@
-"""Compiling a paradigm spec for a concrete team into steps and a networkx delivery graph."""
+"""Compiling a paradigm spec for a concrete team into steps and a networkx delivery graph, and
+checking that graph: a message that reaches nobody and a slot that never hears anyone are
+reported as warnings (`CompiledParadigm.warnings`, shown by `describe()`; `load_paradigm` also
+emits them as a `ParadigmWarning` for the paradigm's nominal team). Neither is an error: a blind
+step and a panelist beyond a sized paradigm's team are legitimate, but in a hand-written
+paradigm they are usually a mistake in a selector.
+
+networkx is imported when a paradigm is compiled, never when madebate is imported."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from madebate._errors import ConfigError
 from madebate.engine._paradigm import ParadigmSpec, RepeatSpec, Selector, StepSpec
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 DRAFTER_SLOT = "D"
 _RELATIVE = {"self", "others", "next", "prev"}
 _WORDS = {"all", "panel", "lead", "drafter", "last", *_RELATIVE}
 _TOKEN = re.compile(r"\s*([+-])?\s*([A-Za-z_][\w]*)\s*")
+
+
+class ParadigmWarning(UserWarning):
+    """A paradigm that compiles but delivers a message to nobody or leaves a slot hearing no one."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,9 @@ class CompiledParadigm:
     voters: tuple[str, ...]  # the panelists; the drafter never votes
     drafter: str | None
     steps: tuple[CompiledStep, ...]
+    # Nodes: the slots (attributes voter, drafter); one edge per delivery, keyed by step index.
     graph: nx.MultiDiGraph = field(repr=False, compare=False)
+    warnings: tuple[str, ...] = ()  # what `delivery_warnings` found in the graph
 
     @property
     def name(self) -> str:
@@ -60,15 +76,62 @@ class CompiledParadigm:
             for s in step.speakers:
                 to = ", ".join(step.receivers[s]) or "nobody"
                 lines.append(f"    {s} -> {to}")
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
 def check_paradigm(spec: ParadigmSpec) -> None:
-    """Compile for a nominal team so that bad names fail at load time, naming the file."""
+    """Compile for a nominal team so that bad names fail at load time, naming the file; what
+    the graph checks find is emitted as a `ParadigmWarning` naming the file too."""
     n = len(spec.slots) if spec.slots else 3
-    compile_paradigm(spec, n_agents=n, with_drafter=False)
-    if spec.drafter == "optional":
-        compile_paradigm(spec, n_agents=n, with_drafter=True)
+    teams = [False, True] if spec.drafter == "optional" else [False]
+    found: list[str] = []
+    for with_drafter in teams:
+        compiled = compile_paradigm(spec, n_agents=n, with_drafter=with_drafter)
+        team = f"a team of {n}" + (" with drafter" if with_drafter else "")
+        found += [f"{w} ({team})" for w in compiled.warnings]
+    if found:
+        where = f"paradigm '{spec.name}'" + (f" ({spec.source})" if spec.source else "")
+        warnings.warn(f"{where}: {'; '.join(found)}", ParadigmWarning, stacklevel=3)
+
+
+def delivery_graph(
+    slots: list[str], drafter: str | None, steps: list[CompiledStep]
+) -> nx.MultiDiGraph:
+    """The slots as nodes and one edge speaker -> receiver per delivery, keyed by the step."""
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    for slot in slots:
+        graph.add_node(slot, voter=slot != drafter, drafter=slot == drafter)
+    for st in steps:
+        for speaker, receivers in st.receivers.items():
+            for receiver in receivers:
+                graph.add_edge(speaker, receiver, key=st.index, step=st.index)
+    return graph
+
+
+def delivery_warnings(graph: nx.MultiDiGraph, steps: list[CompiledStep]) -> list[str]:
+    """What the delivery graph shows that is probably a mistake: a speaker whose message in a
+    step reaches nobody (only the speaker sees it), and a slot that never hears anyone (it only
+    ever sees the task and its own messages)."""
+    out: list[str] = []
+    unheard: dict[str, list[int]] = {}
+    for st in steps:
+        for speaker in st.speakers:
+            if not any(k == st.index for _, _, k in graph.out_edges(speaker, keys=True)):
+                unheard.setdefault(speaker, []).append(st.index + 1)
+    for speaker, at in unheard.items():
+        if graph.out_degree(speaker) == 0:
+            out.append(f"{speaker}'s messages reach nobody")
+        elif len(at) == 1:
+            out.append(f"{speaker}'s message in step {at[0]} reaches nobody")
+        else:
+            out.append(f"{speaker}'s messages in steps {', '.join(map(str, at))} reach nobody")
+    deaf = [slot for slot, n in graph.in_degree() if n == 0]
+    if deaf:
+        out.append(f"{', '.join(deaf)} never hear{'s' if len(deaf) == 1 else ''} anyone")
+    return out
 
 
 def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -> CompiledParadigm:
@@ -136,13 +199,8 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
             field="schedule",
         )
 
-    graph = nx.MultiDiGraph(name=spec.name)
-    for slot in slots:
-        graph.add_node(slot, voter=slot != drafter, drafter=slot == drafter)
-    for st in steps:
-        for speaker, receivers in st.receivers.items():
-            for receiver in receivers:
-                graph.add_edge(speaker, receiver, step=st.index)
+    graph = delivery_graph(slots, drafter, steps)
+    graph.graph["name"] = spec.name
     return CompiledParadigm(
         spec=spec,
         slots=tuple(slots),
@@ -150,6 +208,7 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
         drafter=drafter,
         steps=tuple(steps),
         graph=graph,
+        warnings=tuple(delivery_warnings(graph, steps)),
     )
 
 

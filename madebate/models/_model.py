@@ -22,19 +22,25 @@ CRITICAL_MAX_TOKENS = 2048
 class GenerateConfig(BaseModel):
     """Sampling settings of one request. Part of the cache key, so keep it complete."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     # Real replies of a capable model run a median of about 240 tokens and a 90th percentile of
     # about 830 (the critical style: median 780), so 1024 cuts few of them; a discussion in the
     # critical style defaults to CRITICAL_MAX_TOKENS.
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
+    """Longest reply, in tokens (a discussion in the critical style defaults to 2048)."""
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Sampling temperature; 0 is greedy."""
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling: the smallest set of tokens whose probabilities reach top_p."""
     seed: int | None = None
+    """The request's seed; a discussion derives one per call from its own seed."""
     stop: tuple[str, ...] = ()
-    # Structured output: a JSON schema the reply must satisfy, where the backend can enforce it.
+    """Strings that end a reply."""
     json_schema: dict[str, Any] | None = None
-    logprobs: bool = False  # ask for token log-probabilities (confidence from the model)
+    """A JSON schema the reply must satisfy, where the backend can enforce it (set per call)."""
+    logprobs: bool = False
+    """Ask for token log-probabilities (confidence from the model)."""
 
 
 class CallContext(BaseModel):

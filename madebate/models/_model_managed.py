@@ -19,6 +19,15 @@ from madebate._results import CallRecord
 from madebate.models._cache import CallCache, cacheable, request_key
 from madebate.models._model import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 
+# The one default of each setting: ModelSpec (every model built from an id, in Python, on the
+# command line and in runs) takes these too.
+DEFAULT_MAX_CONCURRENCY = 64
+DEFAULT_CALL_TIMEOUT_S = 120.0
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_RETRY_INITIAL_S = 0.5
+DEFAULT_RETRY_MAX_S = 20.0
+DEFAULT_RETRY_AFTER_MAX_S = 120.0
+
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ModelCallError) and exc.retryable
@@ -36,13 +45,13 @@ class ManagedModel:
         self,
         provider: ModelAPI,
         *,
-        max_concurrency: int = 16,
-        max_attempts: int = 4,
-        retry_initial_s: float = 0.5,
-        retry_max_s: float = 20.0,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_initial_s: float = DEFAULT_RETRY_INITIAL_S,
+        retry_max_s: float = DEFAULT_RETRY_MAX_S,
         cache: CallCache | None = None,
-        retry_after_max_s: float = 120.0,
-        call_timeout_s: float | None = None,
+        retry_after_max_s: float = DEFAULT_RETRY_AFTER_MAX_S,
+        call_timeout_s: float | None = DEFAULT_CALL_TIMEOUT_S,
         context_window: int | None = None,
     ):
         self.provider = provider
@@ -90,19 +99,32 @@ class ManagedModel:
                 return hit, record
         await self.start()
         await self.check_context(messages, config)
-        attempts = 0
+        attempts = 1
         start = time.perf_counter()
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_retryable),
-                stop=stop_after_attempt(self.max_attempts),
-                wait=self._wait,
-                reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    async with self._semaphore():
-                        output = await self._attempt(messages, config, context)
+            # The first attempt runs outside the retry machinery, whose bookkeeping costs more
+            # client CPU than the rest of this wrapper; a retryable failure is replayed into it
+            # as its first attempt, so retries, waits and the attempt count are the same.
+            try:
+                async with self._semaphore():
+                    output = await self._attempt(messages, config, context)
+            except ModelCallError as first:
+                if not first.retryable:
+                    raise
+                replay: ModelCallError | None = first
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(_retryable),
+                    stop=stop_after_attempt(self.max_attempts),
+                    wait=self._wait,
+                    reraise=True,
+                ):
+                    with attempt:
+                        if replay is not None:
+                            failed, replay = replay, None
+                            raise failed from None
+                        attempts += 1
+                        async with self._semaphore():
+                            output = await self._attempt(messages, config, context)
         except (ModelCallError, RetryError) as exc:
             record = self._record(
                 context, config, None, attempts, time.perf_counter() - start, str(exc)

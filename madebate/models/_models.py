@@ -1,4 +1,6 @@
-"""Model ids (`openai/<model>`, `llamacpp[/<path.gguf>]`, `scripted`) to providers."""
+"""From a model spec to a managed model: `ModelSpec` says which model and how to reach it,
+`build_model` makes it. Python (`discuss(model=...)`), the command line and runs all go through
+`build_model`, so a setting means the same everywhere and has one default."""
 
 from __future__ import annotations
 
@@ -6,20 +8,140 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from madebate._errors import ConfigError
 from madebate._registry import Registry
+from madebate.models._cache import CallCache
 from madebate.models._model import ModelAPI
-from madebate.models._model_managed import ManagedModel
+from madebate.models._model_managed import (
+    DEFAULT_CALL_TIMEOUT_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_RETRY_AFTER_MAX_S,
+    DEFAULT_RETRY_INITIAL_S,
+    DEFAULT_RETRY_MAX_S,
+    ManagedModel,
+)
 
 ProviderFactory = Callable[[str, dict[str, Any]], ModelAPI]
 providers: Registry[ProviderFactory] = Registry("model provider")
 
 DEFAULT_MODEL = "llamacpp"
 
+
+class ModelSpec(BaseModel):
+    """A model and how to reach it. `api_key_env` names the variable holding the key; keys are
+    never written into specs or run directories."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    id: str | None = None
+    """Model id: openai/NAME, vllm/NAME, llamacpp[/FILE.gguf] or scripted; none: the embedded
+    default (llamacpp)."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); default:
+    $OPENAI_BASE_URL, else api.openai.com. Given to the provider, whatever the id."""
+    api_key_env: str | None = None
+    """Environment variable that holds the API key; default: OPENAI_API_KEY."""
+    timeout_s: float = Field(default=DEFAULT_CALL_TIMEOUT_S, gt=0)
+    """Seconds one call may take (each attempt), for every provider; a call over it is retried."""
+    context_window: int | None = Field(default=None, ge=64)
+    """Tokens the model can see (prompt plus reply). Local models report theirs; for a remote
+    endpoint give it here, and prompts over it are never sent (see the discussion's
+    context_overflow)."""
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
+    """Requests in flight to this model at once."""
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
+    """Attempts per call, the first included; only retryable failures (429, 5xx, timeouts,
+    lost connections) are tried again."""
+    retry_initial_s: float = Field(default=DEFAULT_RETRY_INITIAL_S, ge=0)
+    """First backoff between attempts; it doubles, with jitter."""
+    retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, ge=0)
+    """Longest backoff between attempts."""
+    retry_after_max_s: float = Field(default=DEFAULT_RETRY_AFTER_MAX_S, ge=0)
+    """Cap on a server's Retry-After."""
+    structured_output: bool = True
+    """Whether an OpenAI-compatible server takes response_format json_schema; set false for one
+    that does not (the prompt still asks for JSON and the tolerant parser reads the reply)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Provider-specific settings, passed to the provider as they are: e.g. vLLM engine options
+    (tensor_parallel_size, max_model_len, gpu_memory_utilization) or llama.cpp's n_ctx."""
+
+    @field_validator("options")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        secret = [
+            k for k in v if any(w in k.lower() for w in ("key", "token", "secret", "password"))
+        ]
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)}: secrets never go in a spec (it is written to the run "
+                "directory); name the environment variable that holds it in api_key_env"
+            )
+        return v
+
+    @property
+    def prefix(self) -> str:
+        """The provider's name: the id up to its first '/'."""
+        return (self.id or DEFAULT_MODEL).partition("/")[0]
+
+
+def model_spec(model: str | ModelSpec | None, **options: Any) -> ModelSpec:
+    """A model spec from an id and options: `ModelSpec` fields (base_url, timeout_s,
+    max_concurrency, ...) are its fields, any other option a provider option."""
+    if isinstance(model, ModelSpec):
+        if not options:
+            return model
+        given = model.model_dump(exclude={"id", "options"}, exclude_unset=True)
+        return model_spec(model.id, **{**given, **model.options, **options})
+    known = set(ModelSpec.model_fields) - {"id", "options"}
+    return ModelSpec(
+        id=model,
+        **{k: v for k, v in options.items() if k in known},
+        options={k: v for k, v in options.items() if k not in known},
+    )
+
+
+# Fields of the spec that a built-in provider takes as its own settings, besides base_url and
+# api_key_env (which go to any provider they are given for: never dropped, and refused by one
+# that has no use for them).
+_PROVIDER_FIELDS: dict[str, tuple[str, ...]] = {"openai": ("timeout_s", "structured_output")}
+
+
+def provider_options(spec: ModelSpec) -> dict[str, Any]:
+    """What the provider of `spec` is made with."""
+    options: dict[str, Any] = {}
+    for name in ("base_url", "api_key_env"):
+        if getattr(spec, name) is not None:
+            options[name] = getattr(spec, name)
+    for name in _PROVIDER_FIELDS.get(spec.prefix, ()):
+        options[name] = getattr(spec, name)
+    options.update(spec.options)
+    return options
+
+
+def build_model(spec: ModelSpec, *, cache: CallCache | None = None) -> ManagedModel:
+    """The one way from a model spec to a managed model (retries, concurrency limit, per-call
+    timeout, call cache), for Python, the command line and runs alike."""
+    provider = create_provider(spec.id, **provider_options(spec))
+    return ManagedModel(
+        provider,
+        max_concurrency=spec.max_concurrency,
+        max_attempts=spec.max_attempts,
+        retry_initial_s=spec.retry_initial_s,
+        retry_max_s=spec.retry_max_s,
+        retry_after_max_s=spec.retry_after_max_s,
+        cache=cache,
+        call_timeout_s=spec.timeout_s,
+        context_window=spec.context_window,
+    )
+
+
 # Inside a run, model ids named in options (a judge's or drift watcher's model) resolve to the
 # run's shared models: one connection pool, concurrency limit and call cache per endpoint, and
 # closed once when the run ends, not built and torn down per discussion.
-SharedModels = Callable[[str | None, dict[str, Any]], ManagedModel]
+SharedModels = Callable[[ModelSpec], ManagedModel]
 shared_models: ContextVar[SharedModels | None] = ContextVar("shared_models", default=None)
 
 
@@ -62,12 +184,10 @@ class _NamedOnly(ModelAPI):
         raise RuntimeError(f"{self.model_id} was named for a check, not built for calls")
 
 
-def named_only(
-    model_id: str | None, options: dict[str, Any], *, context_window: int | None = None
-) -> ManagedModel:
-    model_id = model_id or DEFAULT_MODEL
-    providers.get(model_id.partition("/")[0], field="model")
-    model = ManagedModel(_NamedOnly(model_id), context_window=context_window)
+def named_only(spec: ModelSpec) -> ManagedModel:
+    """A stand-in for the model of `spec`, checked by id, with the spec's `context_window`."""
+    providers.get(spec.prefix, field="model")
+    model = ManagedModel(_NamedOnly(spec.id or DEFAULT_MODEL), context_window=spec.context_window)
     model.shared = True  # nothing to close
     return model
 
@@ -83,16 +203,18 @@ def create_provider(model_id: str | None, **options: Any) -> ModelAPI:
         raise ConfigError(f"bad option for provider '{prefix}': {exc}", field="model") from None
 
 
-def as_managed(model: str | ModelAPI | ManagedModel | None, **options: Any) -> ManagedModel:
-    """Anything a user may pass as a model, wrapped once."""
+def as_managed(
+    model: str | ModelSpec | ModelAPI | ManagedModel | None, **options: Any
+) -> ManagedModel:
+    """Anything a user may pass as a model, wrapped once: a managed model as it is, a provider
+    wrapped with the default settings, an id or a spec (with `options` as in `model_spec`)
+    built by `build_model`, or inside a run taken from the run's shared models."""
     if isinstance(model, ManagedModel):
         return model
     if isinstance(model, ModelAPI):
         return ManagedModel(model)
-    if not isinstance(model, ModelAPI):
-        source = shared_models.get()
-        if source is not None:
-            return source(model, options)
-    managed_keys = {"max_concurrency", "max_attempts", "retry_initial_s", "retry_max_s"}
-    wrapper = {k: options.pop(k) for k in list(options) if k in managed_keys}
-    return ManagedModel(create_provider(model, **options), **wrapper)
+    spec = model_spec(model, **options)
+    source = shared_models.get()
+    if source is not None:
+        return source(spec)
+    return build_model(spec)

@@ -20,6 +20,7 @@ from madebate.protocols._protocols import (
     protocols,
     switch,
 )
+from madebate.protocols._reask import ask_until_read
 
 JUDGE_SLOT = "J"
 NEW = "new"
@@ -91,40 +92,36 @@ class JudgeProtocol(DecisionProtocol):
             ChatMessage(role="system", content=render("judge_system")),
             ChatMessage(role="user", content=user),
         ]
-        raws: list[str] = []
-        problem = "no reply"
-        for attempt in range(self.max_reasks + 1):
-            reply = await ctx.ask(
-                JUDGE_SLOT, messages, "judge", json_schema=self.schema(labels), model=self.model
+        schema = self.schema(labels)
+
+        async def ask(messages: list[ChatMessage]) -> str | None:
+            return await ctx.ask(
+                JUDGE_SLOT, messages, "judge", json_schema=schema, model=self.model
             )
-            if reply is None:
-                problem = "the judge's model call failed"
-                break
-            raws.append(reply)
-            parsed = self.parse(reply, labels, ctx.task)
-            if parsed.problem is None:
-                return self._verdict(ctx, candidates, parsed.value, "\n---\n".join(raws), attempt)
-            problem = parsed.problem
-            messages = [
-                *messages,
-                ChatMessage(role="assistant", content=reply),
-                ChatMessage(
-                    role="user",
-                    content=f"Your verdict could not be read: {problem}. Reply with JSON only, as asked.",
-                ),
-            ]
-        ballot = Ballot(
-            voter=JUDGE_SLOT,
-            raw="\n---\n".join(raws),
-            reasks=max(0, len(raws) - 1),
-            counted=False,
-            problem=problem,
+
+        elicited = await ask_until_read(
+            ask,
+            messages,
+            lambda reply: self.parse(reply, labels, ctx.task),
+            lambda problem: (
+                f"Your verdict could not be read: {problem}. Reply with JSON only, as asked."
+            ),
+            max_reasks=self.max_reasks,
         )
+        if elicited.read:
+            assert elicited.parsed is not None
+            return self._verdict(
+                ctx, candidates, elicited.parsed.value, elicited.raw, elicited.reasks
+            )
+        if elicited.failed:
+            problem = "the judge's model call failed"
+        else:
+            problem = elicited.problem or "the judge abstained"
         return Decision(
             protocol=self.name,
             turn=ctx.turn,
             decided=False,
-            ballots=[ballot],
+            ballots=[elicited.ballot(JUDGE_SLOT)],
             reason=f"no verdict: {problem}",
         )
 

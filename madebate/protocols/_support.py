@@ -6,7 +6,7 @@ solution still counts as agreement (the MALLM consensus defect came from compari
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 
 from madebate._results import Message, Stance
@@ -21,6 +21,37 @@ class SupportState:
     latest_answer: dict[str, str] = field(default_factory=dict)  # each voter's latest position
     proposals: list[tuple[str, str]] = field(default_factory=list)  # (speaker, answer) in order
 
+    def add(self, m: Message, voters: Set[str]) -> None:
+        """Update the state with one more message (`voters` as a set): `track_support`
+        one message at a time, for a reader that follows a transcript as it grows."""
+        is_voter = m.speaker in voters
+        if m.answer is not None and m.answer != self.current_answer:
+            # A new proposal resets support to its proposer alone.
+            self.current_answer, self.current_solution = m.answer, m.solution
+            self.proposer = m.speaker
+            self.supporters = {m.speaker} if is_voter else set()
+            self.proposals.append((m.speaker, m.answer))
+        elif m.answer is not None or _agrees_with_current(m, self):
+            if is_voter:
+                self.supporters.add(m.speaker)  # restates or agrees with the current answer
+        elif _agrees_unseen(m, self):
+            # The reader never saw the solution this agreement names (a relay passes on only
+            # the agreement): it becomes the reader's current solution, held by the speaker.
+            self.current_answer, self.current_solution = m.agreed_with, m.agreed_solution
+            self.proposer = m.speaker
+            self.supporters = {m.speaker} if is_voter else set()
+        elif is_voter:
+            # Unreadable, disagreed without an answer, or agreed with a solution that has since
+            # been replaced: no support for the current one.
+            self.supporters.discard(m.speaker)
+        if is_voter:
+            if m.answer is not None:
+                self.latest_answer[m.speaker] = m.answer
+            elif m.stance is Stance.AGREE and (m.agreed_with or self.current_answer):
+                self.latest_answer[m.speaker] = m.agreed_with or self.current_answer or ""
+            else:
+                self.latest_answer.pop(m.speaker, None)
+
 
 def track_support(messages: Sequence[Message], voters: Sequence[str]) -> SupportState:
     """Support and positions after `messages`. One rule for replies that state nothing: a voter's
@@ -32,33 +63,7 @@ def track_support(messages: Sequence[Message], voters: Sequence[str]) -> Support
     state = SupportState()
     voter_set = set(voters)
     for m in messages:
-        is_voter = m.speaker in voter_set
-        if m.answer is not None and m.answer != state.current_answer:
-            # A new proposal resets support to its proposer alone.
-            state.current_answer, state.current_solution = m.answer, m.solution
-            state.proposer = m.speaker
-            state.supporters = {m.speaker} if is_voter else set()
-            state.proposals.append((m.speaker, m.answer))
-        elif m.answer is not None or _agrees_with_current(m, state):
-            if is_voter:
-                state.supporters.add(m.speaker)  # restates or agrees with the current answer
-        elif _agrees_unseen(m, state):
-            # The reader never saw the solution this agreement names (a relay passes on only
-            # the agreement): it becomes the reader's current solution, held by the speaker.
-            state.current_answer, state.current_solution = m.agreed_with, m.agreed_solution
-            state.proposer = m.speaker
-            state.supporters = {m.speaker} if is_voter else set()
-        elif is_voter:
-            # Unreadable, disagreed without an answer, or agreed with a solution that has since
-            # been replaced: no support for the current one.
-            state.supporters.discard(m.speaker)
-        if is_voter:
-            if m.answer is not None:
-                state.latest_answer[m.speaker] = m.answer
-            elif m.stance is Stance.AGREE and (m.agreed_with or state.current_answer):
-                state.latest_answer[m.speaker] = m.agreed_with or state.current_answer or ""
-            else:
-                state.latest_answer.pop(m.speaker, None)
+        state.add(m, voter_set)
     return state
 
 

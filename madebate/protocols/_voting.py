@@ -30,6 +30,7 @@ from madebate.protocols._protocols import (
     protocols,
     switch,
 )
+from madebate.protocols._reask import ask_until_read
 from madebate.protocols._tally import Tally, approval, borda, cumulative, plurality
 
 TieBreak = Literal["revote", "random", "first_proposed"]
@@ -230,50 +231,21 @@ class VotingProtocol(DecisionProtocol):
         self, ctx: DecisionContext, voter: str, candidates: list[Candidate]
     ) -> Ballot:
         labels = [c.label for c in candidates]
-        messages = self.prompt(ctx, voter, candidates)
         schema = self.ballot.schema(labels)
-        raws: list[str] = []
-        problem = "no reply"
-        for attempt in range(self.max_reasks + 1):
-            reply = await ctx.ask(voter, messages, "ballot", json_schema=schema)
-            if reply is None:
-                return Ballot(
-                    voter=voter,
-                    raw="\n---\n".join(raws),
-                    reasks=attempt,
-                    counted=False,
-                    problem="the model call failed",
-                )
-            raws.append(reply)
-            parsed = self.ballot.parse(reply, labels)
-            if parsed.abstained:
-                return Ballot(voter=voter, raw="\n---\n".join(raws), reasks=attempt, abstained=True)
-            if parsed.problem is None:
-                return Ballot(
-                    voter=voter,
-                    raw="\n---\n".join(raws),
-                    value=parsed.value,
-                    reasks=attempt,
-                    counted=True,
-                )
-            problem = parsed.problem
-            messages = [
-                *messages,
-                ChatMessage(role="assistant", content=reply),
-                ChatMessage(
-                    role="user",
-                    content=render(
-                        "ballot_reask", problem=problem, instruction=self.ballot.instruction(labels)
-                    ),
-                ),
-            ]
-        return Ballot(
-            voter=voter,
-            raw="\n---\n".join(raws),
-            reasks=self.max_reasks,
-            counted=False,
-            problem=f"unreadable after {self.max_reasks} re-ask(s): {problem}",
+
+        async def ask(messages: list[ChatMessage]) -> str | None:
+            return await ctx.ask(voter, messages, "ballot", json_schema=schema)
+
+        elicited = await ask_until_read(
+            ask,
+            self.prompt(ctx, voter, candidates),
+            lambda reply: self.ballot.parse(reply, labels),
+            lambda problem: render(
+                "ballot_reask", problem=problem, instruction=self.ballot.instruction(labels)
+            ),
+            max_reasks=self.max_reasks,
         )
+        return elicited.ballot(voter)
 
     async def _confidence(self, ctx: DecisionContext) -> dict[str, float] | None:
         if self.confidence == "none":

@@ -10,6 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from madebate.runs._analytics import gini
+from madebate.runs._records import CellSummary, RunRecord
+from madebate.runs._scoring import MetricSummary
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -36,8 +40,8 @@ class CellData:
     protocol: str
     method: str  # "discussion", or a baseline ("single", "self_consistency")
     variant: str  # the protocol plus any other overrides: the bars within a paradigm group
-    summary: dict[str, Any]
-    records: list[dict[str, Any]] = field(default_factory=list)
+    summary: CellSummary
+    records: list[RunRecord] = field(default_factory=list)
 
     @property
     def baseline(self) -> bool:
@@ -116,9 +120,8 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _metric(cell: CellData, metric: str) -> dict[str, float] | None:
-    m = (cell.summary.get("metrics") or {}).get(metric)
-    return m if isinstance(m, dict) and m.get("mean") is not None else None
+def _metric(cell: CellData, metric: str) -> MetricSummary | None:
+    return cell.summary.metrics.get(metric)
 
 
 def _legend_below(ax: Axes, ncol: int = 2) -> None:
@@ -150,9 +153,9 @@ def accuracy_plot(cells: list[CellData], metric: str) -> bytes | None:
                 continue
             group = c.method if c.baseline else c.paradigm
             xs.append(groups.index(group) - 0.4 + width * (vi + 0.5))
-            ys.append(m["mean"])
-            lo.append(max(0.0, m["mean"] - m.get("ci_low", m["mean"])))
-            hi.append(max(0.0, m.get("ci_high", m["mean"]) - m["mean"]))
+            ys.append(m.mean)
+            lo.append(max(0.0, m.mean - m.ci_low))
+            hi.append(max(0.0, m.ci_high - m.mean))
             hatches.append("//" if c.baseline else "")
         bars = ax.bar(
             xs, ys, width * 0.9, yerr=[lo, hi], capsize=4, color=colors[vi], label=variant
@@ -161,7 +164,7 @@ def accuracy_plot(cells: list[CellData], metric: str) -> bytes | None:
             bar.set_hatch(hatch)  # baselines hatched
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel(metric)
-    if all(0.0 <= m["mean"] <= 1.0 for _, m in scored):
+    if all(0.0 <= m.mean <= 1.0 for _, m in scored):
         ax.set_ylim(0, 1.05)
     ax.set_xlabel(
         "paradigm (hatched: baseline)" if any(c.baseline for c, _ in scored) else "paradigm"
@@ -175,9 +178,7 @@ def cost_frontier_plot(cells: list[CellData], metric: str) -> bytes | None:
     """One point per cell: tokens per example against the metric (95% CI); baselines as squares;
     the cells no other cell beats on both axes joined as the frontier."""
     points = [
-        (c, m, float(c.summary.get("tokens_per_example") or 0.0))
-        for c in cells
-        if (m := _metric(c, metric)) is not None
+        (c, m, c.summary.tokens_per_example) for c in cells if (m := _metric(c, metric)) is not None
     ]
     if not points:
         return None
@@ -185,14 +186,11 @@ def cost_frontier_plot(cells: list[CellData], metric: str) -> bytes | None:
     ax = fig.add_subplot()
     colors = _colors(len(points))
     for i, (c, m, tokens) in enumerate(points):
-        err = [
-            [max(0.0, m["mean"] - m.get("ci_low", m["mean"]))],
-            [max(0.0, m.get("ci_high", m["mean"]) - m["mean"])],
-        ]
+        err = [[max(0.0, m.mean - m.ci_low)], [max(0.0, m.ci_high - m.mean)]]
         label = f"{c.label} (baseline)" if c.baseline else c.label
         ax.errorbar(
             [tokens],
-            [m["mean"]],
+            [m.mean],
             yerr=err,
             fmt="s" if c.baseline else "o",
             markersize=8,
@@ -202,10 +200,10 @@ def cost_frontier_plot(cells: list[CellData], metric: str) -> bytes | None:
         )
     frontier = sorted(
         (
-            (tokens, m["mean"])
+            (tokens, m.mean)
             for _, m, tokens in points
             if not any(
-                t2 <= tokens and m2["mean"] >= m["mean"] and (t2, m2["mean"]) != (tokens, m["mean"])
+                t2 <= tokens and m2.mean >= m.mean and (t2, m2.mean) != (tokens, m.mean)
                 for _, m2, t2 in points
             )
         )
@@ -229,10 +227,10 @@ def turns_plot(cells: list[CellData]) -> bytes | None:
     for c in cells:
         cnt: dict[str, int] = {}
         for r in c.records:
-            if r.get("result") is None:
+            if r.result is None:
                 continue
-            if r.get("decided"):
-                turn = int(r.get("turns") or 0)
+            if r.decided:
+                turn = r.turns
                 max_turn = max(max_turn, turn)
                 cnt[str(turn)] = cnt.get(str(turn), 0) + 1
             else:
@@ -286,17 +284,14 @@ def _series(value: Any) -> list[tuple[float, float]] | None:
     return pairs or None
 
 
-def _analytics(record: dict[str, Any]) -> dict[str, Any]:
-    a = record.get("analytics")
-    if not isinstance(a, dict):
-        a = (record.get("result") or {}).get("analytics")
-    return a if isinstance(a, dict) else {}
+def _analytics(record: RunRecord) -> dict[str, Any]:
+    return record.analytics or {}
 
 
 def cell_per_turn(cell: CellData, key: str) -> list[tuple[float, float]] | None:
     """The cell's mean of a per-turn analytic: from its summary when there, else its records."""
-    summary = cell.summary.get("analytics")
-    if isinstance(summary, dict):
+    summary = cell.summary.analytics
+    if summary is not None:
         for name in (key, f"mean_{key}"):
             s = _series(summary.get(name))
             if s:
@@ -334,26 +329,14 @@ def per_turn_plot(cells: list[CellData], key: str) -> bytes | None:
     return _png(fig)
 
 
-def _gini(values: list[float]) -> float:
-    xs = sorted(v for v in values if v >= 0)
-    n, total = len(xs), sum(xs)
-    if n == 0 or total == 0:
-        return 0.0
-    return sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(xs)) / (n * total)
-
-
-def record_shares(record: dict[str, Any]) -> tuple[dict[str, float], str] | None:
+def record_shares(record: RunRecord) -> tuple[dict[str, float], str] | None:
     """Each agent's share of one discussion: the analytics' talk_share when present, else its
     share of the tokens (usage_by_agent). With what it measures."""
     talk = _analytics(record).get("talk_share")
     if isinstance(talk, dict) and talk:
         return {str(k): float(v) for k, v in talk.items()}, "talk"
-    usage = (record.get("result") or {}).get("usage_by_agent") or {}
-    tokens = {
-        slot: float(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0))
-        for slot, u in usage.items()
-        if slot != "-"
-    }
+    usage = record.result.usage_by_agent if record.result is not None else {}
+    tokens = {slot: float(u.total_tokens) for slot, u in usage.items() if slot != "-"}
     total = sum(tokens.values())
     if len(tokens) < 2 or total <= 0:
         return None
@@ -376,7 +359,9 @@ def participation_plot(cells: list[CellData]) -> bytes | None:
             for slot, v in shares.items():
                 per_slot.setdefault(slot, []).append(v)
             g = _analytics(r).get("gini")
-            ginis.append(float(g) if isinstance(g, int | float) else _gini(list(shares.values())))
+            if not isinstance(g, int | float):
+                g = gini(list(shares.values())) or 0.0
+            ginis.append(float(g))
         if per_slot:
             n = max(len(v) for v in per_slot.values())
             rows.append((c, {s: sum(v) / n for s, v in per_slot.items()}, ginis))
@@ -413,7 +398,7 @@ def participation_plot(cells: list[CellData]) -> bytes | None:
 
 def stop_reasons_plot(cells: list[CellData]) -> bytes | None:
     """Per cell, the share of discussions ending for each reason (stacked)."""
-    data = [(c, c.summary.get("stop_reasons") or {}) for c in cells]
+    data = [(c, c.summary.stop_reasons) for c in cells]
     data = [(c, s) for c, s in data if s]
     if not data:
         return None

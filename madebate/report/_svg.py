@@ -1,13 +1,15 @@
-"""A compiled paradigm drawn as SVG, generated here (no graphviz): the slots on a circle, one
+"""A compiled paradigm drawn as SVG, generated here (no graphviz): the slots placed by a
+networkx layout of the delivery graph (a circle; a star with the hub in the middle when one slot
+alone exchanges messages with every other and the others do not talk among themselves), one
 arrow per delivery edge labelled with the steps that use it, and the schedule as a legend."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from html import escape
 
+from madebate._text import show_controls
 from madebate.engine._paradigm_compile import CompiledParadigm
 
 _NODE_R = 22.0
@@ -16,20 +18,11 @@ _LINE_H = 16.0
 _CHAR_W = 6.6  # rough width of one 11px character, to size the canvas for the legend
 
 
-# C0 controls other than tab, line feed and carriage return, and DEL (XML forbids most of them):
-# shown as their Unicode control pictures (\x1b as U+241B), so they read as data.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _control_picture(m: re.Match[str]) -> str:
-    code = ord(m.group(0))
-    return "\u2421" if code == 0x7F else chr(0x2400 + code)
-
-
 def markup_text(value: object) -> str:
-    """Text for HTML or SVG: escaped (quotes too, for attributes), with control characters shown
-    as control pictures."""
-    return _CONTROL.sub(_control_picture, escape("" if value is None else str(value), quote=True))
+    """Text for HTML or SVG: escaped (quotes too, for attributes), with control characters made
+    visible by the one rule the terminal output uses too (`madebate._text.show_controls`; XML
+    forbids most C0 controls, and a bidi override would reorder the page). None is empty."""
+    return show_controls(escape("" if value is None else str(value), quote=True))
 
 
 _e = markup_text
@@ -59,7 +52,6 @@ def paradigm_svg(
     or an element to inline into HTML. `personas` maps slots to names shown beside the nodes."""
     personas = personas or {}
     slots = list(paradigm.slots)
-    n = len(slots)
 
     # (indent, text) lines: the title, then each step's deliveries.
     legend: list[tuple[int, str]] = [
@@ -81,10 +73,7 @@ def paradigm_svg(
     legend_top = cy + _RING_R + _NODE_R + 34.0
     height = legend_top + len(legend) * _LINE_H + 10.0
 
-    pos: dict[str, tuple[float, float]] = {}
-    for i, slot in enumerate(slots):
-        angle = -math.pi / 2 + 2 * math.pi * i / n
-        pos[slot] = (cx + _RING_R * math.cos(angle), cy + _RING_R * math.sin(angle))
+    pos = {slot: (cx + _RING_R * x, cy + _RING_R * y) for slot, (x, y) in layout(paradigm).items()}
 
     edges: dict[tuple[str, str], list[int]] = {}
     for step in paradigm.steps:
@@ -148,6 +137,8 @@ def paradigm_svg(
         )
         if persona:
             ux, uy = (x - cx) / _RING_R, (y - cy) / _RING_R
+            if math.hypot(ux, uy) < 0.5:  # the hub, in the middle: its name goes below it
+                ux, uy = 0.0, 1.0
             px, py = x + ux * (_NODE_R + 8), y + uy * (_NODE_R + 8) + 4 + (6 if uy > 0.3 else 0)
             anchor = "start" if ux > 0.3 else "end" if ux < -0.3 else "middle"
             if anchor == "middle":
@@ -166,6 +157,42 @@ def paradigm_svg(
         )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def hub(paradigm: CompiledParadigm) -> str | None:
+    """The slot drawn in the middle: the one slot that exchanges messages (either way) with
+    every other, when no two of the others exchange any (a star, like the report paradigm's
+    reporter); None for any other graph, which is drawn on a circle."""
+    undirected = paradigm.graph.to_undirected(as_view=True)
+    others = len(paradigm.slots) - 1
+    if others < 2:
+        return None
+    centres = [s for s in paradigm.slots if len(set(undirected[s]) - {s}) == others]
+    if len(centres) != 1:
+        return None
+    centre = centres[0]
+    rim = [s for s in paradigm.slots if s != centre]
+    return centre if all(set(undirected[s]) <= {s, centre} for s in rim) else None
+
+
+def layout(paradigm: CompiledParadigm) -> dict[str, tuple[float, float]]:
+    """Unit positions for the drawing (y grows downwards): networkx's shell layout with the hub
+    (if any) at the centre and the other slots on the unit circle in slot order, the first at
+    the top, going clockwise."""
+    import networkx as nx
+
+    centre = hub(paradigm)
+    rim = [s for s in paradigm.slots if s != centre]
+    shells = [[centre], rim] if centre is not None else [rim]
+    raw = nx.shell_layout(paradigm.graph, nlist=shells, rotate=0)
+    radius = max(math.hypot(float(x), float(y)) for x, y in raw.values()) or 1.0
+    # networkx goes counter-clockwise from the right with y up; turn a quarter so that the
+    # first rim slot is at the top, and flip for SVG's y-down so the ring goes clockwise.
+    out: dict[str, tuple[float, float]] = {}
+    for slot in paradigm.slots:
+        x, y = (float(v) / radius for v in raw[slot])
+        out[slot] = (round(y, 9) + 0.0, round(-x, 9) + 0.0)
+    return out
 
 
 def _towards(x: float, y: float, tx: float, ty: float, d: float) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from madebate._results import DiscussionResult
 from madebate.protocols._support import track_support
-from madebate._task import Task
+from madebate.runs._scoring import is_correct
 
 TALK_ROLES = frozenset({"discussion", "agreement"})  # calls whose replies are the discussion
 
@@ -37,7 +37,8 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
       agreement calls (every voter listed, 0.0 if silent); {} when there are no such tokens.
     - gini: the Gini coefficient of those tokens across the voters (0 equal; (n-1)/n when one
       voter of n did all the talking); None when the voters spoke no tokens.
-    - correct_proposed: some message's answer was correct; None without references.
+    - correct_proposed: some message's answer was correct (`is_correct`, the rule the `accuracy`
+      metric scores by); None without references.
     - lost_correct: correct_proposed and the final answer is not correct; None without references.
     """
     task = result.task
@@ -83,17 +84,13 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
     tokens = _talk_tokens(result, voters)
     total = sum(tokens.values())
     talk_share = {slot: n / total for slot, n in tokens.items()} if total else {}
-    gini = _gini([tokens.get(v, 0) for v in voters])
+    gini_ = gini([tokens.get(v, 0) for v in voters])
 
     correct_proposed: bool | None = None
     lost_correct: bool | None = None
     if task.references:
-        correct_proposed = any(
-            m.answer is not None and _is_correct(m.answer, task) for m in messages
-        )
-        lost_correct = correct_proposed and not (
-            result.answer is not None and _is_correct(result.answer, task)
-        )
+        correct_proposed = any(is_correct(m.answer, m.solution, task) for m in messages)
+        lost_correct = correct_proposed and not is_correct(result.answer, result.solution, task)
 
     return {
         "turn_answers": turn_answers,
@@ -103,7 +100,7 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
         "first_majority_turn": first_majority_turn,
         "final_answer_stability": stability,
         "talk_share": talk_share,
-        "gini": gini,
+        "gini": gini_,
         "correct_proposed": correct_proposed,
         "lost_correct": lost_correct,
     }
@@ -121,21 +118,17 @@ def _talk_tokens(result: DiscussionResult, voters: Sequence[str]) -> dict[str, i
     return {slot: spoken.get(slot, 0) for slot in order}
 
 
-def _gini(values: Sequence[int]) -> float | None:
-    """Mean absolute difference over all ordered pairs divided by twice the mean."""
-    n, total = len(values), sum(values)
+def gini(values: Sequence[float]) -> float | None:
+    """The Gini coefficient of non-negative amounts (0 equal; (n-1)/n when one of n holds all):
+    the mean absolute difference over all ordered pairs divided by twice the mean. None when
+    there is nothing to share (no values, or they sum to 0). The one copy: the analytics and the
+    report's participation plot both use it."""
+    xs = sorted(values)
+    n, total = len(xs), sum(xs)
     if n == 0 or total <= 0:
         return None
-    diffs = sum(abs(a - b) for a in values for b in values)
-    return diffs / (2 * n * total)
-
-
-def _is_correct(answer: str, task: Task) -> bool:
-    """Multiple choice: the letter is a reference letter (as the accuracy metric scores it).
-    Free text: equal to a reference after Task.normalize."""
-    if task.is_multiple_choice:
-        return answer in task.references
-    return any(answer == task.normalize(r) for r in task.references)
+    # sum over pairs |a - b| == 2 * sum_i (2i - n + 1) * x_i over the sorted values (i from 0)
+    return sum((2 * i - n + 1) * x for i, x in enumerate(xs)) / (n * total)
 
 
 def aggregate_analytics(records: Iterable[dict[str, Any]]) -> dict[str, Any]:

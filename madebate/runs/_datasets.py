@@ -33,27 +33,44 @@ _OPTION_LINE = re.compile(r"^\s*([A-Z])[\).:]\s+(.+?)\s*$", re.M)
 class ColumnMap(BaseModel):
     """Which fields hold what. `options` may name one field (a list) or several (one per option)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     question: str = "question"
+    """The field with the question."""
     options: str | list[str] | None = "options"
+    """The field with the options (a list), or one field per option."""
     answer: str | None = "answer"
+    """The field with the reference answer(s): for multiple choice, an option letter or text."""
     id: str | None = "id"
+    """The field with the example's id; where a row has none, the id is a hash of its content."""
     context: str | None = "context"
+    """The field with context shown before the question."""
 
 
 class DatasetSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Where the examples come from: a file, a Hugging Face dataset or inline examples."""
 
-    path: str | None = None  # a local file (or a local Hugging Face dataset folder with format hf)
-    hf: str | None = None  # a Hugging Face dataset id
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    path: str | None = None
+    """A local file (.jsonl, .json, .csv, BIG-bench JSON), relative to the experiment file; or a
+    local Hugging Face dataset folder with format hf."""
+    hf: str | None = None
+    """A Hugging Face dataset id."""
     hf_config: str | None = None
+    """The Hugging Face dataset's configuration (subset)."""
     split: str = "test"
+    """The Hugging Face dataset's split."""
     format: DatasetFormat = "auto"
+    """The file's format; auto: by its name."""
     columns: ColumnMap = Field(default_factory=ColumnMap)
-    examples: list[dict[str, Any]] | None = None  # inline examples
-    limit: int | None = Field(default=None, ge=1)  # how many to use
-    seed: int = 0  # which ones, when limit is below the size (a seeded sample)
+    """Which fields hold the question, options, answer, id and context."""
+    examples: list[dict[str, Any]] | None = None
+    """Inline examples, each a mapping like a line of a .jsonl file."""
+    limit: int | None = Field(default=None, ge=1)
+    """How many examples to use (a seeded sample when below the size)."""
+    seed: int = 0
+    """Which examples a limit picks (the sample's seed)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:

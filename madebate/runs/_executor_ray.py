@@ -37,13 +37,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from madebate.models._cache import CallCache
-from madebate.engine._discussion import _Plan, check_config
+from pydantic import BaseModel
+
 from madebate._errors import ConfigError, MadebateError
+from madebate._task import Task
+from madebate.engine._plan import DiscussionPlan, check_config
+from madebate.models._cache import CallCache
 from madebate.runs._experiment import Cell, ExperimentSpec
 from madebate.runs._jobs import Job, ModelPool, run_jobs
-from madebate.runs._runlog import RecordKey, record_key
-from madebate._task import Task
+from madebate.runs._records import ExecutorInfo, RecordKey, RunRecord, WorkerStats
 
 INSTALL_HINT = "pip install 'madebate[ray]'"
 
@@ -69,7 +71,7 @@ class RayWorker:
     def __init__(self, worker_id: str):
         self.worker_id = worker_id
         self._cells: dict[str, Cell] = {}
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, DiscussionPlan] = {}
         self._pool = ModelPool(None)
         self._cache: CallCache | None = None
         self._slots = asyncio.Semaphore(1)
@@ -124,8 +126,9 @@ class RayWorker:
 
     async def run_batch(self, items: list[_Item]) -> dict[str, Any]:
         """Runs a batch, each job with the local runner's code, at most `concurrency` jobs in
-        flight over all batches this worker holds; returns the batch's records."""
-        records: list[dict[str, Any]] = []
+        flight over all batches this worker holds; returns the batch's records (`RunRecord`s,
+        pickled by Ray as they are) and the worker's running cache counts."""
+        records: list[RunRecord] = []
 
         async def one(job: Job) -> None:
             async with self._slots:
@@ -144,6 +147,15 @@ class RayWorker:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+class _WorkerInfo(BaseModel):
+    """What a worker's setup reports (nothing yet for a worker that never started)."""
+
+    host: str | None = None
+    pid: int | None = None
+    node: str | None = None
+    cache: str | None = None
 
 
 @dataclass
@@ -304,8 +316,8 @@ class RayExecutor:
         self,
         spec: ExperimentSpec,
         jobs: list[Job],
-        plans: dict[str, _Plan],
-        emit: Callable[[dict[str, Any]], None],
+        plans: dict[str, DiscussionPlan],
+        emit: Callable[[RunRecord], None],
     ) -> None:
         """Hands out every job; `plans` are rebuilt on the workers (they hold live objects)."""
         ray = self._ray
@@ -401,7 +413,7 @@ class RayExecutor:
                     hits, misses = int(result["cache"][0]), int(result["cache"][1])
                     worker.cache = (max(worker.cache[0], hits), max(worker.cache[1], misses))
                     for record in result["records"]:
-                        key = record_key(record)
+                        key = record.key
                         if key in emitted or key not in expected:
                             raise MadebateError(f"worker {worker.id} sent record {key} twice")
                         emitted.add(key)
@@ -421,31 +433,31 @@ class RayExecutor:
         return (self._use_cache, hits, misses)
 
     def summary_extra(self) -> dict[str, Any]:
-        """Per-worker throughput and what was lost, for the run summary."""
-        workers: dict[str, Any] = {}
+        """Per-worker throughput and what was lost: the run summary's `executor` and
+        `workers`."""
+        workers: dict[str, WorkerStats] = {}
         for w in self._workers:
             end = w.last_record or w.first_dispatch
             wall = (end - w.first_dispatch) if end and w.first_dispatch else 0.0
-            workers[w.id] = {
-                "host": w.info.get("host"),
-                "pid": w.info.get("pid"),
-                "node": w.info.get("node"),
-                "records": w.records,
-                "wall_s": round(wall, 3),
-                "per_s": round(w.records / wall, 3) if wall > 0 else 0.0,
-                "cache": w.info.get("cache"),
-                "lost": w.lost,
-            }
-        return {
-            "executor": {
-                "kind": "ray",
-                "address": self.address,
-                "workers": len([w for w in self._workers if w.ready or w.lost]),
-                "lost_workers": sum(w.lost is not None for w in self._workers),
-                "requeued_jobs": self._requeued,
-            },
-            "workers": workers,
-        }
+            info = _WorkerInfo.model_validate(w.info)
+            workers[w.id] = WorkerStats(
+                host=info.host,
+                pid=info.pid,
+                node=info.node,
+                records=w.records,
+                wall_s=round(wall, 3),
+                per_s=round(w.records / wall, 3) if wall > 0 else 0.0,
+                cache=info.cache,
+                lost=w.lost,
+            )
+        executor = ExecutorInfo(
+            kind="ray",
+            address=self.address,
+            workers=len([w for w in self._workers if w.ready or w.lost]),
+            lost_workers=sum(w.lost is not None for w in self._workers),
+            requeued_jobs=self._requeued,
+        )
+        return {"executor": executor, "workers": workers}
 
     def live_workers(self) -> list[tuple[str, Any, int]]:
         """(id, actor handle, jobs outstanding) of each worker still running; for tests and
@@ -507,8 +519,7 @@ def _gpus_per_worker(cells: list[Cell]) -> float:
     """An in-process GPU engine (vLLM) takes its tensor-parallel GPUs on each worker."""
     gpus = 0.0
     for cell in cells:
-        for role_model in (cell.spec.model, cell.spec.team.model):
-            model = cell.spec.model_spec(role_model)
-            if (model.id or "").startswith("vllm/"):
-                gpus = max(gpus, float(model.options.get("tensor_parallel_size", 1)))
+        model = cell.spec.model_spec()
+        if model.prefix == "vllm":
+            gpus = max(gpus, float(model.options.get("tensor_parallel_size", 1)))
     return gpus

@@ -7,17 +7,25 @@ import copy
 import difflib
 import itertools
 import re
+import warnings
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from madebate.engine._config import DiscussionConfig
-from madebate.runs._datasets import DatasetSpec
 from madebate._errors import ConfigError
-from madebate.models._model import GenerateConfig
-from madebate.engine._paradigm import ParadigmSpec
 from madebate._yaml import config_error_from, read_yaml
+from madebate.engine._config import DiscussionConfig, set_path
+from madebate.models._models import ModelSpec as ModelSpec  # re-exported: part of a spec
+from madebate.runs._datasets import DatasetSpec
 
 TaskKind = Literal["multiple_choice", "yes_no", "short_answer", "math", "free_text"]
 
@@ -31,108 +39,89 @@ TASK_INSTRUCTIONS: dict[str, str] = {
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class TaskSpec(_Spec):
-    kind: TaskKind | None = (
-        None  # default: multiple_choice when examples have options, else free_text
-    )
-    instruction: str | None = None  # inline; default: the kind's template
+    """What the examples ask for: the kind of answer, and the instruction shown with each."""
 
-
-class ModelSpec(_Spec):
-    """A model for one role. `api_key_env` names the variable holding the key; keys are never
-    written into specs or run directories."""
-
-    id: str | None = None  # None: the embedded default
-    base_url: str | None = None
-    api_key_env: str | None = None
-    timeout_s: float = Field(default=120.0, gt=0)  # per call, every provider
-    # Tokens the model can see (prompt plus reply). Local models report theirs; for a remote
-    # endpoint give it here, and prompts over it are never sent (see DiscussionConfig's
-    # `context_overflow`).
-    context_window: int | None = Field(default=None, ge=64)
-    max_concurrency: int = Field(default=64, ge=1)  # requests in flight to this endpoint
-    max_attempts: int = Field(default=4, ge=1)
-    retry_initial_s: float = Field(default=0.5, ge=0)  # first backoff; doubles, with jitter
-    retry_max_s: float = Field(default=20.0, ge=0)  # longest backoff
-    retry_after_max_s: float = Field(default=120.0, ge=0)  # cap on a server's Retry-After
-    structured_output: bool = True
-    # Provider-specific settings, e.g. vLLM engine options (tensor_parallel_size, max_model_len,
-    # gpu_memory_utilization) or llama.cpp's n_ctx; passed to the provider as they are.
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("options")
-    @classmethod
-    def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        secret = [
-            k for k in v if any(w in k.lower() for w in ("key", "token", "secret", "password"))
-        ]
-        if secret:
-            raise ValueError(
-                f"{', '.join(secret)}: secrets never go in a spec (it is written to the run "
-                "directory); name the environment variable that holds it in api_key_env"
-            )
-        return v
-
-
-class TeamSpec(_Spec):
-    agents: int = Field(default=3, ge=2, le=64)
-    personas: str | list[str] = "library"
-    drafter: bool = False
-    model: ModelSpec | str | None = None  # the panel's model; default: the experiment's
-
-
-# The discussion block holds every DiscussionConfig setting that is not a top-level section.
-_TOP_LEVEL = {
-    "paradigm",
-    "paradigm_params",
-    "agents",
-    "personas",
-    "drafter",
-    "protocol",
-    "protocol_options",
-    "generation",
-    "seed",
-}
-DiscussionOptions: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "DiscussionOptions",
-    __config__=ConfigDict(extra="forbid"),
-    **{
-        name: (f.annotation, f)
-        for name, f in DiscussionConfig.model_fields.items()
-        if name not in _TOP_LEVEL
-    },
-)
+    kind: TaskKind | None = None
+    """multiple_choice, yes_no, short_answer, math or free_text; default: multiple_choice when
+    the examples have options, else free_text."""
+    instruction: str | None = None
+    """The instruction shown before each example; default: the kind's own."""
 
 
 class ExperimentSpec(_Spec):
-    name: str = Field(min_length=1)
-    description: str = ""
-    dataset: DatasetSpec
-    task: TaskSpec = Field(default_factory=TaskSpec)
-    model: ModelSpec | str | None = None
-    team: TeamSpec = Field(default_factory=TeamSpec)
-    paradigm: str | ParadigmSpec = "memory"
-    paradigm_params: dict[str, int] = Field(default_factory=dict)
-    protocol: str = "majority_consensus"
-    protocol_options: dict[str, Any] = Field(default_factory=dict)
-    discussion: DiscussionOptions = Field(default_factory=DiscussionOptions)  # type: ignore[valid-type]
-    generation: GenerateConfig = Field(default_factory=GenerateConfig)
-    seed: int = 0
-    repeats: int = Field(default=1, ge=1, le=100)
-    concurrency: int = Field(default=32, ge=1, le=10_000)  # discussions in flight
-    # Wall-clock limit for the whole run; when it passes, discussions in flight are stopped,
-    # the records written so far stay, and `--resume` finishes the rest.
-    deadline_s: float | None = Field(default=None, gt=0)
-    cache: bool | None = None  # None: on when sampling is reproducible (temperature 0 or a seed)
-    cache_path: str | None = None  # default: $MADEBATE_CACHE or ~/.cache/madebate/calls.sqlite
-    scoring: list[str] | None = None  # default: by task kind
-    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    """A whole study: a dataset, a model, the discussion settings, and a sweep over any of them.
 
-    def model_spec(self, role_model: ModelSpec | str | None = None) -> ModelSpec:
-        chosen = role_model if role_model is not None else self.model
+    The old layout (the discussion settings `paradigm`, `paradigm_params`, `protocol`,
+    `protocol_options` and `generation` at the top level, `agents`, `personas`, `drafter` and
+    `model` in a `team` block) is still read: `upgrade_experiment` moves them where they belong
+    now and warns (a FutureWarning) naming what moved."""
+
+    name: str = Field(min_length=1)
+    """The study's name (also the default run directory's)."""
+    description: str = ""
+    """Free text, kept with the run."""
+    dataset: DatasetSpec
+    """Where the examples come from."""
+    task: TaskSpec = Field(default_factory=TaskSpec)
+    """What the examples ask for."""
+    model: ModelSpec | str | None = None
+    """The panel's model: an id, or a model spec (id, base_url, timeout_s, max_concurrency,
+    ...); none: the embedded default."""
+    discussion: DiscussionConfig = Field(default_factory=DiscussionConfig)
+    """Every setting of the discussions (paradigm, agents, personas, protocol, max_turns,
+    generation, ...): the same settings as `discuss()` and `madebate discuss` take."""
+    seed: int = 0
+    """The run's seed: each example and repeat gets a seed derived from it, the same in every
+    cell (paired comparisons)."""
+    repeats: int = Field(default=1, ge=1, le=100)
+    """Discussions per example and cell, each with its own seed."""
+    concurrency: int = Field(default=32, ge=1, le=10_000)
+    """Discussions in flight at once."""
+    deadline_s: float | None = Field(default=None, gt=0)
+    """Wall-clock limit for the whole run; when it passes, discussions in flight are stopped,
+    the records written so far stay, and `--resume` finishes the rest."""
+    cache: bool | None = None
+    """Cache model calls on disk; default: on when sampling is reproducible (temperature 0 or
+    a seed)."""
+    cache_path: str | None = None
+    """The call cache's file; default: $MADEBATE_CACHE or ~/.cache/madebate/calls.sqlite."""
+    scoring: list[str] | None = None
+    """Metrics (accuracy, exact_match, token_f1, numeric, contains, bleu, rouge_l); default: by
+    task kind."""
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    """Axes of the study: a dotted path and its values; the cells are the cross product. A path
+    starts at a section of the spec (`discussion.max_turns`, `model.id`, `seed`) or, for a
+    discussion setting, may leave out `discussion.` (`max_turns`, `generation.temperature`)."""
+
+    _renames: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        # The body only: old sweep keys stay as written (they name the cells), and
+        # `upgrade_experiment`, which parse_experiment and load_experiment call, warns of them.
+        if isinstance(data, dict) and ("team" in data or any(k in data for k in _OLD_TOP_LEVEL)):
+            upgraded, _ = upgrade_experiment(data)
+            return upgraded
+        return data
+
+    @field_validator("discussion")
+    @classmethod
+    def _no_discussion_seed(cls, v: DiscussionConfig) -> DiscussionConfig:
+        if v.seed is not None:
+            raise ValueError(
+                "seed: an experiment gives each example and repeat its own seed, derived from "
+                "the top-level `seed`; set that one instead"
+            )
+        return v
+
+    def model_spec(self) -> ModelSpec:
+        """The panel's model as a spec."""
+        chosen = self.model
         if chosen is None or isinstance(chosen, str):
             return ModelSpec(id=chosen)
         return chosen
@@ -148,19 +137,110 @@ class Cell(BaseModel):
     spec: ExperimentSpec
 
     def discussion_config(self, seed: int | None) -> DiscussionConfig:
-        s = self.spec
-        return DiscussionConfig(
-            paradigm=s.paradigm,
-            paradigm_params=s.paradigm_params,
-            agents=s.team.agents,
-            personas=s.team.personas,
-            drafter=s.team.drafter,
-            protocol=s.protocol,
-            protocol_options=s.protocol_options,
-            generation=s.generation,
-            seed=seed,
-            **cast(BaseModel, s.discussion).model_dump(),
+        """The cell's discussion settings with one discussion's seed."""
+        return self.spec.discussion.model_copy(update={"seed": seed})
+
+
+# -- the old layout: discussion settings at the top level and in a team: block --------------
+
+# Discussion settings that sat at the top level, and team settings that sat in `team:`.
+_OLD_TOP_LEVEL = ("paradigm", "paradigm_params", "protocol", "protocol_options", "generation")
+_OLD_TEAM = ("agents", "personas", "drafter")
+_OLD_TEAM_KEYS = sorted((*_OLD_TEAM, "model"))
+
+
+def _is_old_layout(data: dict[str, Any]) -> bool:
+    return "team" in data or any(k in data for k in _OLD_TOP_LEVEL) or bool(_old_sweep_keys(data))
+
+
+def _old_sweep_keys(data: dict[str, Any]) -> list[str]:
+    sweep = data.get("sweep")
+    if not isinstance(sweep, dict):
+        return []
+    return [k for k in sweep if isinstance(k, str) and k.split(".")[0] == "team"]
+
+
+def upgrade_experiment(
+    data: dict[str, Any], *, source: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """An experiment mapping in the old layout, in today's layout (a copy), and what
+    moved: {new path: old path}, so that errors still name the field as the file gives it.
+    Warns (FutureWarning) when anything moved. Sweep keys need no upgrade: `paradigm` and the
+    like are discussion settings, and `team.X` still names `discussion.X` (or `model`)."""
+    if not _is_old_layout(data):
+        return data, {}
+    data = copy.deepcopy(data)
+    moved: dict[str, str] = {}
+    replaced: list[str] = []
+    discussion = data.get("discussion")
+    if discussion is None:
+        discussion = data["discussion"] = {}
+    if not isinstance(discussion, dict):
+        return data, moved  # validation names `discussion`
+    for key in _OLD_TOP_LEVEL:
+        if key in data:
+            if key in discussion:
+                raise ConfigError(
+                    f"given twice: at the top level (the old layout) and as discussion.{key}; "
+                    "keep the one in discussion",
+                    source=source,
+                    field=key,
+                )
+            discussion[key] = data.pop(key)
+            moved[f"discussion.{key}"] = key
+    team = data.pop("team", None)
+    if team is not None and not isinstance(team, dict):
+        raise ConfigError(
+            f"expected a mapping of {', '.join(_OLD_TEAM_KEYS)} (the old layout's team block; "
+            "today agents, personas and drafter go in discussion), got "
+            f"{type(team).__name__}",
+            source=source,
+            field="team",
         )
+    for key, value in (team or {}).items():
+        if key not in _OLD_TEAM_KEYS:
+            near = difflib.get_close_matches(str(key), _OLD_TEAM_KEYS, n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise ConfigError(
+                f"unknown key '{key}'{hint}; valid keys: {', '.join(_OLD_TEAM_KEYS)}",
+                source=source,
+                field=f"team.{key}",
+            )
+        if key == "model":
+            if value is not None:
+                # The panel's model: the top-level one, if any, was the default it overrode.
+                if data.get("model") not in (None, value):
+                    replaced.append(
+                        f"the top-level model {data['model']!r}, which the panel did not use"
+                    )
+                data["model"] = value
+                moved["model"] = "team.model"
+            continue
+        if key in discussion:
+            raise ConfigError(
+                f"given twice: in team (the old layout) and as discussion.{key}; keep the one "
+                "in discussion",
+                source=source,
+                field=f"team.{key}",
+            )
+        discussion[key] = value
+        moved[f"discussion.{key}"] = f"team.{key}"
+    old_keys = _old_sweep_keys(data)
+    if moved or old_keys:
+        what = ", ".join(f"{old} -> {new}" for new, old in moved.items())
+        what += "".join(f"; replaced {r}" for r in replaced)
+        if old_keys:
+            # Not rewritten: a cell's id is its sweep keys as written, and a resumed run must
+            # find its cells again.
+            what += "; sweep " + ", ".join(f"{k} names {_canonical(k)}" for k in old_keys)
+            what = what.removeprefix("; ")
+        warnings.warn(
+            f"{source or 'experiment'}: the old layout, read through the upgrade ({what}); "
+            "write the discussion settings under discussion: (see `madebate schema`)",
+            FutureWarning,
+            stacklevel=3,
+        )
+    return data, moved
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
@@ -172,8 +252,9 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
             f"expected a mapping of settings (name:, dataset:, ...) at the top level, got {got}",
             source=str(path),
         )
+    data, moved = upgrade_experiment(data, source=str(path))
     _anchor_paths(data, path.resolve().parent)
-    spec = parse_experiment(data, source=str(path))
+    spec = parse_experiment(data, source=str(path), renames=moved)
     _check_dataset_file(spec, path)
     return spec
 
@@ -198,8 +279,8 @@ def _check_dataset_file(spec: ExperimentSpec, path: Path) -> None:
 
 
 def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
-    """Relative file paths in an experiment (dataset, paradigm files, also in the sweep) are
-    relative to the experiment file, wherever the run is started from."""
+    """Relative file paths in an experiment (dataset, paradigm files, persona libraries, also
+    in the sweep) are relative to the experiment file, wherever the run is started from."""
 
     def anchored(value: Any) -> Any:
         if (
@@ -210,16 +291,6 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
             return str(folder / value)
         return value
 
-    dataset = data.get("dataset")
-    path = dataset.get("path") if isinstance(dataset, dict) else None
-    if isinstance(path, str) and not Path(path).is_absolute() and (folder / path).exists():
-        dataset["path"] = str(folder / path)  # type: ignore[index]
-    if "paradigm" in data:
-        data["paradigm"] = anchored(data["paradigm"])
-    sweep = data.get("sweep")
-    if isinstance(sweep, dict) and isinstance(sweep.get("paradigm"), list):
-        sweep["paradigm"] = [anchored(v) for v in sweep["paradigm"]]
-
     def anchored_persona(value: Any) -> Any:
         # 'library:FILE.yaml' names a file; 'library:NAME' a built-in library.
         if isinstance(value, str) and value.startswith("library:"):
@@ -228,32 +299,53 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
             return [anchored_persona(v) for v in value]
         return value
 
-    team = data.get("team")
-    if isinstance(team, dict) and "personas" in team:
-        team["personas"] = anchored_persona(team["personas"])
+    dataset = data.get("dataset")
+    path = dataset.get("path") if isinstance(dataset, dict) else None
+    if isinstance(path, str) and not Path(path).is_absolute() and (folder / path).exists():
+        dataset["path"] = str(folder / path)  # type: ignore[index]
+    discussion = data.get("discussion")
+    if isinstance(discussion, dict):
+        if "paradigm" in discussion:
+            discussion["paradigm"] = anchored(discussion["paradigm"])
+        if "personas" in discussion:
+            discussion["personas"] = anchored_persona(discussion["personas"])
+    sweep = data.get("sweep")
     if isinstance(sweep, dict):
-        for key in ("team.personas", "personas"):
-            if isinstance(sweep.get(key), list):
-                sweep[key] = [anchored_persona(v) for v in sweep[key]]
+        for key, values in sweep.items():
+            if not isinstance(key, str) or not isinstance(values, list):
+                continue
+            target = _canonical(key)
+            if target == "discussion.paradigm":
+                sweep[key] = [anchored(v) for v in values]
+            elif target == "discussion.personas":
+                sweep[key] = [anchored_persona(v) for v in values]
 
 
-def parse_experiment(data: dict[str, Any], *, source: str = "python") -> ExperimentSpec:
+def parse_experiment(
+    data: dict[str, Any], *, source: str = "python", renames: dict[str, str] | None = None
+) -> ExperimentSpec:
+    """An experiment from a mapping (either layout), every sweep cell checked. `renames`
+    ({new path: old path}, from `upgrade_experiment`) makes errors name fields as given."""
+    if renames is None:
+        data, renames = upgrade_experiment(data, source=source)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(exc, source=source, model=ExperimentSpec) from None
+        raise _spec_error(exc, source=source, renames=renames) from None
+    spec._renames = dict(renames)
     expand_cells(spec, source=source)  # every cell must be valid before anything runs
     return spec
 
 
 def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
     """The cross product of the sweep, each cell validated and checked against the registries."""
-    from madebate.engine._discussion import check_config
-    from madebate.models._models import DEFAULT_MODEL, providers
+    from madebate.engine._plan import check_config
+    from madebate.models._models import providers
     from madebate.runs._scoring import metrics
 
     base = spec.model_dump(exclude={"sweep"}, exclude_unset=True)
     keys = list(spec.sweep)
+    targets = {key: sweep_target(key, source=source) for key in keys}
     for key in keys:
         if not spec.sweep[key]:
             raise ConfigError(
@@ -264,32 +356,22 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
         data = copy.deepcopy(base)
         overrides = dict(zip(keys, values, strict=True))
         for key, value in overrides.items():
-            _set_path(data, key, value, source)
+            set_path(data, targets[key], value, field=f"sweep.{key}")
+        where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
         try:
             cell_spec = ExperimentSpec.model_validate(data)
         except ValidationError as exc:
-            err = config_error_from(exc, source=source, model=ExperimentSpec)
-            where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
+            # Fields as the file names them: a sweep key as written, then the upgrade's moves.
+            renames = {**spec._renames, **{targets[k]: k for k in keys}}
+            err = _spec_error(exc, source=source, renames=renames)
             raise ConfigError(f"in sweep cell {where}: {err}", source=None) from None
         cell_id = ",".join(f"{k}={value_label(v)}" for k, v in overrides.items()) or "main"
         cell = Cell(id=cell_id, overrides=overrides, spec=cell_spec)
         try:
-            config = cell.discussion_config(seed=spec.seed)
-        except ValidationError as exc:  # DiscussionConfig's cross-field checks
-            first = exc.errors()[0]
-            msg = first["msg"].removeprefix("Value error, ")
-            raise ConfigError(
-                f"in sweep cell {cell_id}: {msg}",
-                source=source,
-                field=_discussion_field(first["loc"], msg),
-            ) from None
-        try:
-            check_config(config, build_models=False)
+            check_config(cell_spec.discussion, build_models=False)
             for name in cell_spec.scoring or []:
                 metrics.get(name, field="scoring")
-            for role_model in (cell_spec.model, cell_spec.team.model):
-                model_id = cell_spec.model_spec(role_model).id or DEFAULT_MODEL
-                providers.get(model_id.partition("/")[0], field="model")
+            providers.get(cell_spec.model_spec().prefix, field="model")
         except ConfigError as exc:
             raise ConfigError(f"in sweep cell {cell_id}: {exc}", source=source) from None
         cells.append(cell)
@@ -303,51 +385,86 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
     return cells
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
-    parts = dotted.split(".")
-    top = parts[0]
-    if top not in ExperimentSpec.model_fields or top in _NOT_SWEEPABLE:
-        names = sorted(set(ExperimentSpec.model_fields) - _NOT_SWEEPABLE)
-        what = f"'{top}' is run-wide, not per cell" if top in _RUN_WIDE else f"unknown key '{top}'"
-        near = difflib.get_close_matches(top, names, n=1, cutoff=0.6)
-        if near and top not in _RUN_WIDE:
-            what += f" (did you mean '{near[0]}'?)"
-        raise ConfigError(
-            f"{what}; sweepable: {', '.join(names)}", source=source, field=f"sweep.{dotted}"
-        )
-    node = data
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"'{part}' is not a section", source=source, field=f"sweep.{dotted}")
-        node = child
-    node[parts[-1]] = value
-
-
 # Settings the runner reads once for the whole run (one dataset and task list, one repeat count,
 # one worker pool, one cache); sweeping them would silently change nothing.
 _RUN_WIDE = {"dataset", "task", "repeats", "concurrency", "cache", "cache_path", "deadline_s"}
 _NOT_SWEEPABLE = {"sweep", "name", "description", *_RUN_WIDE}
 
-# DiscussionConfig names that live elsewhere in an experiment file.
-_DISCUSSION_PATHS = {
-    "agents": "team.agents",
-    "personas": "team.personas",
-    "drafter": "team.drafter",
-}
+
+def _canonical(key: str) -> str:
+    """The path a sweep key names in today's layout (no checks)."""
+    head, _, rest = key.partition(".")
+    if head == "team":
+        second, _, deeper = rest.partition(".")
+        target = "model" if second == "model" else f"discussion.{second}"
+        return f"{target}.{deeper}" if deeper else target
+    if head not in ExperimentSpec.model_fields and head in DiscussionConfig.model_fields:
+        return f"discussion.{key}"
+    return key
 
 
-def _discussion_field(loc: tuple[int | str, ...], msg: str) -> str:
-    """The experiment-file path of a DiscussionConfig error; a cross-field check has no
-    location, so its message's first word ('min_turns (5) is above ...') names the field."""
-    name = str(loc[0]) if loc else re.split(r"[\s:(]", msg, maxsplit=1)[0]
-    if name in _DISCUSSION_PATHS:
-        return _DISCUSSION_PATHS[name]
-    if name in _TOP_LEVEL:
-        return name
-    return f"discussion.{name}" if name in DiscussionConfig.model_fields else "discussion"
+def sweep_target(key: str, *, source: str | None = None) -> str:
+    """The path in the spec that a sweep key sets: the key itself when it starts at a section
+    of the spec (`discussion.max_turns`, `model.id`, `seed`), `discussion.KEY` for a discussion
+    setting (`max_turns`, `generation.temperature`); `team.X`, of the old layout, still
+    names `discussion.X` (or `model`). The cell ids keep the key as written."""
+    top = key.split(".")[0]
+    if top in ExperimentSpec.model_fields and top not in _NOT_SWEEPABLE:
+        return key
+    if top == "team" or top in DiscussionConfig.model_fields:
+        return _canonical(key)
+    sections = sorted(set(ExperimentSpec.model_fields) - _NOT_SWEEPABLE)
+    settings = sorted(DiscussionConfig.model_fields)
+    if top in _RUN_WIDE:
+        what = f"'{top}' is run-wide, not per cell"
+    else:
+        what = f"unknown key '{top}'"
+        near = difflib.get_close_matches(top, [*sections, *settings], n=1, cutoff=0.6)
+        if near:
+            what += f" (did you mean '{near[0]}'?)"
+    raise ConfigError(
+        f"{what}; sweepable: {', '.join(sections)}, or a setting of discussion: "
+        f"{', '.join(settings)}",
+        source=source,
+        field=f"sweep.{key}",
+    )
+
+
+def _spec_error(
+    exc: ValidationError, *, source: str | None, renames: dict[str, str]
+) -> ConfigError:
+    """The first validation error of an experiment, naming the field as the user gave it."""
+    err = config_error_from(exc, source=source, model=ExperimentSpec)
+    where = ", ".join(p for p in (source, f"field '{err.field}'" if err.field else None) if p)
+    message = str(err).removeprefix(f"{where}: " if where else "")
+    field = err.field
+    if field == "discussion":
+        # A check across settings has no location below the model; its message starts with
+        # the setting it is about ('min_turns (5) is above ...', 'personas: 2 sources ...').
+        name = re.split(r"[\s:(]", message, maxsplit=1)[0]
+        if name in DiscussionConfig.model_fields:
+            field = f"discussion.{name}"
+    first = exc.errors()[0]
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        key = str(first["loc"][0])
+        if key not in ExperimentSpec.model_fields and key in DiscussionConfig.model_fields:
+            message = f"unknown key '{key}' here: it is a discussion setting (discussion.{key})"
+        elif not difflib.get_close_matches(key, list(ExperimentSpec.model_fields), n=1, cutoff=0.6):
+            near = difflib.get_close_matches(
+                key, list(DiscussionConfig.model_fields), n=1, cutoff=0.6
+            )
+            if near:
+                message = message.replace(
+                    f"unknown key '{key}'",
+                    f"unknown key '{key}' (did you mean 'discussion.{near[0]}'?)",
+                    1,
+                )
+    if field is not None:
+        for new, old in sorted(renames.items(), key=lambda kv: -len(kv[0])):
+            if field == new or field.startswith((f"{new}.", f"{new}[")):
+                field = old + field[len(new) :]
+                break
+    return ConfigError(message, source=source, field=field)
 
 
 def value_label(value: Any) -> str:
@@ -360,4 +477,11 @@ def value_label(value: Any) -> str:
 
 
 def experiment_schema() -> dict[str, Any]:
+    """The JSON schema of the experiment file, each field with its documentation."""
     return ExperimentSpec.model_json_schema()
+
+
+def discussion_schema() -> dict[str, Any]:
+    """The JSON schema of the discussion settings (an experiment's `discussion:` block, and a
+    `madebate discuss --config` file)."""
+    return DiscussionConfig.model_json_schema()

@@ -9,17 +9,18 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from madebate.runs._analytics import discussion_analytics
-from madebate.models._cache import CallCache
-from madebate.engine._discussion import Discussion, _Plan
-from madebate.runs._experiment import Cell, ExperimentSpec, ModelSpec
-from madebate.models._model_managed import ManagedModel
-from madebate.models._models import create_provider, shared_models
-from madebate.runs._runlog import RecordKey
-from madebate.runs._scoring import default_metrics, score
+from madebate._results import ErrorInfo
 from madebate._task import Task
+from madebate.engine._discussion import Discussion
+from madebate.engine._plan import DiscussionPlan
+from madebate.models._cache import CallCache
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import build_model, model_spec, shared_models
+from madebate.runs._analytics import discussion_analytics
+from madebate.runs._experiment import Cell, ExperimentSpec, ModelSpec
+from madebate.runs._records import RecordKey, RunRecord
+from madebate.runs._scoring import default_metrics, score
 
 
 @dataclass(frozen=True)
@@ -60,56 +61,27 @@ class ModelPool:
         key = spec.model_dump_json()
         model = self._models.get(key)
         if model is None:
-            options: dict[str, Any] = {}
-            if (spec.id or "").startswith("openai/"):
-                options = {
-                    "base_url": spec.base_url,
-                    "timeout_s": spec.timeout_s,
-                    "structured_output": spec.structured_output,
-                }
-                if spec.api_key_env:
-                    options["api_key_env"] = spec.api_key_env
-            options.update(spec.options)
-            model = ManagedModel(
-                create_provider(spec.id, **options),
-                max_concurrency=spec.max_concurrency,
-                max_attempts=spec.max_attempts,
-                retry_initial_s=spec.retry_initial_s,
-                retry_max_s=spec.retry_max_s,
-                retry_after_max_s=spec.retry_after_max_s,
-                cache=self.cache,
-                call_timeout_s=spec.timeout_s,
-                context_window=spec.context_window,
-            )
+            model = build_model(spec, cache=self.cache)
             model.shared = True
             self._models[key] = model
         return model
-
-    def by_id(self, model_id: str | None, options: dict[str, Any]) -> ManagedModel:
-        """A model named by id in a protocol's or the drift judge's options."""
-        known = set(ModelSpec.model_fields) - {"id", "options"}
-        return self.get(
-            ModelSpec(
-                id=model_id,
-                **{k: v for k, v in options.items() if k in known},
-                options={k: v for k, v in options.items() if k not in known},
-            )
-        )
 
     def prepare(self, cells: list[Cell]) -> None:
         """Builds every model a cell names (the panel's, a judge's, the drift judge's) now, so
         a bad provider setting (a missing key, an unknown option) fails the run before anything
         is written, not as an error record per example."""
         for cell in cells:
-            self.get(cell.spec.model_spec(cell.spec.team.model))
-            options = cell.spec.protocol_options
+            self.get(cell.spec.model_spec())
+            options = cell.spec.discussion.protocol_options
             if isinstance(options.get("model"), str):
                 # Built as the protocol asks for it (see _judge.py), so it is the same entry.
                 base_url = options.get("base_url")
-                self.by_id(options["model"], {"base_url": base_url} if base_url else {})
-            drift = cell.discussion_config(seed=None).drift_judge
+                self.get(
+                    model_spec(options["model"], **({"base_url": base_url} if base_url else {}))
+                )
+            drift = cell.spec.discussion.drift_judge
             if drift is not None and drift.model is not None:
-                self.by_id(drift.model, {})
+                self.get(model_spec(drift.model))
 
     async def start(self) -> None:
         """Loads every model's weights or engine (a worker does this before taking work)."""
@@ -121,9 +93,9 @@ class ModelPool:
             await model.aclose()
 
 
-async def run_job(job: Job, pool: ModelPool, plan: _Plan) -> dict[str, Any]:
+async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:
     cell_spec = job.cell.spec
-    model = pool.get(cell_spec.model_spec(cell_spec.team.model))
+    model = pool.get(cell_spec.model_spec())
     config = job.cell.discussion_config(seed=job.seed)
     started = time.perf_counter()
     discussion = Discussion(job.task, model=model, config=config, plan=plan)
@@ -131,80 +103,74 @@ async def run_job(job: Job, pool: ModelPool, plan: _Plan) -> dict[str, Any]:
     wall = time.perf_counter() - started
     kind = job.task.metadata.get("task_kind", "free_text")
     metric_names = cell_spec.scoring or default_metrics(kind)
-    scores = score(result.answer, result.solution, job.task, metric_names)
-    usage = result.usage
-    return {
-        "cell": job.cell.id,
-        "example_id": job.task.id,
-        "repeat": job.repeat,
-        "seed": job.seed,
-        "answer": result.answer,
-        "solution": result.solution,
-        "references": job.task.references,
-        "decided": result.decided,
-        "stop_reason": result.stop_reason,
-        "turns": result.turns,
-        "scores": scores,
-        "calls": usage.calls,
-        "tokens": usage.total_tokens,
-        "cache_hits": sum(c.cache_hit for c in result.calls),
-        "retries": sum(max(0, c.attempts - 1) for c in result.calls),
+    calls = result.calls
+    return RunRecord(
+        cell=job.cell.id,
+        example_id=str(job.task.id),
+        repeat=job.repeat,
+        seed=job.seed,
+        answer=result.answer,
+        solution=result.solution,
+        references=job.task.references,
+        decided=result.decided,
+        stop_reason=result.stop_reason,
+        turns=result.turns,
+        scores=score(result.answer, result.solution, job.task, metric_names),
+        calls=result.usage.calls,
+        tokens=result.usage.total_tokens,
+        cache_hits=sum(c.cache_hit for c in calls),
+        retries=sum(max(0, c.attempts - 1) for c in calls),
         # Calls that failed for good (a ballot the protocol did without, say) and replies the
         # server cut at max_tokens: the discussion went on, but the numbers say so.
-        "failed_calls": sum(c.error is not None for c in result.calls),
-        "truncated": sum(c.finish_reason == "length" for c in result.calls),
-        "looped": sum(c.looped for c in result.calls),
-        "unreadable": sum(not m.readable for m in result.messages),
-        "wall_s": round(wall, 4),
-        "error": result.error.model_dump() if result.error else None,
-        "analytics": discussion_analytics(result),
-        "result": result.model_dump(mode="json"),
-    }
+        failed_calls=sum(c.error is not None for c in calls),
+        truncated=sum(c.finish_reason == "length" for c in calls),
+        looped=sum(c.looped for c in calls),
+        unreadable=sum(not m.readable for m in result.messages),
+        wall_s=round(wall, 4),
+        error=result.error,
+        analytics=discussion_analytics(result),
+        result=result,
+    )
 
 
-def failed_record(job: Job, exc: BaseException) -> dict[str, Any]:
+def failed_record(job: Job, exc: BaseException) -> RunRecord:
+    """The record of an example whose discussion raised: no answer, every metric 0.0."""
     kind = job.task.metadata.get("task_kind", "free_text")
     names = job.cell.spec.scoring or default_metrics(kind)
-    return {
-        "cell": job.cell.id,
-        "example_id": job.task.id,
-        "repeat": job.repeat,
-        "seed": job.seed,
-        "answer": None,
-        "solution": None,
-        "references": job.task.references,
-        "decided": False,
-        "stop_reason": "error",
-        "turns": 0,
-        "scores": dict.fromkeys(names, 0.0),
-        "calls": 0,
-        "tokens": 0,
-        "cache_hits": 0,
-        "retries": 0,
-        "failed_calls": 0,
-        "truncated": 0,
-        "looped": 0,
-        "unreadable": 0,
-        "wall_s": 0.0,
-        "error": {
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "turn": 0,
-            "step": 0,
-            "calls_made": 0,
-        },
-        "analytics": None,
-        "result": None,
-    }
+    return RunRecord(
+        cell=job.cell.id,
+        example_id=str(job.task.id),
+        repeat=job.repeat,
+        seed=job.seed,
+        answer=None,
+        solution=None,
+        references=job.task.references,
+        decided=False,
+        stop_reason="error",
+        turns=0,
+        scores=dict.fromkeys(names, 0.0),
+        calls=0,
+        tokens=0,
+        cache_hits=0,
+        retries=0,
+        failed_calls=0,
+        truncated=0,
+        looped=0,
+        unreadable=0,
+        wall_s=0.0,
+        error=ErrorInfo(type=type(exc).__name__, message=str(exc), turn=0, step=0, calls_made=0),
+        analytics=None,
+        result=None,
+    )
 
 
 async def run_jobs(
     jobs: list[Job],
     *,
     pool: ModelPool,
-    plans: dict[str, _Plan],
+    plans: dict[str, DiscussionPlan],
     concurrency: int,
-    emit: Callable[[dict[str, Any]], None],
+    emit: Callable[[RunRecord], None],
 ) -> None:
     """Runs the jobs with at most `concurrency` discussions in flight and hands each record to
     `emit` the moment it is complete. A failing example becomes an error record, never a lost
@@ -225,7 +191,7 @@ async def run_jobs(
                 record = failed_record(job, exc)
             emit(record)
 
-    token = shared_models.set(pool.by_id)  # inherited by the worker tasks made below
+    token = shared_models.set(pool.get)  # inherited by the worker tasks made below
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(min(concurrency, max(1, len(jobs)))):

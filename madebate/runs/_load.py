@@ -1,50 +1,81 @@
-"""Reading a finished (or interrupted) run back: records as plain dicts, the spec, the summary."""
+"""Reading a finished (or interrupted) run back: its spec, cells, records and summary, each
+validated (files from older versions upgraded, see `madebate.runs._records.upgrade`)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from madebate._errors import ConfigError
-from madebate.runs._runlog import CELLS_FILE, RECORDS_FILE, SPEC_FILE, SUMMARY_FILE, latest_records
+from madebate._yaml import config_error_from
+from madebate.runs._experiment import ExperimentSpec
+from madebate.runs._records import RunRecord, RunSummary, parse_summary
+from madebate.runs._runlog import CELLS_FILE, SPEC_FILE, SUMMARY_FILE, latest_records
 from madebate.runs._scoring import score
 from madebate.runs._summary import summarize_records
-from madebate._task import Task
+
+
+class RunCell(BaseModel):
+    """One sweep cell as cells.json lists it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    overrides: dict[str, Any] = {}
+
+
+_CELLS = TypeAdapter(list[RunCell])
 
 
 @dataclass
 class Run:
+    """A run directory read back."""
+
     run_dir: Path
-    spec: dict[str, Any]
+    spec: ExperimentSpec
+    """The experiment as the run resolved it (spec.yaml), validated."""
+    spec_data: dict[str, Any]
+    """spec.yaml as it is on disk (a plain mapping)."""
     cells: list[str]
-    records: list[dict[str, Any]]
+    """The sweep cells' ids, in the sweep's order."""
+    records: list[RunRecord]
+    """One record per (cell, example, repeat): the latest written."""
+    cell_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per cell id, the sweep values that made the cell ({"paradigm": "debate", ...})."""
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """Recomputed from the records, so it is right for an interrupted run too."""
+    def summary(self) -> RunSummary:
+        """The cells' summaries, recomputed from the records, so it is right for an interrupted
+        run too (its session fields are None: `stored_summary` has those)."""
         return summarize_records(self.records, self.cells)
+
+    @property
+    def stored_summary(self) -> RunSummary | None:
+        """summary.json as the last session wrote it (None if none did)."""
+        return read_summary_file(self.run_dir)
 
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per record (no transcript): easy to tabulate without pandas."""
         flat = []
         for r in self.records:
-            row = {
-                k: v for k, v in r.items() if k not in ("result", "scores", "error", "analytics")
-            }
-            analytics = r.get("analytics") or {}
+            row = r.model_dump(
+                mode="json", exclude={"schema_version", "result", "scores", "error", "analytics"}
+            )
             row.update(
                 {
                     f"analytics.{k}": v
-                    for k, v in analytics.items()
+                    for k, v in (r.analytics or {}).items()
                     if not isinstance(v, list | dict)
                 }
             )
-            row.update({f"score.{k}": v for k, v in (r.get("scores") or {}).items()})
-            row["error"] = (r.get("error") or {}).get("message")
+            row.update({f"score.{k}": v for k, v in r.scores.items()})
+            row["error"] = r.error.message if r.error else None
             flat.append(row)
         return flat
 
@@ -57,33 +88,59 @@ class Run:
             ) from None
         return pd.DataFrame(self.rows())
 
-    def rescore(self, metrics: list[str]) -> list[dict[str, Any]]:
-        """Scores of every record under other metrics, from the stored answer and task."""
+    def rescore(self, metrics: list[str]) -> list[RunRecord]:
+        """The records scored under other metrics, from the stored answer and task."""
         out = []
         for r in self.records:
-            if r.get("result") is None:  # failed before a discussion existed: stays wrong
-                out.append({**r, "scores": dict.fromkeys(metrics, 0.0)})
-                continue
-            task = Task.model_validate(r["result"]["task"])
-            out.append({**r, "scores": score(r.get("answer"), r.get("solution"), task, metrics)})
+            if r.result is None:  # failed before a discussion existed: stays wrong
+                scores = dict.fromkeys(metrics, 0.0)
+            else:
+                scores = score(r.answer, r.solution, r.result.task, metrics)
+            out.append(r.model_copy(update={"scores": scores}))
         return out
 
 
 def load_run(run_dir: str | Path) -> Run:
+    """Read a run directory: spec.yaml, cells.json and records.jsonl, validated."""
     path = Path(run_dir)
-    if not (path / RECORDS_FILE).exists() and not (path / SPEC_FILE).exists():
-        raise ConfigError("not a run directory (no records.jsonl or spec.yaml)", source=str(path))
-    spec = (
-        yaml.safe_load((path / SPEC_FILE).read_text(encoding="utf-8"))
-        if (path / SPEC_FILE).exists()
-        else {}
+    spec_file = path / SPEC_FILE
+    if not spec_file.exists():
+        raise ConfigError("not a run directory (no spec.yaml)", source=str(path))
+    spec_data = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+    if not isinstance(spec_data, dict):
+        raise ConfigError("expected the experiment's settings", source=str(spec_file))
+    try:
+        with warnings.catch_warnings():
+            # A run directory's spec is as its run wrote it: an earlier layout is read through
+            # the spec's own upgrade, without asking anyone to rewrite it.
+            warnings.simplefilter("ignore", FutureWarning)
+            spec = ExperimentSpec.model_validate(spec_data)
+    except ValidationError as exc:
+        raise config_error_from(exc, source=str(spec_file), model=ExperimentSpec) from None
+    cells: list[RunCell] = []
+    cells_file = path / CELLS_FILE
+    if cells_file.exists():
+        try:
+            cells = _CELLS.validate_json(cells_file.read_bytes())
+        except ValidationError as exc:
+            raise config_error_from(exc, source=str(cells_file)) from None
+    return Run(
+        run_dir=path,
+        spec=spec,
+        spec_data=spec_data,
+        cells=[c.id for c in cells],
+        records=latest_records(path),
+        cell_overrides={c.id: c.overrides for c in cells},
     )
-    cells: list[str] = []
-    if (path / CELLS_FILE).exists():
-        cells = [c["id"] for c in json.loads((path / CELLS_FILE).read_text(encoding="utf-8"))]
-    return Run(run_dir=path, spec=spec or {}, cells=cells, records=latest_records(path))
 
 
-def read_summary_file(run_dir: Path) -> dict[str, Any] | None:
+def read_summary_file(run_dir: Path) -> RunSummary | None:
+    """summary.json of a run directory, upgraded and validated; None when there is none."""
     path = run_dir / SUMMARY_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not JSON: {exc}", source=str(path)) from None
+    return parse_summary(data, source=str(path))

@@ -4,7 +4,6 @@ accuracy and ETA. Updated once per finished example, never per call."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -15,6 +14,8 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+
+from madebate.runs._records import RunRecord
 
 
 class RunProgress:
@@ -38,15 +39,15 @@ class RunProgress:
             for cell, total in totals.items():
                 self._ids[cell] = self._progress.add_task("", total=total, cell=cell, stats="")
 
-    def add(self, record: dict[str, Any]) -> None:
-        s = self._stats.get(record["cell"])
+    def add(self, record: RunRecord) -> None:
+        s = self._stats.get(record.cell)
         if s is None:
             return
         s["done"] += 1
-        s["calls"] += record.get("calls", 0)
-        s["tokens"] += record.get("tokens", 0)
-        s["hits"] += record.get("cache_hits", 0)
-        scores = record.get("scores") or {}
+        s["calls"] += record.calls
+        s["tokens"] += record.tokens
+        s["hits"] += record.cache_hits
+        scores = record.scores
         if scores:
             s["score"] += float(next(iter(scores.values())))
         if self._progress is not None:
@@ -55,7 +56,7 @@ class RunProgress:
                 f"calls {int(s['calls'])} · tokens {int(s['tokens'])} · cache hits {int(s['hits'])}"
                 f" · {metric} {s['score'] / s['done']:.3f}"
             )
-            self._progress.update(self._ids[record["cell"]], advance=1, stats=text)
+            self._progress.update(self._ids[record.cell], advance=1, stats=text)
 
     def __enter__(self) -> RunProgress:
         if self._progress is not None:

@@ -1,5 +1,5 @@
 """The run directory: the resolved spec, package versions, one JSON line per finished example
-per cell (appended and flushed as each finishes), and a summary.
+per cell (a `RunRecord`, appended and flushed as each finishes), and a summary (`RunSummary`).
 
 A run killed at any moment leaves at most a torn last line; reading skips it and resuming cuts
 it off before appending, so no line is ever duplicated or broken for readers."""
@@ -19,6 +19,7 @@ from typing import IO, Any
 import yaml
 
 from madebate._errors import MadebateError
+from madebate.runs._records import RecordKey, RunRecord, RunSummary, parse_record
 
 SPEC_FILE = "spec.yaml"
 VERSIONS_FILE = "versions.json"
@@ -48,44 +49,32 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-RecordKey = tuple[str, str, int]  # (cell id, example id, repeat)
-
-
-def record_key(record: dict[str, Any]) -> RecordKey:
-    return (str(record["cell"]), str(record["example_id"]), int(record["repeat"]))
-
-
-def is_failed(record: dict[str, Any]) -> bool:
-    """An example that ended in an error (after the model layer's retries): resume runs it
-    again, and the new record supersedes this one."""
-    return record.get("stop_reason") == "error"
-
-
-def latest_records(run_dir: Path) -> list[dict[str, Any]]:
+def latest_records(run_dir: Path) -> list[RunRecord]:
     """One record per (cell, example, repeat): the last one written. A resumed run re-runs
     failed examples and appends their new record; the old line stays in the file as history."""
-    latest: dict[RecordKey, dict[str, Any]] = {}
+    latest: dict[RecordKey, RunRecord] = {}
     for record in iter_records(run_dir):
-        key = record_key(record)
-        latest.pop(key, None)
-        latest[key] = record
+        latest.pop(record.key, None)
+        latest[record.key] = record
     return list(latest.values())
 
 
-def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every complete line, superseded ones included (`latest_records` gives one per example);
-    a torn or unreadable last line (a killed run) is skipped."""
+def iter_records(run_dir: Path) -> Iterator[RunRecord]:
+    """Every complete line, superseded ones included (`latest_records` gives one per example),
+    validated (a line from an older version upgraded); a torn last line (a killed run) or a
+    line that is not JSON is skipped. A JSON line that is not a record fails, naming the line."""
     path = run_dir / RECORDS_FILE
     if not path.exists():
         return
     with path.open("rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 return  # torn tail of a killed run
             try:
-                yield json.loads(raw)
+                data = json.loads(raw)
             except json.JSONDecodeError:
                 continue
+            yield parse_record(data, source=f"{path}, line {number}")
 
 
 class RunWriter:
@@ -117,9 +106,7 @@ class RunWriter:
                 f"{run_dir} already holds records; resume it with --resume {run_dir}"
             )
         # Failed examples are not done: resuming runs them again.
-        self.done: set[RecordKey] = {
-            record_key(r) for r in latest_records(run_dir) if not is_failed(r)
-        }
+        self.done: set[RecordKey] = {r.key for r in latest_records(run_dir) if not r.failed}
         _write_atomic(
             run_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
         )
@@ -128,19 +115,18 @@ class RunWriter:
         self._written: set[RecordKey] = set()  # by this session: never twice, failed or not
         self._fh = path.open("a", encoding="utf-8")
 
-    def append(self, record: dict[str, Any]) -> None:
-        key = record_key(record)
+    def append(self, record: RunRecord) -> None:
+        key = record.key
         if key in self.done or key in self._written:
             raise RuntimeError(f"record {key} was already written")
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._fh.write(line)
+        self._fh.write(record.model_dump_json() + "\n")  # one line: JSON escapes newlines
         self._fh.flush()  # in the kernel now: survives a killed process
         self._written.add(key)
-        if not is_failed(record):
+        if not record.failed:
             self.done.add(key)
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        _write_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+    def write_summary(self, summary: RunSummary) -> None:
+        _write_atomic(self.run_dir / SUMMARY_FILE, summary.model_dump_json(indent=2))
 
     def close(self) -> None:
         self._fh.close()

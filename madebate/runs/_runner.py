@@ -13,10 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from madebate.models._cache import CallCache, default_cache_path
-from madebate.runs._datasets import load_dataset
-from madebate.engine._discussion import _Plan, check_config, first_prompt
 from madebate._errors import ConfigError
+from madebate._sync import run_sync
+from madebate._task import Task
+from madebate.engine._plan import DiscussionPlan, check_config
+from madebate.engine._prompting import first_prompt
+from madebate.models._cache import CallCache, default_cache_path
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import named_only
+from madebate.runs._datasets import load_dataset
 from madebate.runs._experiment import (
     TASK_INSTRUCTIONS,
     Cell,
@@ -27,19 +32,16 @@ from madebate.runs._experiment import (
     parse_experiment,
 )
 from madebate.runs._jobs import Job, ModelPool, jobs_for, run_jobs
-from madebate.models._model_managed import ManagedModel
-from madebate.models._models import named_only
 from madebate.runs._progress import RunProgress
-from madebate.runs._runlog import RunWriter, is_failed, latest_records
+from madebate.runs._records import CacheCounts, RunRecord, RunSummary, StopKind
+from madebate.runs._runlog import RunWriter, latest_records
 from madebate.runs._summary import summarize_records
-from madebate._sync import run_sync
-from madebate._task import Task
 
 
 @dataclass
 class RunResult:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary  # as written to summary.json
     new_records: int
     cache_hits: int = 0
     cache_misses: int = 0
@@ -74,14 +76,15 @@ class Executor(Protocol):
     as it completes, in this process, so the run directory is written in one place.
 
     Optional: `cache_counts() -> (enabled, hits, misses)` for the summary's cache line, and
-    `summary_extra() -> dict` for fields of its own (the Ray executor's per-worker throughput)."""
+    `summary_extra() -> dict` for `RunSummary` fields of its own (the Ray executor's
+    `executor` and per-worker `workers`)."""
 
     async def execute(
         self,
         spec: ExperimentSpec,
         jobs: list[Job],
-        plans: dict[str, _Plan],
-        emit: Callable[[dict[str, Any]], None],
+        plans: dict[str, DiscussionPlan],
+        emit: Callable[[RunRecord], None],
     ) -> None: ...
 
     def prepare(self, spec: ExperimentSpec, cells: list[Cell]) -> None:
@@ -111,8 +114,8 @@ class LocalExecutor:
         self,
         spec: ExperimentSpec,
         jobs: list[Job],
-        plans: dict[str, _Plan],
-        emit: Callable[[dict[str, Any]], None],
+        plans: dict[str, DiscussionPlan],
+        emit: Callable[[RunRecord], None],
     ) -> None:
         await run_jobs(jobs, pool=self.pool, plans=plans, concurrency=spec.concurrency, emit=emit)
 
@@ -186,7 +189,7 @@ async def run_experiment_async(
         await executor.aclose()
         raise
     new = 0
-    stopped: str | None = None
+    stopped: StopKind | None = None
     start = time.perf_counter()
     jobs: list[Job] = []
     try:
@@ -194,10 +197,10 @@ async def run_experiment_async(
         totals = {c.id: len(tasks) * spec.repeats for c in cells}
         display = RunProgress(totals, enabled=progress)
         for r in latest_records(run_dir):
-            if not is_failed(r):
+            if not r.failed:
                 display.add(r)
 
-        def emit(record: dict[str, Any]) -> None:
+        def emit(record: RunRecord) -> None:
             nonlocal new
             writer.append(record)
             display.add(record)
@@ -220,25 +223,23 @@ async def run_experiment_async(
         # summary is written first, while the directory is still locked (a resume waiting for
         # it cannot start early and be overwritten), and before a slow executor shutdown.
         wall = time.perf_counter() - start
-        summary = summarize_records(latest_records(run_dir), [c.id for c in cells])
+        cell_summaries = summarize_records(latest_records(run_dir), [c.id for c in cells]).cells
         # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
         # per-worker throughput).
         counts = getattr(executor, "cache_counts", None)
         enabled, hits, misses = counts() if counts is not None else (False, 0, 0)
-        summary.update(
-            {
-                "experiment": spec.name,
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "wall_s": round(wall, 3),
-                "new_records": new,
-                "complete": len(writer.done) == len(cells) * len(tasks) * spec.repeats,
-                "stopped": stopped,
-                "cache": {"enabled": enabled, "hits": hits, "misses": misses},
-            }
-        )
         extra = getattr(executor, "summary_extra", None)
-        if extra is not None:
-            summary.update(extra())
+        summary = RunSummary(
+            cells=cell_summaries,
+            experiment=spec.name,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            wall_s=round(wall, 3),
+            new_records=new,
+            complete=len(writer.done) == len(cells) * len(tasks) * spec.repeats,
+            stopped=stopped,
+            cache=CacheCounts(enabled=enabled, hits=hits, misses=misses),
+            **(extra() if extra is not None else {}),
+        )
         writer.write_summary(summary)
         try:
             await executor.aclose()
@@ -293,7 +294,7 @@ async def check_context(
     """An example whose first prompt cannot fit the model's context, even with no transcript,
     fails the run before any model call (not as a budget stop per example, hours later)."""
     for cell in cells:
-        model = model_for(cell.spec.model_spec(cell.spec.team.model))
+        model = model_for(cell.spec.model_spec())
         window = await model.context_window()
         if window is None:
             continue
@@ -319,7 +320,7 @@ async def check_context(
 
 def configured_window(spec: ModelSpec) -> ManagedModel:
     """A stand-in for a model that is not built here, with the spec's `context_window`."""
-    return named_only(spec.id, {}, context_window=spec.context_window)
+    return named_only(spec)
 
 
 def default_run_dir(name: str) -> Path:

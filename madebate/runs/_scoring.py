@@ -42,14 +42,22 @@ def _scored_text(answer: str | None, solution: str | None, task: Task) -> str | 
     return solution or answer
 
 
+def is_correct(answer: str | None, solution: str | None, task: Task) -> bool:
+    """The one rule for "is this answer correct", used by the `accuracy` metric and by the
+    analytics (a correct answer proposed, then lost). Multiple choice: the option letter is a
+    reference letter. Otherwise: `exact_match` (the stated solution equals a reference after
+    SQuAD normalisation, so "The Eiffel Tower" matches "Eiffel Tower"). No answer is wrong."""
+    if answer is None:
+        return False
+    if task.is_multiple_choice:
+        return answer in task.references
+    return exact_match(answer, solution, task) == 1.0
+
+
 @metrics.register("accuracy")
 def accuracy(answer: str | None, solution: str | None, task: Task) -> float:
-    """Multiple choice: the option letter matches a reference letter."""
-    if answer is None:
-        return 0.0
-    if task.is_multiple_choice:
-        return float(answer in task.references)
-    return exact_match(answer, solution, task)
+    """1.0 when `is_correct`, else 0.0."""
+    return float(is_correct(answer, solution, task))
 
 
 @metrics.register("exact_match")

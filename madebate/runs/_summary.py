@@ -4,95 +4,66 @@ decision rate, unreadable and failed counts, turns, calls, tokens, cache hits an
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from madebate.runs._analytics import aggregate_analytics
+from madebate.runs._records import CellSummary, FailedExample, RunRecord, RunSummary
 from madebate.runs._scoring import summarize
+
+_MAX_FAILED = 50  # failed examples listed per cell, with their cause
 
 
 def summarize_records(
-    records: Iterable[dict[str, Any]], cell_order: list[str] | None = None
-) -> dict[str, Any]:
-    cells: dict[str, dict[str, Any]] = {}
+    records: Iterable[RunRecord], cell_order: list[str] | None = None
+) -> RunSummary:
+    """The cells' summaries (in `cell_order`, then any other cell by id); no session fields."""
+    by_cell: dict[str, list[RunRecord]] = {}
     for r in records:
-        c = cells.setdefault(
-            r["cell"],
-            {
-                "n": 0,
-                "scores": {},
-                "decided": 0,
-                "no_answer": 0,
-                "errors": 0,
-                "turns": 0,
-                "calls": 0,
-                "tokens": 0,
-                "cache_hits": 0,
-                "retries": 0,
-                "failed_calls": 0,
-                "truncated": 0,
-                "looped": 0,
-                "unreadable": 0,
-                "replies": 0,
-                "failed": [],
-                "wall_s": 0.0,
-                "stop_reasons": {},
-                "analytics": [],
-            },
-        )
-        c["n"] += 1
-        c["decided"] += bool(r.get("decided"))
-        c["no_answer"] += r.get("answer") is None
-        c["errors"] += r.get("stop_reason") == "error"
-        c["turns"] += r.get("turns", 0)
-        c["calls"] += r.get("calls", 0)
-        c["tokens"] += r.get("tokens", 0)
-        c["cache_hits"] += r.get("cache_hits", 0)
-        c["retries"] += r.get("retries", 0)
-        c["failed_calls"] += r.get("failed_calls", 0)
-        c["truncated"] += r.get("truncated", 0)
-        c["looped"] += r.get("looped", 0)
-        c["unreadable"] += r.get("unreadable", 0)
-        if r.get("stop_reason") == "error" and len(c["failed"]) < 50:
-            c["failed"].append(
-                {
-                    "example_id": r.get("example_id"),
-                    "repeat": r.get("repeat"),
-                    "cause": (r.get("error") or {}).get("message", "")[:300],
-                }
-            )
-        c["wall_s"] += r.get("wall_s", 0.0)
-        stop = r.get("stop_reason", "?")
-        c["stop_reasons"][stop] = c["stop_reasons"].get(stop, 0) + 1
-        if isinstance(r.get("analytics"), dict):
-            c["analytics"].append({"analytics": r["analytics"]})  # not the whole record
-        for name, value in (r.get("scores") or {}).items():
-            c["scores"].setdefault(name, []).append(float(value))
-    order = [k for k in (cell_order or []) if k in cells] + sorted(
-        k for k in cells if k not in (cell_order or [])
+        by_cell.setdefault(r.cell, []).append(r)
+    order = [k for k in (cell_order or []) if k in by_cell] + sorted(
+        k for k in by_cell if k not in (cell_order or [])
     )
-    out = {}
-    for key in order:
-        c = cells[key]
-        n = c["n"]
-        out[key] = {
-            "n": n,
-            "metrics": {m: summarize(v).model_dump() for m, v in c["scores"].items()},
-            "decision_rate": c["decided"] / n,
-            "undecided": n - c["decided"],
-            "no_answer": c["no_answer"],
-            "errors": c["errors"],
-            "mean_turns": c["turns"] / n,
-            "calls_per_example": c["calls"] / n,
-            "tokens_per_example": c["tokens"] / n,
-            "cache_hits": c["cache_hits"],
-            "retries": c["retries"],
-            "failed_calls": c["failed_calls"],
-            "truncated_replies": c["truncated"],  # calls cut at max_tokens
-            "looped_replies": c["looped"],  # calls stopped repeating themselves
-            "unreadable_replies": c["unreadable"],  # discussion messages with no reading
-            "failed_examples": c["failed"],  # up to 50, with their cause
-            "discussion_wall_s": c["wall_s"],
-            "stop_reasons": c["stop_reasons"],
-            "analytics": aggregate_analytics(c["analytics"]),
-        }
-    return {"cells": out}
+    return RunSummary(cells={key: summarize_cell(by_cell[key]) for key in order})
+
+
+def summarize_cell(records: list[RunRecord]) -> CellSummary:
+    """One cell's numbers over its records (at least one)."""
+    n = len(records)
+    decided = sum(r.decided for r in records)
+    scores: dict[str, list[float]] = {}
+    stop_reasons: dict[str, int] = {}
+    for r in records:
+        for name, value in r.scores.items():
+            scores.setdefault(name, []).append(float(value))
+        stop_reasons[r.stop_reason] = stop_reasons.get(r.stop_reason, 0) + 1
+    failed = [r for r in records if r.failed]
+    return CellSummary(
+        n=n,
+        metrics={m: summarize(v) for m, v in scores.items()},
+        decision_rate=decided / n,
+        undecided=n - decided,
+        no_answer=sum(r.answer is None for r in records),
+        errors=len(failed),
+        mean_turns=sum(r.turns for r in records) / n,
+        calls_per_example=sum(r.calls for r in records) / n,
+        tokens_per_example=sum(r.tokens for r in records) / n,
+        cache_hits=sum(r.cache_hits for r in records),
+        retries=sum(r.retries for r in records),
+        failed_calls=sum(r.failed_calls for r in records),
+        truncated_replies=sum(r.truncated for r in records),
+        looped_replies=sum(r.looped for r in records),
+        unreadable_replies=sum(r.unreadable for r in records),
+        failed_examples=[
+            FailedExample(
+                example_id=r.example_id,
+                repeat=r.repeat,
+                cause=(r.error.message if r.error else "")[:300],
+            )
+            for r in failed[:_MAX_FAILED]
+        ],
+        discussion_wall_s=sum(r.wall_s for r in records),
+        stop_reasons=stop_reasons,
+        # aggregate_analytics reads {"analytics": ...} items: only that, not the whole record.
+        analytics=aggregate_analytics(
+            {"analytics": r.analytics} for r in records if r.analytics is not None
+        ),
+    )

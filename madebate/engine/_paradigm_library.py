@@ -1,0 +1,47 @@
+"""The paradigm library: built-in paradigms by name (`paradigms/*.yaml`) and paradigm files by
+path, read and checked by compiling them for a nominal team."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from madebate._data import library_dir, library_names
+from madebate._errors import ConfigError
+from madebate._yaml import read_yaml, validate_model
+from madebate.engine._paradigm import ParadigmSpec
+from madebate.engine._paradigm_compile import check_paradigm
+
+
+def builtin_paradigms() -> list[str]:
+    return library_names("paradigms")
+
+
+def load_paradigm(name_or_path: str | Path | ParadigmSpec) -> ParadigmSpec:
+    """A built-in paradigm by name, or a paradigm YAML file by path. Checked before returning."""
+    if isinstance(name_or_path, ParadigmSpec):
+        spec = name_or_path
+    else:
+        text = str(name_or_path)
+        path = Path(text)
+        if text.endswith((".yaml", ".yml")) or path.is_file():
+            spec = _read(path)
+        else:
+            builtin = library_dir("paradigms") / f"{text}.yaml"
+            if not builtin.is_file():
+                names = builtin_paradigms()
+                near = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                raise ConfigError(
+                    f"unknown paradigm '{text}'{hint}; built-ins: {', '.join(names)}; "
+                    "or give a path to a YAML file",
+                    field="paradigm",
+                )
+            spec = _read(builtin)
+    check_paradigm(spec)
+    return spec
+
+
+def _read(path: Path) -> ParadigmSpec:
+    data = read_yaml(path)
+    return validate_model(ParadigmSpec, data, source=str(path)).with_source(str(path))
