@@ -68,7 +68,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    model = mb.ManagedModel(LlamaCppModel())
+    model = mb.models.ManagedModel(LlamaCppModel())
     counts: Counter[str] = Counter()
     by_budget: dict[int, Counter[str]] = {b: Counter() for b in args.max_tokens}
     by_kind: dict[str, Counter[str]] = {q["kind"]: Counter() for q in QUESTIONS}

@@ -209,7 +209,9 @@ def main() -> None:
             print(json.dumps(asyncio.run(run)))
         else:
             print(
-                json.dumps(madebate_phase(args.base_url, args.n, args.in_flight, args.turns, agents))
+                json.dumps(
+                    madebate_phase(args.base_url, args.n, args.in_flight, args.turns, agents)
+                )
             )
         return
 

@@ -12,6 +12,9 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
+    """A typed registry of named things (protocols, providers, persona sources, metrics) with
+    decorator registration; an unknown name fails with the valid names."""
+
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}

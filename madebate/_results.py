@@ -11,6 +11,9 @@ from madebate._task import Task
 
 
 class Stance(StrEnum):
+    """A message's stance on the current solution: agree, disagree, none (a first proposal) or
+    unreadable."""
+
     AGREE = "agree"
     DISAGREE = "disagree"
     NONE = "none"  # a first proposal, or a reply that took no stance
@@ -81,6 +84,8 @@ class CallRecord(_Record):
 
 
 class Usage(_Record):
+    """Calls and tokens, in total or for one agent."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -121,6 +126,8 @@ class Decision(_Record):
 
 
 class AgentInfo(_Record):
+    """One seated agent: its slot, persona and where the persona came from, and whether it votes."""
+
     slot: str
     persona_name: str
     persona_description: str
@@ -160,6 +167,8 @@ class Intervention(_Record):
 
 
 class ErrorInfo(_Record):
+    """The exception that stopped a discussion and how far it got (turn, step, calls made)."""
+
     type: str
     message: str
     turn: int

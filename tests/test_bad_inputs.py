@@ -263,16 +263,17 @@ def flat(result: Result) -> str:
 
 
 @pytest.fixture
-def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every call any scripted model makes, in this test."""
+def model_calls(model_seam: Any) -> list[Any]:
+    """Every call a `scripted` model makes in this test (every case names that model): the
+    test suite's model seam stands in for the scripted provider with one that records."""
     calls: list[Any] = []
-    original = ScriptedModel.generate
 
-    async def recording(self: ScriptedModel, *args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return await original(self, *args, **kwargs)
+    class Recording(ScriptedModel):
+        async def generate(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return await super().generate(*args, **kwargs)
 
-    monkeypatch.setattr(ScriptedModel, "generate", recording)
+    model_seam.use(lambda model_id, options: Recording(**options), prefix="scripted")
     return calls
 
 

@@ -19,7 +19,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from madebate import (
-    DecisionContext,
     Discussion,
     Message,
     ScriptedModel,
@@ -27,13 +26,12 @@ from madebate import (
     Stance,
     Task,
     consensus_tally,
-    create_protocol,
     hybrid,
     majority,
     supermajority,
-    track_support,
     unanimity,
 )
+from madebate.protocols import DecisionContext, create_protocol, track_support
 from madebate.protocols._consensus import ConsensusRule
 
 TASK = Task(question="Capital of Italy?", options=["Paris", "Rome", "Berlin", "Madrid"])

@@ -70,8 +70,8 @@ async def _slow(request):
     return default_script(request)
 
 
-mb.providers.unregister("scripted")
-mb.providers.register("scripted")(lambda name, options: mb.ScriptedModel(_slow, **options))
+mb.models.providers.unregister("scripted")
+mb.models.providers.register("scripted")(lambda name, options: mb.ScriptedModel(_slow, **options))
 cli.main()
 '''
 
@@ -519,9 +519,9 @@ def test_resume_runs_the_failed_examples_again_and_only_those(
         return default_script(request)
 
     healthy = mb.ScriptedModel()
-    model: list[mb.ModelAPI] = [mb.ScriptedModel(flaky)]
+    model: list[mb.models.ModelAPI] = [mb.ScriptedModel(flaky)]
 
-    def create(model_id: str, options: dict[str, Any]) -> mb.ModelAPI:
+    def create(model_id: str, options: dict[str, Any]) -> mb.models.ModelAPI:
         assert model_id == "test"
         return model[0]
 

@@ -204,14 +204,16 @@ def test_loop_watch_lets_ordinary_text_run() -> None:
 
 
 @pytest.fixture(scope="module")
-def embedded() -> mb.ManagedModel:
+def embedded() -> mb.models.ManagedModel:
     from madebate.models.providers.llamacpp import LlamaCppModel
 
-    return mb.ManagedModel(LlamaCppModel())
+    return mb.models.ManagedModel(LlamaCppModel())
 
 
 @pytest.mark.slow
-def test_llama_cpp_rejects_a_bad_grammar_as_a_python_error(embedded: mb.ManagedModel) -> None:
+def test_llama_cpp_rejects_a_bad_grammar_as_a_python_error(
+    embedded: mb.models.ManagedModel,
+) -> None:
     from madebate.models.providers.llamacpp import _check_native
 
     provider = embedded.provider
@@ -224,7 +226,7 @@ def test_llama_cpp_rejects_a_bad_grammar_as_a_python_error(embedded: mb.ManagedM
 @pytest.mark.parametrize("reply_format", ["auto", "json", "text"])
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_every_budget_format_and_task_kind_runs_on_the_embedded_model(
-    embedded: mb.ManagedModel, budget: int, reply_format: str
+    embedded: mb.models.ManagedModel, budget: int, reply_format: str
 ) -> None:
     for kind, task in KINDS.items():
         result = mb.discuss(

@@ -48,7 +48,7 @@ async def test_embedded_model_is_driven_off_the_event_loop():
 
 
 def test_llamacpp_logprobs_become_message_confidence():
-    model = mb.ManagedModel(LlamaCppModel(logprobs=True))
+    model = mb.models.ManagedModel(LlamaCppModel(logprobs=True))
     result = mb.discuss(
         "Which planet is the largest?",
         options=["Mars", "Jupiter", "Venus", "Earth"],

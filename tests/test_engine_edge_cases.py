@@ -17,17 +17,16 @@ import pytest
 
 import madebate as mb
 from madebate import (
-    CallContext,
     ChatMessage,
     DiscussionResult,
     GenerateConfig,
     ModelCallError,
-    ModelOutput,
     ScriptedModel,
     ScriptedRequest,
     Stance,
-    track_support,
 )
+from madebate.models import CallContext, ModelOutput
+from madebate.protocols import track_support
 
 OPTIONS = ["Rome", "Paris", "Berlin", "Madrid"]
 LETTERS = "ABCD"

@@ -139,7 +139,7 @@ def test_sweep_2x2_writes_every_cell_with_counts_and_a_summary(tmp_path: Path):
         scores = [r["scores"]["accuracy"] for r in mine]
         assert cell["n"] == n
         acc = cell["metrics"]["accuracy"]
-        assert acc == mb.summarize(scores).model_dump()
+        assert acc == mb.runs.summarize(scores).model_dump()
         assert acc["mean"] == pytest.approx(sum(scores) / n)
         assert 0.0 <= acc["ci_low"] <= acc["mean"] <= acc["ci_high"] <= 1.0
         assert acc["ci_high"] - acc["ci_low"] > 0.1  # a real interval for n = 12
@@ -792,7 +792,7 @@ def test_load_run_rows_and_rescore(finished_run: Path):
         assert record.result is not None
         task = record.result.task
         assert task.references == record.references and task.options
-        expected = mb.score(record.answer, record.solution, task, ["exact_match", "contains"])
+        expected = mb.runs.score(record.answer, record.solution, task, ["exact_match", "contains"])
         assert r.scores == expected
     # the stored task round-trips: rescoring with the run's own metric gives the stored scores
     assert [r.scores for r in run.rescore(["accuracy"])] == [r.scores for r in run.records]

@@ -20,7 +20,8 @@ from fault_proxy import KIND_NONE, KINDS, FaultProxy
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
 
 import madebate as mb
-from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
+from madebate import ChatMessage, GenerateConfig, ModelCallError
+from madebate.models import ManagedModel
 from madebate.models.providers.openai_http import OpenAICompatibleModel
 from madebate.runs._experiment import ModelSpec
 from madebate.runs._jobs import ModelPool

@@ -24,8 +24,9 @@ from openai_test_server import (
 from typer.testing import CliRunner
 
 import madebate
-from madebate import ChatMessage, GenerateConfig, ManagedModel, ModelCallError
+from madebate import ChatMessage, GenerateConfig, ModelCallError
 from madebate.cli import app as cli_app
+from madebate.models import ManagedModel
 from madebate.models._model import DEFAULT_MAX_TOKENS
 from madebate.models.providers.openai_http import OpenAICompatibleModel
 

@@ -22,7 +22,8 @@ import jsonschema
 import pytest
 
 import madebate
-from madebate import ChatMessage, GenerateConfig, ManagedModel
+from madebate import ChatMessage, GenerateConfig
+from madebate.models import ManagedModel
 from madebate.models.providers.openai_http import OpenAICompatibleModel
 from madebate.serve_llamacpp import openai_response_format, server_argv
 

@@ -15,15 +15,8 @@ from typing import Any
 import pytest
 
 import madebate
-from madebate import (
-    ConfigError,
-    DiscussionResult,
-    ParadigmWarning,
-    ScriptedModel,
-    ScriptedRequest,
-    compile_paradigm,
-    load_paradigm,
-)
+from madebate import ConfigError, DiscussionResult, ScriptedModel, ScriptedRequest, load_paradigm
+from madebate.engine import ParadigmWarning, compile_paradigm
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO_TEAMS = ROOT / "examples" / "paradigms" / "two_teams.yaml"
@@ -709,7 +702,7 @@ def test_importing_madebate_does_not_import_networkx() -> None:
     code = (
         "import sys, madebate\n"
         "assert 'networkx' not in sys.modules, 'networkx imported by import madebate'\n"
-        "madebate.compile_paradigm(madebate.load_paradigm('relay'), n_agents=3, with_drafter=False)\n"
+        "madebate.engine.compile_paradigm(madebate.load_paradigm('relay'), n_agents=3, with_drafter=False)\n"
         "assert 'networkx' in sys.modules  # compiling uses it\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -13,15 +13,14 @@ from madebate import (
     Discussion,
     DiscussionResult,
     GenerateConfig,
-    ManagedModel,
     ModelCallError,
     Persona,
     ScriptedModel,
     ScriptedRequest,
     builtin_persona_libraries,
     load_persona_library,
-    persona_sources,
 )
+from madebate.engine import persona_sources
 from madebate.engine._personas import (
     ExpertPersonas,
     IpipPersonas,
@@ -31,6 +30,7 @@ from madebate.engine._personas import (
     parse_persona_json,
     parse_source,
 )
+from madebate.models import ManagedModel
 
 OPTIONS = ["Paris", "Rome", "Berlin"]
 BUILTINS = ["ethics_law", "general", "medicine", "science"]

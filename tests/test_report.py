@@ -87,7 +87,9 @@ def build_run(folder: Path) -> Path:
         },
     }
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(mb.providers._items, "scripted", lambda name, options: ScriptedModel(_script))
+        mp.setitem(
+            mb.models.providers._items, "scripted", lambda name, options: ScriptedModel(_script)
+        )
         result = mb.run_experiment(spec, out=folder / "run")
     assert result.cells == CELLS_2X2
     return result.run_dir
@@ -412,7 +414,7 @@ def test_paradigms_show_writes_a_valid_svg(tmp_path: Path, args: list[str], slot
 
 
 def test_svg_has_an_arrow_per_delivery_edge_labelled_by_step():
-    compiled = mb.compile_paradigm(mb.load_paradigm("relay"), n_agents=5, with_drafter=False)
+    compiled = mb.engine.compile_paradigm(mb.load_paradigm("relay"), n_agents=5, with_drafter=False)
     root = ET.fromstring(paradigm_svg(compiled, personas={"A1": "<Lead & co>"}, standalone=True))
     ns = "{http://www.w3.org/2000/svg}"
     edges = {

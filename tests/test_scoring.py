@@ -10,8 +10,9 @@ import math
 
 import pytest
 
-from madebate import ConfigError, Task, metrics, read_number, score, summarize
+from madebate import ConfigError, Task
 from madebate._reply import read_solution
+from madebate.runs import metrics, read_number, score, summarize
 
 CITIES = ["Rome", "Paris", "Berlin", "Madrid"]
 MC = Task(question="Capital of France?", options=CITIES, references=["B"])

@@ -114,6 +114,8 @@ def experiment(tmp_path: Path, base_url: str) -> Path:
             "base_url": base_url,
             "api_key_env": ENV,
             "max_attempts": 2,
+            "retry_initial_s": 0,  # retry at once
+            "retry_max_s": 0,
             "timeout_s": 5,
             "structured_output": False,
         },
@@ -162,7 +164,6 @@ def test_the_key_appears_nowhere(
     caplog.set_level(logging.INFO, logger="matplotlib")  # its font search is only noise
     monkeypatch.setenv(ENV, KEY)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setattr(mb.ManagedModel, "_wait", lambda self, state: 0.0)  # retry at once
     if scenario == "client-raises":
         monkeypatch.setattr(openai.AsyncOpenAI, "post", _raising_post)
     outputs: list[str] = []
@@ -177,6 +178,7 @@ def test_the_key_appears_nowhere(
         args = ["discuss", "Capital of France?", "-o", "Rome", "-o", "Paris", "--agents", "2"]
         args += ["--model", "openai/m", "--base-url", server.base_url, "--personas", "none"]
         args += ["--max-turns", "1", "--reply-format", "text"]
+        args += ["--retry-initial-s", "0", "--retry-max-s", "0"]  # retry at once
         outputs += [_outputs(runner.invoke(app, a)) for a in (args, [*args, "--json"])]
         requests = server.requests
     for command in (["report"], ["summary"], ["eval", "-m", "accuracy", "-m", "exact_match"]):
@@ -247,7 +249,7 @@ async def test_a_failing_client_never_carries_the_key_in_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(openai.AsyncOpenAI, "post", _raising_post)
-    model = mb.ManagedModel(
+    model = mb.models.ManagedModel(
         OpenAICompatibleModel("m", base_url="http://127.0.0.1:9/v1", api_key=KEY), max_attempts=1
     )
     with pytest.raises(ModelCallError) as caught:

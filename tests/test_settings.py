@@ -199,7 +199,7 @@ def test_one_default_per_model_setting_everywhere() -> None:
     for model in (
         Discussion("Q?", model="scripted").model,
         build_model(ModelSpec(id="scripted")),
-        mb.ManagedModel(mb.ScriptedModel()),
+        mb.models.ManagedModel(mb.ScriptedModel()),
     ):
         assert model.call_timeout_s == ModelSpec().timeout_s == 120.0
         assert model._max_concurrency == ModelSpec().max_concurrency == 64

@@ -28,14 +28,8 @@ from typing import Any
 import pytest
 
 import madebate
-from madebate import (
-    ChatMessage,
-    ConfigError,
-    GenerateConfig,
-    ManagedModel,
-    ModelCallError,
-    create_provider,
-)
+from madebate import ChatMessage, ConfigError, GenerateConfig, ModelCallError
+from madebate.models import ManagedModel, create_provider
 from madebate.models._model import DEFAULT_MAX_TOKENS
 from madebate.models.providers.vllm_inprocess import VLLMModel
 

@@ -25,14 +25,14 @@ from madebate import (
     ConfigError,
     DiscussionResult,
     GenerateConfig,
-    ManagedModel,
     ModelCallError,
     ScriptedModel,
     ScriptedRequest,
-    create_protocol,
 )
 from madebate.cli import app as cli_app
+from madebate.models import ManagedModel
 from madebate.models.providers.openai_http import OpenAICompatibleModel
+from madebate.protocols import create_protocol
 from madebate.protocols._ballots import ApprovalSet, Ordering, PointsPerId, SingleChoice
 from madebate.protocols._judge import JudgeProtocol
 from madebate.protocols._voting import VotingProtocol

@@ -107,6 +107,7 @@ class Discussion:
                 await self.model.aclose()
 
     async def aclose(self) -> None:
+        """Close the model (a run closes a model it made itself)."""
         await self.model.aclose()
 
 
@@ -135,6 +136,7 @@ async def discuss_async(
     model: str | ModelSpec | ModelAPI | ManagedModel | None = None,
     **settings: Unpack[DiscussionSettings],
 ) -> DiscussionResult:
+    """`discuss` in the running event loop."""
     return await Discussion(task, options=options, model=model, **settings).run_async()
 
 

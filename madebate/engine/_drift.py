@@ -50,6 +50,9 @@ class DriftVerdict:
 
 
 class DriftWatcher:
+    """The drift judge of one discussion: its own model (or the discussion's, through the
+    gate), what it answered after each turn, and its interventions."""
+
     def __init__(self, config: DriftJudgeConfig):
         self.config = config
         self.interventions: list[Intervention] = []

@@ -135,6 +135,8 @@ def delivery_warnings(graph: nx.MultiDiGraph, steps: list[CompiledStep]) -> list
 
 
 def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -> CompiledParadigm:
+    """A paradigm for a team of `n_agents`: slots bound to agents, steps and receivers
+    resolved, checked."""
     src = spec.source
     if spec.slots is not None:
         if n_agents != len(spec.slots):

@@ -14,6 +14,7 @@ from madebate.engine._paradigm_compile import check_paradigm
 
 
 def builtin_paradigms() -> list[str]:
+    """The names of the paradigms shipped with madebate."""
     return library_names("paradigms")
 
 

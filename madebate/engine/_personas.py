@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 
 class Persona(BaseModel):
+    """An expert persona: name, description and expertise, from a library or written by the
+    model."""
+
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     # MALLM's persona JSON calls the name "role"; accept both.
@@ -40,6 +43,9 @@ class Persona(BaseModel):
 
 
 class PersonaLibrary(BaseModel):
+    """A YAML library of personas (built-ins in `personas/`): a name, a description, the
+    personas."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
@@ -61,10 +67,13 @@ class PersonaLibrary(BaseModel):
 
 
 def builtin_persona_libraries() -> list[str]:
+    """The names of the persona libraries shipped with madebate."""
     return library_names("personas")
 
 
 def load_persona_library(name_or_path: str | Path) -> PersonaLibrary:
+    """A persona library by built-in name or YAML path, validated (errors name the file and
+    field)."""
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith((".yaml", ".yml")) or path.is_file()):

@@ -49,6 +49,7 @@ class Team:
         return len(self._agents)
 
     def infos(self) -> list[AgentInfo]:
+        """Each seated agent as the result records it."""
         return [a.info for a in self._agents.values()]
 
     def seat(
@@ -73,6 +74,7 @@ class Team:
         return self._put(Agent(info=info, persona=persona, system_prompt=system))
 
     def seat_judge(self) -> Agent:
+        """Seat the judge (of the judge protocol or the drift judge) outside the panel."""
         info = AgentInfo(
             slot=JUDGE_SLOT,
             persona_name=JUDGE_PERSONA.name,

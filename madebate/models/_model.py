@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChatMessage(BaseModel):
+    """One chat message of a request: role and content."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Literal["system", "user", "assistant"]
@@ -55,6 +57,8 @@ class CallContext(BaseModel):
 
 
 class ModelOutput(BaseModel):
+    """What a provider returns for one request: the text, token counts, finish reason, latency."""
+
     model_config = ConfigDict(extra="forbid")
 
     text: str

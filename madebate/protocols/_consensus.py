@@ -21,6 +21,7 @@ def supermajority(supporters: int, n: int, turn: int) -> bool:
 
 
 def unanimity(supporters: int, n: int, turn: int) -> bool:
+    """All n voters support: the unanimity rule on a count of supporters."""
     return n > 0 and supporters == n
 
 

@@ -64,6 +64,9 @@ class DecisionContext:
 
 
 class DecisionProtocol(ABC):
+    """A decision rule: `consult` decides (or says why not) at a decision point; `fallback`
+    answers at max turns."""
+
     name: ClassVar[str]
     kind: ClassVar[str]  # "consensus", "voting" or "judge"
 
@@ -166,6 +169,8 @@ def one_of(value: Any, key: str, valid: tuple[str, ...]) -> str:
 
 
 def create_protocol(name: str, **options: Any) -> DecisionProtocol:
+    """A registered decision protocol by name, built with its options (unknown names and
+    options are named)."""
     cls = protocols.get(name, field="protocol")
     valid = protocol_options(cls)
     for key in options:

@@ -16,6 +16,9 @@ CUMULATIVE_POINTS = 10
 
 
 class Tally(BaseModel):
+    """The outcome of counting ballots: scores, the winner or the tied candidates, and the
+    rule's reason."""
+
     model_config = ConfigDict(extra="forbid")
 
     rule: str

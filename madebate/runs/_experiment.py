@@ -244,6 +244,8 @@ def upgrade_experiment(
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
+    """An experiment YAML file as a validated `ExperimentSpec` (errors name the file, field and
+    line)."""
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):

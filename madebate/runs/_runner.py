@@ -149,6 +149,7 @@ async def run_experiment_async(
     progress: bool = False,
     executor: Executor | None = None,
 ) -> RunResult:
+    """`run_experiment` for async code: runs every cell's examples and writes the run directory."""
     base_dir = Path.cwd()
     source: str | None = None
     if isinstance(spec, str | Path):

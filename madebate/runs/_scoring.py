@@ -184,6 +184,7 @@ def default_metrics(task_kind: str) -> list[str]:
 def score(
     answer: str | None, solution: str | None, task: Task, names: Sequence[str]
 ) -> dict[str, float]:
+    """Each named metric's score (0..1) of an answer against the task's references."""
     return {name: metrics.get(name, field="scoring")(answer, solution, task) for name in names}
 
 
