@@ -86,7 +86,7 @@ SWAPS: tuple[Swap, ...] = (
     Swap(
         "serve_llamacpp --port 8080",
         f"serve_llamacpp --port {LLAMA_PORT} --n_threads 1 --n_threads_batch 1",
-        "a free port, and one llama.cpp thread each as in tests/test_llamacpp_server.py (more "
+        "a free port, and one llama.cpp thread each as in tests/models/test_llamacpp_server.py (more "
         "threads than free cores spin on each other on a small machine)",
     ),
     Swap(

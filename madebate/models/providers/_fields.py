@@ -100,11 +100,24 @@ def generate_fields(
                     looped = looped or piece.finish == "loop"
             else:
                 piece = complete(text, item.grammar, max(budget, 1), False)
-                text += piece.text
+                value = piece.text
+                if piece.finish == "length" and _open_string(value):
+                    # A nullable string (a judge's written answer) cut mid-way: closed, as the
+                    # reasoning is, so the object stays whole.
+                    value = '"' + close_string(value[1:]) + '"'
+                text += value
                 cut = cut or piece.finish == "length"
         used += piece.tokens
         logprobs.extend(piece.logprobs)
     return Assembled(text + "}", used, cut, looped, logprobs)
+
+
+def _open_string(value: str) -> bool:
+    """A JSON string value that was started and never closed."""
+    if not value.startswith('"'):
+        return False
+    body = value[1:]
+    return not (body.endswith('"') and _backslashes_before(body, len(body) - 1) % 2 == 0)
 
 
 class LoopWatch:

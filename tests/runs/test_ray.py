@@ -47,7 +47,7 @@ def needs_ray(test: F) -> F:
     return marked
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GK = ROOT / "examples" / "data" / "general_knowledge.jsonl"
 N_GK = sum(1 for line in GK.read_text().splitlines() if line.strip())
 SWEEP_2X2 = {"paradigm": ["memory", "debate"], "protocol": ["majority_consensus", "simple_voting"]}

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 import madebate as mb
 from madebate import ColumnMap, ConfigError, DatasetSpec, Task
 
-FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "datasets"
 CITIES = ["Rome", "Paris", "Berlin", "Madrid"]
 HASH_ID = re.compile(r"^[0-9a-f]{12}$")
 

@@ -32,7 +32,7 @@ from madebate.runs._experiment import (
 from madebate.runs._jobs import example_seed
 
 cli = CliRunner()
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 # -- the one model ----------------------------------------------------------------------------

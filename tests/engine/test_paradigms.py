@@ -18,7 +18,7 @@ import madebate
 from madebate import ConfigError, DiscussionResult, ScriptedModel, ScriptedRequest, load_paradigm
 from madebate.engine import ParadigmWarning, compile_paradigm
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TWO_TEAMS = ROOT / "examples" / "paradigms" / "two_teams.yaml"
 BUILTINS = ["collective_refinement", "debate", "memory", "relay", "report"]
 

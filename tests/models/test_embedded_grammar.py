@@ -138,6 +138,27 @@ def test_a_looping_reasoning_is_recorded_and_closed() -> None:
     assert json.loads(done.text)["answer"] == "A"
 
 
+def test_a_cut_nullable_string_is_closed() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "choice": {"type": "string", "enum": ["1", "2"]},
+            "answer": {"type": ["string", "null"]},
+        },
+    }
+    fields = object_fields(schema)
+    assert fields is not None
+
+    def complete(prefix: str, grammar: str, max_tokens: int, watch: bool) -> Piece:
+        if prefix.endswith('"choice": '):
+            return Piece('"2"', 3, "stop")
+        return Piece('"Paris is the capital \\u00', max_tokens, "length")
+
+    done = generate_fields(fields, 40, complete, len)
+    assert json.loads(done.text) == {"choice": "2", "answer": "Paris is the capital "}
+    assert done.cut is True
+
+
 def test_free_text_answers_keep_a_share_of_the_budget() -> None:
     fields = object_fields(reply_schema(FREE, stance=False, max_tokens=200))
     assert fields is not None
@@ -252,7 +273,7 @@ def test_every_budget_format_and_task_kind_runs_on_the_embedded_model(
                 assert call.completion_tokens <= max(budget, 16) + 16
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_default(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -24,7 +24,7 @@ from madebate import ConfigError
 from madebate.cli import app
 from madebate.models.providers.scripted import ScriptedModel
 
-DATA = Path(__file__).resolve().parent / "data" / "bad_inputs"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
 GOOD_DATA = DATA / "_good_data.jsonl"
 GOOD_EXPERIMENT = DATA / "_good_experiment.yaml"
 

@@ -33,7 +33,7 @@ from madebate.cli import app
 from madebate.models.providers.scripted import ScriptedRequest, default_script
 from madebate.runs._runlog import latest_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GK = ROOT / "examples" / "data" / "general_knowledge.jsonl"
 CELLS = ["protocol=majority_consensus", "protocol=simple_voting", "protocol=approval_voting"]
 N_EXAMPLES = 8

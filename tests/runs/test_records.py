@@ -36,8 +36,8 @@ from madebate.runs._records import (
     upgrade,
 )
 
-OLD_RUN = Path(__file__).parent / "data" / "old_run_v0"
-GK = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+OLD_RUN = Path(__file__).parents[1] / "data" / "old_run_v0"
+GK = Path(__file__).parents[2] / "examples" / "data" / "general_knowledge.jsonl"
 CELLS_2X2 = [
     "paradigm=memory,protocol=majority_consensus",
     "paradigm=memory,protocol=simple_voting",

@@ -34,7 +34,7 @@ from madebate.models.providers.scripted import ScriptedRequest, default_script
 from madebate.runs._records import CacheCounts
 from madebate.runs._runlog import RunWriter, iter_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GK = EXAMPLES / "data" / "general_knowledge.jsonl"
 GK_ROWS = [json.loads(line) for line in GK.read_text().splitlines() if line.strip()]

@@ -15,7 +15,7 @@ import pytest
 
 import madebate as mb
 
-PAPERS = Path(__file__).resolve().parents[1] / "examples" / "papers"
+PAPERS = Path(__file__).resolve().parents[2] / "examples" / "papers"
 RECIPES = sorted(PAPERS.glob("*.yaml"))
 LIMIT = 3
 

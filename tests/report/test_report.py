@@ -1,5 +1,5 @@
 """The static HTML report (`madebate report`, `Run.report()`), its plots and transcript viewer
-pages, and the paradigm SVG. No browser here: tests/test_report_browser.py drives one."""
+pages, and the paradigm SVG. No browser here: tests/report/test_report_browser.py drives one."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from madebate.models.providers.scripted import ScriptedModel, ScriptedRequest, d
 from madebate.report._report import write_report
 from madebate.report._svg import paradigm_svg
 
-GK = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+GK = Path(__file__).parents[2] / "examples" / "data" / "general_knowledge.jsonl"
 CELLS_2X2 = [
     "paradigm=memory,protocol=majority_consensus",
     "paradigm=memory,protocol=simple_voting",

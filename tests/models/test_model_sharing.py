@@ -71,7 +71,7 @@ def test_a_judge_model_named_in_options_is_the_runs_shared_model(
 
     panel = model_seam.use(lambda model_id, options: Counted(model_id=model_id))
     made = model_seam.made
-    data = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+    data = Path(__file__).parents[2] / "examples" / "data" / "general_knowledge.jsonl"
     spec = {
         "name": "judged",
         "dataset": {"path": str(data), "limit": 4},
@@ -97,7 +97,7 @@ def test_a_judge_model_that_cannot_be_made_fails_before_the_run_directory(
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("MADEBATE_NO_JUDGE_KEY", raising=False)
-    data = Path(__file__).parent.parent / "examples" / "data" / "general_knowledge.jsonl"
+    data = Path(__file__).parents[2] / "examples" / "data" / "general_knowledge.jsonl"
     for options in (
         {"protocol": "judge", "protocol_options": {"model": "openai/judge"}},
         {"discussion": {"drift_judge": {"model": "openai/watcher"}}},

@@ -25,7 +25,7 @@ from madebate._answer_reader import (
 from madebate._reply import parse_reply, read_solution
 from madebate._task import read_option_letter
 
-DATA = Path(__file__).parent / "data" / "real_replies"
+DATA = Path(__file__).parents[1] / "data" / "real_replies"
 
 
 def labelled(name: str) -> list[dict[str, Any]]:

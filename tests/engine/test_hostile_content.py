@@ -1,7 +1,7 @@
 """Hostile content is data (issue 7). Template syntax, fake role tags, quoted stance tags, fake
 ballots and control characters, in dataset text or in model replies, reach every prompt verbatim,
 are never evaluated, and are never attributed to anyone but their speaker. The report's side is in
-tests/test_report.py and tests/test_report_browser.py; API keys are in tests/test_secrets.py."""
+tests/report/test_report.py and tests/report/test_report_browser.py; API keys are in tests/models/test_secrets.py."""
 
 from __future__ import annotations
 
