@@ -11,6 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from madebate._stated import ANSWER_PREAMBLE as _ANSWER_PREAMBLE
+from madebate._stated import leading_answer
+
 LETTERS = string.ascii_uppercase
 
 
@@ -102,21 +105,44 @@ def read_option_letter(text: str, options: list[str]) -> str | None:
         letter = raw.upper()
         if letter in letters and _consistent(letters.index(letter), marked.group("rest"), options):
             return letter
-    return None
+    return _leading_option(body, options)
+
+
+def _leading_option(body: str, options: list[str]) -> str | None:
+    """The option an answer leads with, read as `leading_answer` reads it ("Yes, because ...",
+    "Paris. It is the capital.", "B, since ..."), when what follows names no other option: no
+    other letter, and no other option's text unless it is a reason ("Yes, because no law ...")."""
+    lead = leading_answer(body)
+    if lead is None or not lead.rest:
+        return None
+    letters = LETTERS[: len(options)]
+    letter = _option_by_text(lead.answer, options)
+    if letter is None:
+        alone = _LETTER_ALONE.fullmatch(lead.answer)
+        raw = next((g for g in alone.groups() if g), "") if alone else ""
+        # A letter leads only as a capital ("B, because"), never a word ("a lot, since").
+        letter = raw if raw and raw in letters and lead.answer[:1].isupper() else None
+    if letter is None:
+        return None
+    marks = {a or b for a, b in _OTHER_MARK.findall(lead.rest)} | set(
+        _LONE_CAPITAL.findall(lead.rest)
+    )
+    if any(x in letters and x != letter for x in marks):
+        return None  # "Yes, unlike B)", "B, or rather C"
+    if not lead.gives_reasons:
+        rest = _fold(lead.rest)
+        own = _fold(options[letters.index(letter)])
+        for i, other in enumerate(options):
+            o = _fold(other)
+            if letters[i] != letter and o and o not in own and _contains_words(rest, o):
+                return None  # "Yes. No is wrong": another option's text, not a reason
+    return letter
 
 
 # Markdown emphasis and wrappers around a short answer, never part of it.
 _BOLD_LETTER = re.compile(r"^(?:\*\*|__)\s*([A-Za-z])\s*(?:\*\*|__)(?=\s|$)")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _BOXED = re.compile(r"^\$*\s*\\boxed\{(.*)\}\s*\$*\s*\.?$", re.S)
-_ANSWER_PREAMBLE = re.compile(
-    r"^(?:(?:so|thus|hence|therefore)\b[\s,]*)?(?:(?:the|my|our)\s+)?"
-    r"(?:(?:final|correct|best|right|most\s+likely|recommended|improved|revised|updated|new)\s+)*"
-    r"(?:answer|solution|option|choice)(?:\s+(?:to|for)\s+(?:the|this)\s+(?:task|question|problem))?"
-    r"\s*(?:(?:is|remains|would\s+be|will\s+be)(?:\s+(?:still|indeed|therefore|then))?\s*:?|[:=])\s*"
-    r"(?:option\s+)?",
-    re.I,
-)
 # The whole answer is one letter, maybe wrapped or marked: B  b.  (B)  [ B ]  B)  B:  Option B
 _LETTER_ALONE = re.compile(
     r"(?:option\s+)?(?:\(\s*([A-Za-z])\s*\)|\[\s*([A-Za-z])\s*\]|([A-Za-z])\s*[).:\]]?)\s*[.!]?",

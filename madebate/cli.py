@@ -44,6 +44,15 @@ def _plain(value: object, style: str = "") -> Text:
     return Text(show_controls(str(value)), style=style)
 
 
+class SummaryFormat(enum.StrEnum):
+    """How `madebate summary` prints."""
+
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
 def _fail(exc: Exception, debug: bool) -> None:
     if debug:
         raise exc
@@ -548,7 +557,7 @@ def run(
         f"{result.wall_s:.1f}s; cache hits {result.cache_hits}, misses {result.cache_misses}",
         highlight=False,
     )
-    _print_summary(result.summary.cells)
+    _print_summary(result.summary.cells, result.summary)
     if result.summary.workers:
         _print_workers(result.summary)
     console.print(f"run directory: {result.run_dir}", highlight=False, markup=False, soft_wrap=True)
@@ -604,17 +613,29 @@ def _interrupted(run_dir: Path | None) -> NoReturn:
 @app.command()
 def summary(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    fmt: Annotated[
+        SummaryFormat,
+        typer.Option(
+            "--format",
+            help="table (a block per cell below 120 columns), markdown, csv or json.",
+        ),
+    ] = SummaryFormat.table,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Print the cell table of a run: accuracy with 95% CI, turns, decision rate, cost."""
+    """Print a run's cells: each metric's mean with a 95% interval over examples (the repeats
+    of an example averaged first; the Wilson score interval when every example's mean is 0 or
+    1, else a normal (z) interval over the example means), decision rate, unreadable-reply and
+    cut-at-max_tokens rates, turns, cost, option positions (multiple choice), the run's wall
+    time and the discussions' summed time."""
     from madebate.runs._load import load_run
 
     try:
         loaded = load_run(run_dir)
+        stored = loaded.stored_summary
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(loaded.summary.cells)
+    _print_summary(loaded.summary.cells, stored, fmt)
 
 
 @app.command()
@@ -663,10 +684,11 @@ def eval_run(
     try:
         loaded = load_run(run_dir)
         records = loaded.rescore(metric or ["accuracy"])
+        stored = loaded.stored_summary
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(summarize_records(records, loaded.cells).cells)
+    _print_summary(summarize_records(records, loaded.cells).cells, stored)
 
 
 @app.command()
@@ -722,17 +744,36 @@ def validate(
     validate data.jsonl           a dataset file (.jsonl, .json, .csv)
     validate data.txt --dataset   a dataset file of any other name
     validate paradigm.yaml        a paradigm or a persona library"""
+    import warnings
+
     from madebate._errors import ConfigError
 
+    notes: list[str] = []
     suffix = file.suffix.lower()
     as_dataset = suffix in _DATASET_SUFFIXES or (dataset and suffix not in (".yaml", ".yml"))
     try:
         if as_dataset:
-            from madebate.runs._datasets import DatasetSpec, load_dataset
+            from madebate.runs._datasets import DatasetSpec, load_dataset_info
+            from madebate.runs._scoring import default_metrics
 
-            tasks = load_dataset(DatasetSpec(path=str(file)))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                tasks, info = load_dataset_info(DatasetSpec(path=str(file)))
             choice = sum(t.is_multiple_choice for t in tasks)
             kind, detail = "dataset", f"{len(tasks)} example(s), {choice} multiple choice"
+            task_kind = info.kind or (
+                "multiple_choice" if tasks[0].is_multiple_choice else "free_text"
+            )
+            notes = _dataset_notes(
+                info.format,
+                task_kind,
+                "the file" if info.kind else "the examples",
+                info.metrics or default_metrics(task_kind),
+                "the file" if info.metrics else "the task kind",
+                tasks,
+                shuffled=False,
+                caught=[str(w.message) for w in caught],
+            )
         else:
             from madebate._yaml import read_yaml
 
@@ -751,16 +792,33 @@ def validate(
                 cells = expand_cells(spec, source=str(file))
                 detail = f"{len(cells)} cell(s)"
                 if dataset:
-                    from madebate.runs._runner import _prepare_tasks
+                    from madebate.runs._runner import prepare_tasks
+                    from madebate.runs._scoring import default_metrics
 
                     try:  # the runner's own check: the dataset, and the task kind against it
-                        tasks = _prepare_tasks(spec, file.resolve().parent)
+                        with warnings.catch_warnings(record=True) as caught:
+                            warnings.simplefilter("always", UserWarning)
+                            tasks, info = prepare_tasks(spec, file.resolve().parent)
                         _check_configured_context(spec, cells, tasks, str(file))
                     except ConfigError as exc:
                         if exc.source is not None:
                             raise
                         raise ConfigError(str(exc), source=str(file)) from None
                     detail += f", {len(tasks)} example(s)"
+                    task_kind = info.kind or "free_text"
+                    metrics = spec.scoring or info.metrics or default_metrics(task_kind)
+                    notes = _dataset_notes(
+                        info.format,
+                        task_kind,
+                        "task.kind" if spec.task.kind else "the dataset",
+                        metrics,
+                        "scoring"
+                        if spec.scoring
+                        else ("the file" if info.metrics else "the task kind"),
+                        tasks,
+                        shuffled=spec.dataset.shuffle_options,
+                        caught=[str(w.message) for w in caught],
+                    )
             elif kind == "discussion settings":
                 from madebate.engine._plan import check_config
 
@@ -782,9 +840,48 @@ def validate(
     from rich.markup import escape
 
     console.print(f"[green]ok[/] {escape(str(file))}: {kind}, {detail}", highlight=False)
+    for note in notes:
+        style = "[yellow]warning:[/] " if note.startswith("warning: ") else "  "
+        console.print(style + escape(note.removeprefix("warning: ")), highlight=False)
 
 
 _DATASET_SUFFIXES = (".jsonl", ".json", ".csv")
+
+
+def _dataset_notes(
+    fmt: str,
+    kind: str,
+    kind_from: str,
+    metrics: list[str],
+    metrics_from: str,
+    tasks: Any,
+    *,
+    shuffled: bool,
+    caught: list[str],
+) -> list[str]:
+    """What `validate --dataset` says of a dataset: the format it was read as, the task kind,
+    the answer shape and the metrics (each with where it came from), then warnings: repeated
+    examples, and the correct option sitting mostly in one position."""
+    from madebate.runs._datasets import position_skew
+    from madebate.runs._experiment import ANSWER_SHAPES
+
+    notes = [
+        f"format: {fmt}",
+        f"task kind: {kind} (from {kind_from})",
+        f"answer shape: {ANSWER_SHAPES.get(kind, kind)}",
+        f"metrics: {', '.join(metrics)} (from {metrics_from})",
+    ]
+    notes += [f"warning: {message}" for message in caught]
+    skew = position_skew(tasks)
+    if skew is not None:
+        if shuffled:
+            notes.append(
+                f"options: shuffled per example and repeat (in the file, {skew.letter} is "
+                f"correct in {skew.count} of {skew.total}, {skew.share:.0%})"
+            )
+        else:
+            notes.append(f"warning: {skew.message()}")
+    return notes
 
 
 def _check_configured_context(spec: Any, cells: Any, tasks: Any, source: str) -> None:
@@ -831,41 +928,216 @@ def _file_kind(data: object, file: Path) -> str:
     )
 
 
-def _print_summary(cells: dict[str, CellSummary]) -> None:
-    table = Table(
-        "cell",
-        "n",
-        "score (95% CI)",
+_WIDE = 120  # columns from which the table is one row per cell; below, a block per cell
+
+
+def _score_text(name: str, m: Any) -> str:
+    return f"{name} {m.mean:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _positions_text(c: CellSummary) -> str:
+    """Option positions, compact: "correct A 5 B 3; chosen A 6 B 2" ("" when not multiple
+    choice)."""
+    p = c.option_positions
+    if p is None:
+        return ""
+
+    def counts(d: dict[str, int]) -> str:
+        return " ".join(f"{k} {v}" for k, v in d.items())
+
+    return f"correct {counts(p.correct)}; chosen {counts(p.chosen)}"
+
+
+def _cut_text(c: CellSummary) -> str:
+    """Replies cut at max_tokens, as a share of calls (with those stopped in a loop)."""
+    return _rate(c.truncated_rate) + (f" ({c.looped_replies} looped)" if c.looped_replies else "")
+
+
+def _flat_rows(cells: dict[str, CellSummary]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows for markdown and csv: one row per cell, a column per metric figure."""
+    names = list(dict.fromkeys(m for c in cells.values() for m in c.metrics))
+    header = ["cell", "n", "examples"]
+    for m in names:
+        header += [f"{m}", f"{m} ci_low", f"{m} ci_high", f"{m} interval"]
+    header += [
         "decided",
         "no answer",
         "errors",
-        "retries/cut",
+        "unreadable rate",
+        "cut rate",
+        "looped",
+        "retries",
         "turns",
         "calls/ex",
         "tokens/ex",
-        "wall s",
-    )
+        "discussion s (summed)",
+        "option positions",
+    ]
+    rows = []
     for cell, c in cells.items():
-        scores = "; ".join(
-            f"{name} {m.mean:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
-            for name, m in c.metrics.items()
-        )
-        table.add_row(
-            _plain(cell),
-            str(c.n),
-            scores,
-            f"{c.decision_rate:.0%}",
+        row = [cell, str(c.n), "" if c.examples is None else str(c.examples)]
+        for name in names:
+            got = c.metrics.get(name)
+            row += (
+                ["", "", "", ""]
+                if got is None
+                else [f"{got.mean:.4f}", f"{got.ci_low:.4f}", f"{got.ci_high:.4f}", got.method]
+            )
+        row += [
+            f"{c.decision_rate:.4f}",
             str(c.no_answer),
             str(c.errors),
-            # Retries, and replies cut at max_tokens (with those stopped in a loop, if any).
-            f"{c.retries}/{c.truncated_replies}"
-            + (f" ({c.looped_replies} looped)" if c.looped_replies else ""),
+            "" if c.unreadable_rate is None else f"{c.unreadable_rate:.4f}",
+            "" if c.truncated_rate is None else f"{c.truncated_rate:.4f}",
+            str(c.looped_replies),
+            str(c.retries),
             f"{c.mean_turns:.2f}",
             f"{c.calls_per_example:.1f}",
             f"{c.tokens_per_example:.0f}",
             f"{c.discussion_wall_s:.1f}",
+            _positions_text(c),
+        ]
+        rows.append(row)
+    return header, rows
+
+
+def _markdown(cells: dict[str, CellSummary], run: RunSummary | None) -> str:
+    from madebate.runs._scoring import INTERVAL_NOTE
+    from madebate.runs._summary import run_time_line
+
+    names = list(dict.fromkeys(m for c in cells.values() for m in c.metrics))
+    header = ["cell", "n", *(f"{m} (95% CI)" for m in names)]
+    header += ["decided", "errors", "unreadable", "cut", "turns", "calls/ex", "tokens/ex"]
+    header += ["discussion s (summed)", "option positions"]
+
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for cell, c in cells.items():
+        row = [esc(cell), str(c.n)]
+        for name in names:
+            got = c.metrics.get(name)
+            row.append(
+                "–" if got is None else f"{got.mean:.3f} [{got.ci_low:.3f}, {got.ci_high:.3f}]"
+            )
+        row += [
+            f"{c.decision_rate:.0%}",
+            str(c.errors),
+            _rate(c.unreadable_rate),
+            _cut_text(c),
+            f"{c.mean_turns:.2f}",
+            f"{c.calls_per_example:.1f}",
+            f"{c.tokens_per_example:.0f}",
+            f"{c.discussion_wall_s:.1f}",
+            _positions_text(c) or "–",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", INTERVAL_NOTE, "", run_time_line(run, cells) + "."]
+    return "\n".join(lines)
+
+
+def _print_summary(
+    cells: dict[str, CellSummary],
+    run: RunSummary | None = None,
+    fmt: SummaryFormat = SummaryFormat.table,
+) -> None:
+    """The cells' numbers in `fmt`; `run` (a stored summary) gives the run's wall time."""
+    if fmt is SummaryFormat.json:
+        from madebate.runs._records import RunSummary as _RunSummary
+
+        whole = (
+            run.model_copy(update={"cells": cells}) if run is not None else _RunSummary(cells=cells)
         )
-    console.print(table)
+        typer.echo(whole.model_dump_json(indent=2))
+    elif fmt is SummaryFormat.csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        header, rows = _flat_rows(cells)
+        writer.writerow(header)
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+    elif fmt is SummaryFormat.markdown:
+        typer.echo(_markdown(cells, run))
+    else:
+        _print_table(cells, run)
+    _print_failed(cells)
+
+
+def _print_table(cells: dict[str, CellSummary], run: RunSummary | None) -> None:
+    """Wide terminals: one row per cell. Narrow ones (80 columns, a pipe, a log): a block per
+    cell, each figure whole (nothing is cut to "0.4…")."""
+    from madebate.runs._scoring import INTERVAL_NOTE
+    from madebate.runs._summary import run_time_line
+
+    if console.width >= _WIDE:
+        table = Table(
+            "cell",
+            "n",
+            "score (95% CI)",
+            "decided",
+            "errors",
+            "unreadable",
+            "cut",
+            "turns",
+            "calls/ex",
+            "tokens/ex",
+            "discussion s (summed)",
+            "positions",
+        )
+        for column in table.columns:
+            column.overflow = "fold"
+        for cell, c in cells.items():
+            table.add_row(
+                _plain(cell),
+                str(c.n),
+                "\n".join(_score_text(name, m) for name, m in c.metrics.items()),
+                f"{c.decision_rate:.0%}",
+                str(c.errors),
+                _rate(c.unreadable_rate),
+                _cut_text(c),
+                f"{c.mean_turns:.2f}",
+                f"{c.calls_per_example:.1f}",
+                f"{c.tokens_per_example:.0f}",
+                f"{c.discussion_wall_s:.1f}",
+                _positions_text(c).replace("; ", "\n") or "–",
+            )
+        console.print(table)
+    else:
+        for cell, c in cells.items():
+            examples = f" ({c.examples} examples)" if c.examples is not None else ""
+            lines = [Text.assemble(_plain(cell, "bold"), f"  n {c.n}{examples}")]
+            lines += [Text(f"  {_score_text(name, m)}") for name, m in c.metrics.items()]
+            lines.append(
+                Text(
+                    f"  decided {c.decision_rate:.0%}, no answer {c.no_answer}, "
+                    f"errors {c.errors}, unreadable {_rate(c.unreadable_rate)}, "
+                    f"cut {_cut_text(c)}"
+                )
+            )
+            lines.append(
+                Text(
+                    f"  turns {c.mean_turns:.2f}, calls/ex {c.calls_per_example:.1f}, "
+                    f"tokens/ex {c.tokens_per_example:.0f}, retries {c.retries}, "
+                    f"discussion s (summed) {c.discussion_wall_s:.1f}"
+                )
+            )
+            if c.option_positions is not None:
+                lines.append(Text(f"  option positions: {_positions_text(c)}"))
+            for line in lines:
+                console.print(line, highlight=False)
+    console.print(_plain(INTERVAL_NOTE), highlight=False)
+    console.print(_plain(run_time_line(run, cells)), highlight=False)
+
+
+def _print_failed(cells: dict[str, CellSummary]) -> None:
     for cell, c in cells.items():
         for f in c.failed_examples[:5]:  # the rest are in summary.json
             err_console.print(

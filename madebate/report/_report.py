@@ -29,6 +29,8 @@ from madebate.report._plots import PLOT_NAMES, CellData, render_plots
 from madebate.runs._experiment import Cell, expand_cells, value_label
 from madebate.runs._load import Run, load_run
 from madebate.runs._records import CellSummary, RunRecord
+from madebate.runs._scoring import INTERVAL_METHODS, INTERVAL_NOTE
+from madebate.runs._summary import run_time_line
 
 DISCUSSIONS_DIR = "discussions"
 INDEX_FILE = "index.html"
@@ -120,6 +122,9 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
         n_records=len(run.records),
         metric=metric,
         finished=stored.finished_at if stored is not None else None,
+        interval_note=INTERVAL_NOTE,
+        interval_methods=INTERVAL_METHODS,
+        time_line=run_time_line(stored, summary),
         written=datetime.now().isoformat(timespec="seconds"),
         cells=cells,
         metric_names=metric_names,
@@ -138,6 +143,8 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
         cells=cells,
         path=path,
         metric_names=metric_names,
+        interval_note=INTERVAL_NOTE,
+        interval_methods=INTERVAL_METHODS,
         dynamics=dynamics,
         plot_list=plots,
     )

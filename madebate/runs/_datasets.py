@@ -7,11 +7,14 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import random
 import re
+import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +74,9 @@ class DatasetSpec(BaseModel):
     """How many examples to use (a seeded sample when below the size)."""
     seed: int = 0
     """Which examples a limit picks (the sample's seed)."""
+    shuffle_options: bool = False
+    """Shuffle each multiple-choice example's options, seeded per example and repeat (the
+    references follow the shuffle); default: the file's order."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
@@ -82,9 +88,27 @@ class DatasetSpec(BaseModel):
         return self
 
 
+@dataclass
+class DatasetInfo:
+    """What a dataset file says about itself: the format it was read as, the task kind and
+    metrics it names (BIG-bench), and how many examples repeat an earlier one."""
+
+    format: str
+    kind: str | None = None
+    metrics: list[str] | None = None
+    repeats: int = 0
+
+
 def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Task]:
     """All examples of a dataset spec as tasks (limited and sampled as asked)."""
-    source, rows = _rows(spec, base_dir)
+    return load_dataset_info(spec, base_dir=base_dir)[0]
+
+
+def load_dataset_info(
+    spec: DatasetSpec, *, base_dir: Path | None = None
+) -> tuple[list[Task], DatasetInfo]:
+    """The tasks, and what the file says about itself (format, task kind, metrics, repeats)."""
+    source, info, rows = _rows(spec, base_dir)
     tasks: list[Task] = []
     seen: dict[str, str] = {}
     for where, row in rows:
@@ -105,19 +129,23 @@ def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Tas
     if spec.limit is not None and spec.limit < len(tasks):
         picked = sorted(random.Random(spec.seed).sample(range(len(tasks)), spec.limit))
         tasks = [tasks[i] for i in picked]
-    return tasks
+    return tasks, info
 
 
 def _rows(
     spec: DatasetSpec, base_dir: Path | None
-) -> tuple[str, Iterable[tuple[str, dict[str, Any]]]]:
+) -> tuple[str, DatasetInfo, Iterable[tuple[str, dict[str, Any]]]]:
     if spec.examples is not None:
-        return "dataset.examples", ((f"[{i}]", r) for i, r in enumerate(spec.examples))
+        return (
+            "dataset.examples",
+            DatasetInfo("inline"),
+            ((f"[{i}]", r) for i, r in enumerate(spec.examples)),
+        )
     if spec.hf is not None or spec.format == "hf":
         name = spec.hf or spec.path or ""
         if spec.hf is None and not Path(name).is_absolute() and base_dir is not None:
             name = str(base_dir / name)  # a local folder, relative like any other path
-        return name, _hf_rows(name, spec)
+        return name, DatasetInfo("hf"), _hf_rows(name, spec)
     assert spec.path is not None
     path = Path(spec.path)
     if not path.is_absolute() and base_dir is not None:
@@ -132,12 +160,13 @@ def _rows(
             )
     text = _read_text(path)
     if fmt == "jsonl":
-        return str(path), _jsonl_rows(text, path)
+        return str(path), DatasetInfo(fmt), _jsonl_rows(text, path)
     if fmt == "csv":
-        return str(path), _csv_rows(text, path)
+        return str(path), DatasetInfo(fmt), _csv_rows(text, path)
     data = _parse_json(text, path)
     if fmt == "bigbench" or (isinstance(data, dict) and "examples" in data):
-        return str(path), _bigbench_rows(data, path)
+        info = DatasetInfo("bigbench")
+        return str(path), info, _bigbench_rows(data, path, info)
     if isinstance(data, dict):
         for key in ("data", "rows", "items"):
             if isinstance(data.get(key), list):
@@ -148,8 +177,11 @@ def _rows(
             "expected a JSON list of examples (or a BIG-bench task with 'examples')",
             source=str(path),
         )
-    return str(path), (
-        (f" item {i}", _mallm_row(r) if _is_mallm(r) else r) for i, r in enumerate(data)
+    shape = "json (MALLM)" if data and all(_is_mallm(r) for r in data) else "json"
+    return (
+        str(path),
+        DatasetInfo(shape),
+        ((f" item {i}", _mallm_row(r) if _is_mallm(r) else r) for i, r in enumerate(data)),
     )
 
 
@@ -242,28 +274,103 @@ def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]
         yield f" row {i}", dict(row)
 
 
-def _bigbench_rows(data: Any, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+# BIG-bench metrics, and the metric here that scores an answer the same way.
+_BIGBENCH_METRICS = {
+    "multiple_choice_grade": "accuracy",
+    "exact_str_match": "exact_match",
+    "numeric_match_with_0_1_relative_error": "numeric",
+    "bleu": "bleu",
+    "rouge": "rouge_l",
+}
+_NEEDS = {"bleu": "sacrebleu", "rouge_l": "rouge_score"}
+
+
+def _bigbench_rows(data: Any, path: Path, info: DatasetInfo) -> list[tuple[str, dict[str, Any]]]:
+    """A BIG-bench task.json as BIG-bench means it: ids from the task's name and the position
+    (examples carry none, and some repeat), the prompt fields around each input, and the task
+    kind and metrics from `metrics` / `preferred_score` and `target_scores` versus `target`."""
     examples = data.get("examples") if isinstance(data, dict) else None
     if not isinstance(examples, list):
         raise ConfigError("a BIG-bench task needs a list 'examples'", source=str(path))
-    prefix = str(data.get("example_input_prefix", "") or "").strip()
     for i, ex in enumerate(examples):
         if not isinstance(ex, dict) or "input" not in ex:
             raise ConfigError(f"examples[{i}]: needs 'input'", source=str(path))
-        question = f"{prefix} {ex['input']}".strip() if prefix else str(ex["input"])
-        if isinstance(ex.get("target_scores"), dict) and ex["target_scores"]:
-            options = list(ex["target_scores"])
-            best = max(ex["target_scores"].values())
-            answers = [LETTERS[j] for j, o in enumerate(options) if ex["target_scores"][o] == best]
-            yield f" examples[{i}]", {"question": question, "options": options, "answer": answers}
-        elif "target" in ex:
-            target = ex["target"]
-            yield (
-                f" examples[{i}]",
-                {"question": question, "answer": target if isinstance(target, list) else [target]},
-            )
-        else:
+        if not (isinstance(ex.get("target_scores"), dict) and ex["target_scores"]) and (
+            "target" not in ex
+        ):
             raise ConfigError(f"examples[{i}]: needs 'target_scores' or 'target'", source=str(path))
+    name = str(data.get("name") or "").strip()
+    if not name:  # real tasks live in <name>/task.json
+        name = path.parent.name if path.stem == "task" and path.parent.name else path.stem
+    listed = data.get("metrics")
+    file_metrics = [str(m) for m in listed] if isinstance(listed, list) else []
+    preferred = str(data.get("preferred_score") or "")
+    ordered = sorted(file_metrics, key=lambda m: m != preferred)  # the preferred one first
+    choice = all(isinstance(ex.get("target_scores"), dict) for ex in examples) and not (
+        preferred in _BIGBENCH_METRICS
+        and preferred != "multiple_choice_grade"
+        and all("target" in ex for ex in examples)
+    )
+    if choice:
+        info.kind, info.metrics = "multiple_choice", ["accuracy"]
+    else:
+        mapped = [
+            _BIGBENCH_METRICS[m]
+            for m in ordered
+            if m in _BIGBENCH_METRICS
+            and m != "multiple_choice_grade"
+            # bleu and rouge need the optional extra; without it the other metrics stand.
+            and importlib.util.find_spec(_NEEDS.get(_BIGBENCH_METRICS[m], "json")) is not None
+        ]
+        info.metrics = list(dict.fromkeys(mapped)) or None
+        first = mapped[0] if mapped else None
+        info.kind = {"exact_match": "short_answer", "numeric": "math"}.get(first or "", "free_text")
+    seen: set[str] = set()
+    rows = []
+    for i, ex in enumerate(examples):
+        scores = ex.get("target_scores")
+        key = json.dumps([ex["input"], ex.get("target"), scores], sort_keys=True, default=str)
+        info.repeats += key in seen
+        seen.add(key)
+        row: dict[str, Any] = {"id": f"{name}/{i}"}
+        if isinstance(scores, dict) and scores and (choice or "target" not in ex):
+            options = list(scores)
+            best = max(scores.values())
+            row["options"] = options
+            row["answer"] = [LETTERS[j] for j, o in enumerate(options) if scores[o] == best]
+        else:
+            target = ex["target"]
+            row["answer"] = target if isinstance(target, list) else [target]
+        row["question"] = _bigbench_prompt(data, ex["input"], "options" in row)
+        rows.append((f" examples[{i}]", row))
+    if info.repeats:
+        warnings.warn(
+            f"{path}: {info.repeats} example(s) repeat an earlier one word for word; each "
+            f"loads as its own example (ids {name}/<position>)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return rows
+
+
+def _bigbench_prompt(data: dict[str, Any], text: Any, has_options: bool) -> str:
+    """One example's question with BIG-bench's prompt fields: `task_prefix` before it (in some
+    tasks the prefix is the question itself), `example_input_prefix` before the input, and
+    `choice_prefix` and `example_output_prefix` after it where they say more than BIG-bench's
+    defaults ("choice:", "A:"); options are shown as lettered lines after the question."""
+
+    def field(key: str) -> str:
+        value = data.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    in_prefix = field("example_input_prefix")
+    body = f"{in_prefix} {text}".strip() if in_prefix else str(text)
+    parts = [field("task_prefix"), body]
+    if has_options and field("choice_prefix") not in ("", "choice:"):
+        parts.append(field("choice_prefix"))
+    if field("example_output_prefix") not in ("", "A:"):
+        parts.append(field("example_output_prefix"))
+    return "\n".join(p for p in parts if p)
 
 
 def _is_mallm(row: Any) -> bool:
@@ -430,3 +537,61 @@ def _names(field: str | list[str] | None) -> str:
 
 def _jsonable(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | type(None) | list | dict)
+
+
+def shuffle_options(task: Task, seed: int) -> Task:
+    """The task with its options in a seeded random order and its references following them
+    (the original position of each shown option is kept in metadata `option_order`). A task
+    without options is returned as it is."""
+    if task.options is None:
+        return task
+    order = list(range(len(task.options)))
+    random.Random(f"shuffle_options:{seed}").shuffle(order)
+    new_letter = {LETTERS[old]: LETTERS[new] for new, old in enumerate(order)}
+    return task.model_copy(
+        update={
+            "options": [task.options[i] for i in order],
+            "references": sorted(new_letter.get(r, r) for r in task.references),
+            "metadata": {**task.metadata, "option_order": order},
+        }
+    )
+
+
+class PositionSkew(BaseModel):
+    """Where the correct option sits most often in the multiple-choice examples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    letter: str
+    count: int
+    total: int
+
+    @property
+    def share(self) -> float:
+        return self.count / self.total
+
+    def message(self) -> str:
+        return (
+            f"the correct option is {self.letter} in {self.count} of {self.total} "
+            f"multiple-choice examples ({self.share:.0%}): always answering {self.letter} "
+            "scores that much; set dataset.shuffle_options: true"
+        )
+
+
+def position_skew(tasks: Iterable[Task], threshold: float = 0.6) -> PositionSkew | None:
+    """The position holding the correct option in more than `threshold` of the
+    multiple-choice examples, or None when no position does."""
+    counts: dict[str, int] = {}
+    total = 0
+    for task in tasks:
+        if task.options is None or not task.references:
+            continue
+        total += 1
+        for letter in set(task.references):
+            counts[letter] = counts.get(letter, 0) + 1
+    if not counts:
+        return None
+    letter = min(counts, key=lambda k: (-counts[k], k))
+    if counts[letter] / total <= threshold:
+        return None
+    return PositionSkew(letter=letter, count=counts[letter], total=total)

@@ -37,6 +37,15 @@ TASK_INSTRUCTIONS: dict[str, str] = {
     "free_text": "Solve the following task.",
 }
 
+# What an answer of each kind looks like (the README's table of task kinds says the same).
+ANSWER_SHAPES: dict[str, str] = {
+    "multiple_choice": "one option letter (A, B, ...) or an option's text",
+    "yes_no": "Yes or No (options A) Yes, B) No)",
+    "short_answer": "a word, a name or a short phrase",
+    "math": "a single number",
+    "free_text": "free text",
+}
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)

@@ -18,6 +18,7 @@ from madebate.models._cache import CallCache
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import build_model, model_spec, shared_models
 from madebate.runs._analytics import discussion_analytics
+from madebate.runs._datasets import shuffle_options
 from madebate.runs._experiment import Cell, ExperimentSpec, ModelSpec
 from madebate.runs._records import RecordKey, RunRecord
 from madebate.runs._scoring import default_metrics, score
@@ -38,10 +39,25 @@ class Job:
 def jobs_for(spec: ExperimentSpec, cells: list[Cell], tasks: list[Task]) -> Iterator[Job]:
     # Example-major order: every cell advances together, so partial runs compare fairly.
     # Cells with the same seed get the same per-example seeds; a sweep over `seed` changes them.
+    # With dataset.shuffle_options, each example and repeat shows its options in an order
+    # seeded by the cell's seed, example and repeat (the same in cells with the same seed).
+    shuffle = spec.dataset.shuffle_options
     for task in tasks:
         for repeat in range(spec.repeats):
             for cell in cells:
-                yield Job(cell, task, repeat, example_seed(cell.spec.seed, task.id or "", repeat))
+                seed = example_seed(cell.spec.seed, task.id or "", repeat)
+                yield Job(cell, shuffle_options(task, seed) if shuffle else task, repeat, seed)
+
+
+def metric_names(job: Job) -> list[str]:
+    """The metrics a job is scored by: the experiment's `scoring`, else the dataset file's own
+    (BIG-bench `metrics`), else the task kind's defaults."""
+    if job.cell.spec.scoring:
+        return list(job.cell.spec.scoring)
+    named = job.task.metadata.get("file_metrics")
+    if isinstance(named, list) and named:
+        return [str(m) for m in named]
+    return default_metrics(job.task.metadata.get("task_kind", "free_text"))
 
 
 def example_seed(seed: int, example_id: str, repeat: int) -> int:
@@ -101,8 +117,6 @@ async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:
     discussion = Discussion(job.task, model=model, config=config, plan=plan)
     result = await discussion.run_async()
     wall = time.perf_counter() - started
-    kind = job.task.metadata.get("task_kind", "free_text")
-    metric_names = cell_spec.scoring or default_metrics(kind)
     calls = result.calls
     return RunRecord(
         cell=job.cell.id,
@@ -115,7 +129,7 @@ async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:
         decided=result.decided,
         stop_reason=result.stop_reason,
         turns=result.turns,
-        scores=score(result.answer, result.solution, job.task, metric_names),
+        scores=score(result.answer, result.solution, job.task, metric_names(job)),
         calls=result.usage.calls,
         tokens=result.usage.total_tokens,
         cache_hits=sum(c.cache_hit for c in calls),
@@ -135,8 +149,7 @@ async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:
 
 def failed_record(job: Job, exc: BaseException) -> RunRecord:
     """The record of an example whose discussion raised: no answer, every metric 0.0."""
-    kind = job.task.metadata.get("task_kind", "free_text")
-    names = job.cell.spec.scoring or default_metrics(kind)
+    names = metric_names(job)
     return RunRecord(
         cell=job.cell.id,
         example_id=str(job.task.id),

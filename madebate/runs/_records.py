@@ -19,7 +19,7 @@ from madebate._results import DiscussionResult, ErrorInfo, StopReason
 from madebate._yaml import config_error_from
 from madebate.runs._scoring import MetricSummary
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of `RunRecord` and `RunSummary` this code writes."""
 
 RecordKey = tuple[str, str, int]  # (cell id, example id, repeat)
@@ -37,7 +37,7 @@ class RunRecord(_Document):
     writes one per (cell, example, repeat); an example that failed is recorded too (scored
     wrong, `stop_reason` "error"), and a resumed run appends a new record that supersedes it."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     """The version of this record's fields (see `madebate.runs._records.upgrade`)."""
     cell: str
     """The sweep cell's id, e.g. "paradigm=memory,protocol=simple_voting" ("main" unswept)."""
@@ -111,13 +111,27 @@ class FailedExample(_Document):
     """The error message (up to 300 characters)."""
 
 
+class OptionPositions(_Document):
+    """For a multiple-choice cell: per option letter (its position), how often it was the
+    reference and how often it was the answer, over the records (repeats included). A skew in
+    `correct` means a constant answer can score well; compare it with `chosen`."""
+
+    correct: dict[str, int]
+    """Per letter, records whose reference sits there (an example with two references counts
+    in both)."""
+    chosen: dict[str, int]
+    """Per letter, records that answered it (records without an answer are not counted)."""
+
+
 class CellSummary(_Document):
     """One sweep cell's numbers over its records (the latest per example)."""
 
     n: int
     """Examples (times repeats) with a record."""
+    examples: int | None
+    """Distinct examples with a record (None: written before schema 2)."""
     metrics: dict[str, MetricSummary]
-    """Each metric's mean with its 95% interval."""
+    """Each metric's mean with its 95% interval, over examples (`MetricSummary.method`)."""
     decision_rate: float
     """The share of examples the protocol decided."""
     undecided: int
@@ -144,10 +158,20 @@ class CellSummary(_Document):
     """Replies stopped repeating themselves."""
     unreadable_replies: int
     """Discussion messages from which no solution could be read."""
+    messages: int | None
+    """Discussion messages, over all records (None: written before schema 2)."""
+    unreadable_rate: float | None
+    """`unreadable_replies` per discussion message (None: no messages, or before schema 2)."""
+    truncated_rate: float | None
+    """`truncated_replies` per model call (None: no calls, or before schema 2)."""
+    option_positions: OptionPositions | None
+    """Multiple-choice cells: where the references sit and which positions were answered;
+    None for other tasks (and before schema 2)."""
     failed_examples: list[FailedExample]
     """Up to 50 failed examples, with their cause."""
     discussion_wall_s: float
-    """Wall-clock seconds of the discussions, summed."""
+    """Wall-clock seconds of the discussions, summed (discussions run concurrently, so this
+    exceeds the run's wall time; that is `RunSummary.run_wall_s`)."""
     stop_reasons: dict[str, int]
     """Examples per stop reason."""
     analytics: dict[str, Any] | None
@@ -207,16 +231,23 @@ class RunSummary(_Document):
     session, that session's facts. A summary recomputed from the records (`Run.summary`) has
     the cells only; its session fields are None."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     """The version of this summary's fields (see `madebate.runs._records.upgrade`)."""
     cells: dict[str, CellSummary]
     """Per cell id, in the sweep's order."""
     experiment: str | None = None
     """The experiment's name."""
+    started_at: str | None = None
+    """When the run's first session started (ISO 8601, UTC; None before schema 2)."""
     finished_at: str | None = None
     """When the session ended (ISO 8601, UTC)."""
     wall_s: float | None = None
     """The session's wall-clock seconds."""
+    run_wall_s: float | None = None
+    """The run's wall-clock seconds: every session's, added up (None before schema 2, where
+    only the last session's `wall_s` is known)."""
+    sessions: int | None = None
+    """Sessions that wrote this run (a resume adds one; None before schema 2)."""
     new_records: int | None = None
     """Records the session wrote."""
     complete: bool | None = None
@@ -251,7 +282,11 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
     Version 0 is every file written before `schema_version` existed: records and summaries
     hold the fields of version 1 but may lack the ones added during that time (the counts
     of retries, failed, cut, looped and unreadable replies, cache hits; the analytics; a
-    summary's failed examples and session fields), which read as zero, empty or None."""
+    summary's failed examples and session fields), which read as zero, empty or None.
+    Version 2 added to a summary the run's `started_at`, `run_wall_s` and `sessions`, and to
+    each cell its example and message counts, the unreadable and cut rates, the option
+    positions, and intervals over examples that name their method; a version 1 summary reads
+    these as None and its intervals as "per_record" (computed over records)."""
     out = dict(data)
     version = out.pop("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -270,6 +305,16 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
             cells = out.get("cells")
             if isinstance(cells, Mapping):
                 out["cells"] = {cid: _v0_cell(cell) for cid, cell in cells.items()}
+        version = 1
+    if version == 1:
+        # Records are unchanged. A summary's cells gain the example count, the message count
+        # and rates, the option positions, and intervals that name their method: unknown for
+        # these (None), and their intervals were computed over records ("per_record").
+        if kind == "summary":
+            cells = out.get("cells")
+            if isinstance(cells, Mapping):
+                out["cells"] = {cid: _v1_cell(cell) for cid, cell in cells.items()}
+        version = 2
     out["schema_version"] = SCHEMA_VERSION
     return out
 
@@ -282,6 +327,21 @@ def _v0_cell(cell: Any) -> Any:
         out.setdefault(name, 0)
     out.setdefault("failed_examples", [])
     out.setdefault("analytics", None)
+    return out
+
+
+def _v1_cell(cell: Any) -> Any:
+    if not isinstance(cell, Mapping):
+        return cell
+    out = dict(cell)
+    for name in ("examples", "messages", "unreadable_rate", "truncated_rate", "option_positions"):
+        out.setdefault(name, None)
+    metrics = out.get("metrics")
+    if isinstance(metrics, Mapping):
+        out["metrics"] = {
+            name: {"examples": None, "method": "per_record", **m} if isinstance(m, Mapping) else m
+            for name, m in metrics.items()
+        }
     return out
 
 

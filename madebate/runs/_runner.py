@@ -21,7 +21,7 @@ from madebate.engine._prompting import first_prompt
 from madebate.models._cache import CallCache, default_cache_path
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import named_only
-from madebate.runs._datasets import load_dataset
+from madebate.runs._datasets import DatasetInfo, load_dataset_info
 from madebate.runs._experiment import (
     TASK_INSTRUCTIONS,
     Cell,
@@ -32,6 +32,7 @@ from madebate.runs._experiment import (
     parse_experiment,
 )
 from madebate.runs._jobs import Job, ModelPool, jobs_for, run_jobs
+from madebate.runs._load import read_summary_file
 from madebate.runs._progress import RunProgress
 from madebate.runs._records import CacheCounts, RunRecord, RunSummary, StopKind
 from madebate.runs._runlog import RunWriter, latest_records
@@ -191,6 +192,11 @@ async def run_experiment_async(
         raise
     new = 0
     stopped: StopKind | None = None
+    # The run's wall time adds up its sessions': the earlier ones as the last summary says.
+    earlier = _earlier_sessions(run_dir) if resume is not None else None
+    started_at: str | None = datetime.now(UTC).isoformat(timespec="seconds")
+    if earlier is not None:
+        started_at = earlier.started_at  # None: that run began before schema 2 recorded it
     start = time.perf_counter()
     jobs: list[Job] = []
     try:
@@ -233,8 +239,11 @@ async def run_experiment_async(
         summary = RunSummary(
             cells=cell_summaries,
             experiment=spec.name,
+            started_at=started_at,
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             wall_s=round(wall, 3),
+            run_wall_s=round(wall + _earlier_wall(earlier), 3),
+            sessions=1 + _earlier_count(earlier),
             new_records=new,
             complete=len(writer.done) == len(cells) * len(tasks) * spec.repeats,
             stopped=stopped,
@@ -261,8 +270,23 @@ async def run_experiment_async(
 
 
 def _prepare_tasks(spec: ExperimentSpec, base_dir: Path, source: str | None = None) -> list[Task]:
-    tasks = load_dataset(spec.dataset, base_dir=base_dir)
-    kind = spec.task.kind or ("multiple_choice" if tasks[0].is_multiple_choice else "free_text")
+    return prepare_tasks(spec, base_dir, source)[0]
+
+
+def prepare_tasks(
+    spec: ExperimentSpec, base_dir: Path, source: str | None = None
+) -> tuple[list[Task], DatasetInfo]:
+    """The examples as the runner discusses them (instruction, task kind and, where the file
+    names them, its metrics in metadata), and what the file says about itself."""
+    tasks, info = load_dataset_info(spec.dataset, base_dir=base_dir)
+    kind = (
+        spec.task.kind
+        or info.kind
+        or ("multiple_choice" if tasks[0].is_multiple_choice else "free_text")
+    )
+    # The file's metrics hold for the kind it names, not for another one set in task.kind.
+    file_metrics = info.metrics if kind == (info.kind or kind) else None
+    info.kind, info.metrics = kind, file_metrics
     if kind in ("multiple_choice", "yes_no"):
         missing = [t.id for t in tasks if not t.is_multiple_choice]
         if missing and kind == "multiple_choice":
@@ -277,12 +301,11 @@ def _prepare_tasks(spec: ExperimentSpec, base_dir: Path, source: str | None = No
         if kind == "yes_no" and not t.is_multiple_choice:
             refs = [{"yes": "A", "no": "B"}.get(r.strip().lower(), r) for r in t.references]
             t = t.model_copy(update={"options": ["Yes", "No"], "references": refs})
-        prepared.append(
-            t.model_copy(
-                update={"instruction": instruction, "metadata": {**t.metadata, "task_kind": kind}}
-            )
-        )
-    return prepared
+        metadata = {**t.metadata, "task_kind": kind}
+        if file_metrics:
+            metadata["file_metrics"] = list(file_metrics)
+        prepared.append(t.model_copy(update={"instruction": instruction, "metadata": metadata}))
+    return prepared, info
 
 
 async def check_context(
@@ -328,3 +351,25 @@ def default_run_dir(name: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
     return Path(os.environ.get("MADEBATE_RUNS", "runs")) / f"{safe}-{stamp}"
+
+
+def _earlier_sessions(run_dir: Path) -> RunSummary | None:
+    """The summary the previous session of a resumed run wrote (None: none, or unreadable)."""
+    try:
+        return read_summary_file(run_dir)
+    except ConfigError:
+        return None
+
+
+def _earlier_wall(earlier: RunSummary | None) -> float:
+    if earlier is None:
+        return 0.0
+    if earlier.run_wall_s is not None:
+        return earlier.run_wall_s
+    return earlier.wall_s or 0.0  # before schema 2: the last session's time is all we know
+
+
+def _earlier_count(earlier: RunSummary | None) -> int:
+    if earlier is None:
+        return 0
+    return earlier.sessions if earlier.sessions is not None else 1

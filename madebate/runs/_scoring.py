@@ -10,13 +10,14 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from madebate._errors import ConfigError
 from madebate._registry import Registry
+from madebate._stated import stated_answer, stated_number
 from madebate._task import Task
 
 Metric = Callable[[str | None, str | None, Task], float]
@@ -62,11 +63,16 @@ def accuracy(answer: str | None, solution: str | None, task: Task) -> float:
 
 @metrics.register("exact_match")
 def exact_match(answer: str | None, solution: str | None, task: Task) -> float:
+    """The answer equals a reference after SQuAD normalisation: the whole answer, or the answer
+    it states (`stated_answer`: "Yes, because ..." and "The answer is Yes." state "Yes")."""
     text = _scored_text(answer, solution, task)
     if text is None:
         return 0.0
-    got = _squad_normalize(text)
-    return float(any(got == _squad_normalize(r) for r in _reference_texts(task)))
+    readings = {_squad_normalize(text)}
+    stated = stated_answer(text) if not task.is_multiple_choice else None
+    if stated is not None:
+        readings.add(_squad_normalize(stated))
+    return float(any(_squad_normalize(r) in readings for r in _reference_texts(task)))
 
 
 @metrics.register("token_f1")
@@ -90,22 +96,11 @@ def token_f1(answer: str | None, solution: str | None, task: Task) -> float:
     return best
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-
-
 def read_number(text: str | None) -> float | None:
-    """The last number in a text: '1,234.5 km' -> 1234.5; '-3' -> -3; fractions 'a/b' too."""
-    if text is None:
-        return None
-    frac = re.findall(r"([-+]?\d+)\s*/\s*(\d+)", text)
-    matches = list(_NUMBER.finditer(text))
-    if not matches:
-        return None
-    last = matches[-1]
-    if frac and text.rstrip(" .").replace(" ", "").endswith(f"{frac[-1][0]}/{frac[-1][1]}"):
-        num, den = frac[-1]
-        return int(num) / int(den) if int(den) else None
-    return float(last.group(0).replace(",", ""))
+    """The number a text states as its answer (`stated_number`): "1,234.5 km" -> 1234.5,
+    "seven" -> 7, "7. I counted 3 and 4." -> 7, "3 + 4 = 7" -> 7; None when it states none
+    clearly ("7 or 8", "1/2 of 10", "maybe 7")."""
+    return stated_number(text)
 
 
 @metrics.register("numeric")
@@ -188,6 +183,21 @@ def score(
     return {name: metrics.get(name, field="scoring")(answer, solution, task) for name in names}
 
 
+IntervalMethod = Literal["wilson", "normal_over_example_means", "per_record"]
+"""How a `MetricSummary`'s 95% interval was computed (`INTERVAL_METHODS` says it in words)."""
+
+INTERVAL_METHODS: dict[str, str] = {
+    "wilson": "Wilson score interval over examples (every example's repeats agree)",
+    "normal_over_example_means": "normal (z) interval over example means",
+    "per_record": "over records, repeats counted as independent (written before schema 2)",
+}
+INTERVAL_NOTE = (
+    "95% intervals are over examples, not records: the repeats of an example are averaged "
+    "first. Wilson score interval when every example's mean is 0 or 1 (one repeat, or repeats "
+    "that agree); otherwise a normal (z) interval over the example means."
+)
+
+
 class MetricSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -195,26 +205,56 @@ class MetricSummary(BaseModel):
     ci_low: float
     ci_high: float
     n: int
+    """Scores summarised (examples times repeats)."""
+    examples: int | None = None
+    """Examples the interval is over (None: written before schema 2)."""
+    method: IntervalMethod = "per_record"
+    """How the interval was computed (see `INTERVAL_METHODS`)."""
 
 
-def summarize(values: Sequence[float]) -> MetricSummary:
-    """Mean with a 95% interval: Wilson for 0/1 scores, a t-style normal interval otherwise."""
+def summarize(values: Sequence[float], examples: Sequence[Hashable] | None = None) -> MetricSummary:
+    """Mean with a 95% interval over examples: the scores of one example (its repeats, the same
+    key in `examples`; without `examples` every score is its own example) are averaged first,
+    so repeats add no false precision. Wilson when every example mean is 0 or 1, else a normal
+    (z) interval over the example means. The mean is the mean of example means (the mean of all
+    scores when every example has the same number of repeats)."""
     n = len(values)
     if n == 0:
-        return MetricSummary(mean=0.0, ci_low=0.0, ci_high=0.0, n=0)
-    mean = sum(values) / n
+        return MetricSummary(mean=0.0, ci_low=0.0, ci_high=0.0, n=0, examples=0, method="wilson")
+    if examples is None:
+        means = [float(v) for v in values]
+    else:
+        if len(examples) != n:
+            raise ValueError("summarize: one example key per value")
+        groups: dict[Hashable, list[float]] = {}
+        for key, v in zip(examples, values, strict=True):
+            groups.setdefault(key, []).append(float(v))
+        means = [sum(g) / len(g) for g in groups.values()]
+    k = len(means)
+    mean = sum(means) / k
     z = 1.959963984540054
-    if all(v in (0.0, 1.0) for v in values):
-        denom = 1 + z * z / n
-        center = (mean + z * z / (2 * n)) / denom
-        half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / denom
+    if all(v in (0.0, 1.0) for v in means):
+        denom = 1 + z * z / k
+        center = (mean + z * z / (2 * k)) / denom
+        half = z * math.sqrt(mean * (1 - mean) / k + z * z / (4 * k * k)) / denom
         return MetricSummary(
-            mean=mean, ci_low=max(0.0, center - half), ci_high=min(1.0, center + half), n=n
+            mean=mean,
+            ci_low=max(0.0, center - half),
+            ci_high=min(1.0, center + half),
+            n=n,
+            examples=k,
+            method="wilson",
         )
-    if n == 1:
-        return MetricSummary(mean=mean, ci_low=mean, ci_high=mean, n=1)
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    half = z * math.sqrt(var / n)
+    method: IntervalMethod = "normal_over_example_means"
+    if k == 1:
+        return MetricSummary(mean=mean, ci_low=mean, ci_high=mean, n=n, examples=1, method=method)
+    var = sum((v - mean) ** 2 for v in means) / (k - 1)
+    half = z * math.sqrt(var / k)
     return MetricSummary(
-        mean=mean, ci_low=max(0.0, mean - half), ci_high=min(1.0, mean + half), n=n
+        mean=mean,
+        ci_low=max(0.0, mean - half),
+        ci_high=min(1.0, mean + half),
+        n=n,
+        examples=k,
+        method=method,
     )

@@ -172,7 +172,7 @@ def test_reasoning_style_hides_the_final_line_from_others():
 
 
 def test_extraction_is_off_by_default_and_an_option():
-    replies = ["The answer is Paris, I am sure.", "[AGREE] yes"]
+    replies = ["The answer is Paris or Rome, I am not sure.", "[AGREE] yes"]
     model = ScriptedModel(replies)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=2, max_turns=1)
     assert len(model.requests) == 2 and result.messages[0].answer is None
@@ -180,7 +180,7 @@ def test_extraction_is_off_by_default_and_an_option():
     def script(req: ScriptedRequest) -> str:
         if req.role == "extraction":
             return "B) Paris"
-        return "The answer is Paris, I am sure." if req.agent == "A1" else "[AGREE] yes"
+        return "The answer is Paris or Rome, I am not sure." if req.agent == "A1" else "[AGREE] yes"
 
     model = ScriptedModel(script)
     result = mb.discuss(

@@ -179,9 +179,15 @@ def test_cell_table_has_the_headers_and_one_row_per_cell(run_dir: Path, report: 
         "mean turns",
         "calls / example",
         "tokens / example",
-        "wall s",
+        "discussion s (summed)",
+        "unreadable replies",
+        "cut at max_tokens",
+        "option positions",
     ]:
         assert h in headers
+    assert "wall s" not in headers  # summed discussion time is named as such
+    assert "Intervals are over examples" in html or "intervals are over examples" in html
+    assert "run wall time" in html and "discussion time summed" in html
     rows = tags.find("tr")
     assert [r["data-cell"] for r in rows if "data-cell" in r] == CELLS_2X2
     summary = mb.load_run(run_dir).summary.cells

@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 import madebate as mb
 from madebate import ColumnMap, ConfigError, DatasetSpec, Task
+from madebate.cli import app
+from madebate.models.providers.scripted import default_script
+from madebate.runs._datasets import (
+    DatasetInfo,
+    PositionSkew,
+    load_dataset_info,
+    position_skew,
+    shuffle_options,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datasets"
 CITIES = ["Rome", "Paris", "Berlin", "Madrid"]
@@ -460,3 +473,273 @@ def test_bigbench_example_without_target(tmp_path: Path) -> None:
     path.write_text(json.dumps({"examples": [{"input": "q", "target": "a"}, {"input": "q2"}]}))
     message = load_error(path)
     assert "task.json" in message and "examples[1]" in message
+
+
+# -- BIG-bench files as published (issue 15) ------------------------------------------------
+
+
+def test_bigbench_repeats_load_with_positional_ids_and_one_warning() -> None:
+    with pytest.warns(UserWarning, match=r"2 example\(s\) repeat an earlier one") as caught:
+        tasks = load("bigbench_choice_repeats.json")
+    assert len([w for w in caught if "repeat" in str(w.message)]) == 1
+    assert [t.id for t in tasks] == [f"toy_choice/{i}" for i in range(6)]
+    assert tasks[0].question == tasks[2].question == tasks[5].question
+
+
+def test_bigbench_repeats_load_under_a_limit() -> None:
+    with pytest.warns(UserWarning, match="repeat"):
+        tasks = load("bigbench_choice_repeats.json", limit=5)
+    assert len(tasks) == 5 and all(t.id and t.id.startswith("toy_choice/") for t in tasks)
+
+
+def test_bigbench_id_from_the_folder_when_the_task_has_no_name(tmp_path: Path) -> None:
+    folder = tmp_path / "my_task"
+    folder.mkdir()
+    body = {"examples": [{"input": "q", "target": "a"}, {"input": "q", "target": "a"}]}
+    (folder / "task.json").write_text(json.dumps(body))
+    with pytest.warns(UserWarning, match="1 example"):
+        tasks = load(folder / "task.json")
+    assert [t.id for t in tasks] == ["my_task/0", "my_task/1"]
+
+
+def test_bigbench_prompt_fields_are_kept_around_the_input() -> None:
+    with pytest.warns(UserWarning):
+        first = load("bigbench_choice_repeats.json")[0]
+    # task_prefix first, then example_input_prefix and the input, then the choice prefix
+    # (options follow as lettered lines); the default output prefix "A:" adds nothing.
+    assert first.question == "Decide which colour the thing is.\nThing: grass\nColour:"
+    assert first.options == ["green", "red", "blue"] and first.references == ["A"]
+
+
+def test_bigbench_task_prefix_that_is_the_question_reaches_the_prompt() -> None:
+    with pytest.warns(UserWarning):
+        task = load("bigbench_exact.json")[0]
+    assert task.question == (
+        "Is the position after these moves checkmate? Answer True or False.\n"
+        "1. f3 e5 2. g4 Qh4\nCheckmate (True or False):"
+    )
+    assert task.options is None and task.references == ["True"]
+    prompt = mb.Task(question=task.question, instruction="Solve.").model_dump()
+    assert "checkmate?" in prompt["question"]
+
+
+def _info(path: str | Path, **spec: Any) -> DatasetInfo:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return load_dataset_info(DatasetSpec(path=str(path), **spec), base_dir=FIXTURES)[1]
+
+
+def test_bigbench_kind_and_metrics_come_from_the_file(tmp_path: Path) -> None:
+    choice = _info("bigbench_choice_repeats.json")
+    assert (choice.format, choice.kind, choice.metrics) == (
+        "bigbench",
+        "multiple_choice",
+        ["accuracy"],
+    )
+    assert choice.repeats == 2
+    exact = _info("bigbench_exact.json")
+    assert (exact.kind, exact.metrics) == ("short_answer", ["exact_match", "bleu"])
+    numeric = tmp_path / "numeric.json"
+    numeric.write_text(
+        json.dumps(
+            {
+                "metrics": ["numeric_match_with_0_1_relative_error"],
+                "examples": [{"input": "2+2", "target": "4"}],
+            }
+        )
+    )
+    assert (_info(numeric).kind, _info(numeric).metrics) == ("math", ["numeric"])
+    # Both target_scores and target: preferred_score picks how the task is asked.
+    both = {
+        "metrics": ["multiple_choice_grade", "exact_str_match"],
+        "examples": [{"input": "1+1", "target_scores": {"2": 1, "3": 0}, "target": "2"}],
+    }
+    for preferred, kind, options in (
+        ("exact_str_match", "short_answer", None),
+        ("multiple_choice_grade", "multiple_choice", ["2", "3"]),
+    ):
+        path = tmp_path / f"{preferred}.json"
+        path.write_text(json.dumps({**both, "preferred_score": preferred}))
+        info = _info(path)
+        assert info.kind == kind
+        assert load(path)[0].options == options
+    # No metrics named: the kind's defaults apply later.
+    assert _info("bigbench.json").metrics is None
+
+
+def test_formats_are_named() -> None:
+    assert _info("mc.jsonl").format == "jsonl"
+    assert _info("mc_list.csv").format == "csv"
+    assert _info("mallm.json").format == "json (MALLM)"
+    assert _info("free.json").format == "json"
+    assert _info("mc.jsonl").kind is None
+
+
+def _exact_script(request: Any) -> str:
+    if request.config.json_schema is not None:
+        return default_script(request)
+    if "checkmate" in request.prompt and "Qh4" in request.prompt:
+        return "Final Solution: true."
+    return "Final Solution: False"
+
+
+def test_bigbench_file_runs_with_no_task_kind_and_scores_by_exact_match(
+    tmp_path: Path, model_seam: Any
+) -> None:
+    spec = {
+        "name": "bb",
+        "dataset": {"path": str(FIXTURES / "bigbench_exact.json")},
+        "model": model_seam.use(mb.ScriptedModel(_exact_script)),
+        "discussion": {"agents": 2, "max_turns": 2},
+        "cache": False,
+    }
+    with pytest.warns(UserWarning, match="repeat"):
+        result = mb.run_experiment(spec, out=tmp_path / "run")
+    records = mb.load_run(result.run_dir).records
+    assert sorted(r.example_id for r in records) == ["toy_exact/0", "toy_exact/1", "toy_exact/2"]
+    for r in records:
+        assert set(r.scores) == {"exact_match", "bleu"}
+        assert r.scores["exact_match"] == 1.0  # "true." matches "True" once normalised
+        assert r.result is not None and r.result.task.metadata["task_kind"] == "short_answer"
+
+
+# -- dataset.shuffle_options ---------------------------------------------------------------
+
+SKEWED = [
+    {
+        "id": f"q{i}",
+        "question": f"Question {i}?",
+        "options": [f"right {i}", "wrong x", "wrong y"],
+        "answer": "A",
+    }
+    for i in range(10)
+]
+
+
+def test_shuffle_options_is_seeded_and_references_follow() -> None:
+    task = Task(question="q", options=["a", "b", "c", "d"], references=["B"], id="x")
+    one, again = shuffle_options(task, 7), shuffle_options(task, 7)
+    assert one == again
+    assert one.options is not None and sorted(one.options) == ["a", "b", "c", "d"]
+    assert one.options[ord(one.references[0]) - ord("A")] == "b"
+    assert one.metadata["option_order"] == [task.options.index(o) for o in one.options]  # type: ignore[union-attr]
+    orders = {tuple(shuffle_options(task, s).options or []) for s in range(20)}
+    assert len(orders) > 3
+    free = Task(question="q", references=["x"])
+    assert shuffle_options(free, 1) is free
+
+
+def test_shuffle_options_defaults_off() -> None:
+    assert DatasetSpec(examples=SKEWED).shuffle_options is False
+
+
+def _right_option(request: Any) -> str:
+    if request.config.json_schema is not None:
+        return default_script(request)
+    found = re.search(r"^([A-Z])\) right \d+", request.prompt, re.M)
+    return f"Final Solution: {found.group(1) if found else 'Z'}"
+
+
+def test_shuffled_run_scores_right_and_varies_positions_by_repeat(
+    tmp_path: Path, model_seam: Any
+) -> None:
+    spec = {
+        "name": "shuffled",
+        "dataset": {"examples": SKEWED, "shuffle_options": True},
+        "model": model_seam.use(mb.ScriptedModel(_right_option)),
+        "discussion": {"agents": 2, "max_turns": 2},
+        "repeats": 2,
+        "cache": False,
+    }
+    result = mb.run_experiment(spec, out=tmp_path / "run")
+    records = mb.load_run(result.run_dir).records
+    assert len(records) == 20
+    assert all(r.scores["accuracy"] == 1.0 for r in records)
+    positions = Counter(r.references[0] for r in records)
+    assert positions["A"] < 16 and len(positions) == 3  # no longer always first
+    by_example: dict[str, set[tuple[str, ...]]] = {}
+    for r in records:
+        assert r.result is not None and r.result.task.options is not None
+        by_example.setdefault(r.example_id, set()).add(tuple(r.result.task.options))
+    assert any(len(orders) == 2 for orders in by_example.values())  # per repeat, too
+    again = mb.run_experiment(spec, out=tmp_path / "again")
+    assert [r.references for r in mb.load_run(again.run_dir).records] == [
+        r.references for r in records
+    ]
+
+
+def test_position_skew_names_the_position_and_the_share() -> None:
+    tasks = mb.load_dataset(DatasetSpec(examples=SKEWED))
+    skew = position_skew(tasks)
+    assert skew is not None and (skew.letter, skew.count, skew.total) == ("A", 10, 10)
+    assert "A in 10 of 10" in skew.message() and "100%" in skew.message()
+    balanced = [dict(r, answer="ABC"[i % 3]) for i, r in enumerate(SKEWED)]
+    assert position_skew(mb.load_dataset(DatasetSpec(examples=balanced))) is None
+    # Exactly 60% is not more than 60%.
+    six = [dict(r, answer="A" if i < 6 else "B") for i, r in enumerate(SKEWED)]
+    assert position_skew(mb.load_dataset(DatasetSpec(examples=six))) is None
+    seven = [dict(r, answer="B" if i < 7 else "C") for i, r in enumerate(SKEWED)]
+    assert position_skew(mb.load_dataset(DatasetSpec(examples=seven))) == PositionSkew(
+        letter="B", count=7, total=10
+    )
+
+
+# -- validate --dataset: format, kind, answer shape, metrics, warnings ----------------------
+
+cli = CliRunner()
+
+
+def test_validate_dataset_prints_format_kind_shape_metrics_and_warnings() -> None:
+    out = cli.invoke(app, ["validate", str(FIXTURES / "bigbench_choice_repeats.json"), "--dataset"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "format: bigbench" in text
+    assert "task kind: multiple_choice (from the file)" in text
+    assert "answer shape: one option letter" in text
+    assert "metrics: accuracy (from the file)" in text
+    assert "2 example(s) repeat an earlier one" in text
+    assert "correct option is A in 5 of 6 multiple-choice examples (83%)" in text
+    out = cli.invoke(app, ["validate", str(FIXTURES / "bigbench_exact.json")])
+    text = " ".join(out.output.split())
+    assert "task kind: short_answer" in text and "metrics: exact_match, bleu" in text
+    out = cli.invoke(app, ["validate", str(FIXTURES / "free.json")])
+    text = " ".join(out.output.split())
+    assert "format: json" in text and "task kind: free_text (from the examples)" in text
+    assert "metrics: token_f1, contains (from the task kind)" in text
+    assert "warning" not in text
+
+
+def test_validate_experiment_warns_of_the_position_unless_shuffled(tmp_path: Path) -> None:
+    data = tmp_path / "skewed.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SKEWED))
+    for shuffle, expected in (
+        (False, "warning: the correct option is A in 10 of 10"),
+        (True, "options: shuffled per example and repeat"),
+    ):
+        exp = tmp_path / f"exp_{shuffle}.yaml"
+        exp.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "skew",
+                    "dataset": {"path": str(data), "shuffle_options": shuffle},
+                    "model": "scripted",
+                }
+            )
+        )
+        out = cli.invoke(app, ["validate", str(exp), "--dataset"])
+        assert out.exit_code == 0, out.output
+        text = " ".join(out.output.split())
+        assert expected in text
+        assert "task kind: multiple_choice (from the dataset)" in text
+        assert "metrics: accuracy (from the task kind)" in text
+
+
+def test_readme_table_of_task_kinds_matches_the_code() -> None:
+    from madebate.runs._experiment import ANSWER_SHAPES, TASK_INSTRUCTIONS
+    from madebate.runs._scoring import default_metrics
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for kind, instruction in TASK_INSTRUCTIONS.items():
+        metrics = ", ".join(f"`{m}`" for m in default_metrics(kind))
+        row = f"| `{kind}` | {instruction} | {ANSWER_SHAPES[kind]} | {metrics} |"
+        assert row in readme, row

@@ -145,8 +145,11 @@ def test_token_f1_full_and_none() -> None:
         ("so it is 3/4.", 0.75),
         ("so it is 3 / 4", 0.75),
         ("1e3", 1000.0),
-        ("Step 1: 10 apples, then 2 more, so 12", 12.0),  # the last number wins
-        ("1/2 of 10", 10.0),  # a fraction that is not last does not win
+        (
+            "Step 1: 10 apples, then 2 more, so 12",
+            12.0,
+        ),  # the number the conclusion states ("so 12")
+        ("1/2 of 10", None),  # two numbers, neither stated as the answer: unreadable
         ("no number here", None),
         ("", None),
         (None, None),
@@ -169,7 +172,8 @@ def test_read_number(text: str | None, number: float | None) -> None:
         ("3/4", "0.75", 1.0),
         ("0.75", "3/4", 1.0),
         ("First 5, then 7, finally 42", "42", 1.0),
-        ("42, not 7", "42", 0.0),  # the last number is what counts
+        ("42, not 7", "42", 1.0),  # the number the answer leads with, not the last one
+        ("7, not 42", "42", 0.0),
         ("no number", "42", 0.0),
         ("1233.9", "1234", 0.0),
     ],
