@@ -10,16 +10,79 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from madebate._errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
+# Bounds on what one input file may hold; no real study comes near them, and a file past one
+# (an alias bomb, a runaway generator) fails at once, naming the bound, instead of eating memory.
+MAX_ALIAS_VALUES = 100_000
+"""Values that aliases (*name) add to one YAML document when they are expanded."""
+MAX_NESTING = 100
+"""Levels of nested lists and mappings in one YAML document or JSON value."""
+
+SPEC_CONFIG = ConfigDict(extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+"""The pydantic settings of every settings model read from a file: unknown keys are errors,
+and so are .inf and .nan (a retry that waits .inf seconds never ends)."""
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """safe_load, except that a key given twice in one mapping is an error (YAML keeps the
-    last one silently, so a second `sweep:` block would quietly replace the first)."""
+    last one silently, so a second `sweep:` block would quietly replace the first), and a
+    document nested deeper than MAX_NESTING or whose aliases add over MAX_ALIAS_VALUES values
+    when expanded is refused before it is built."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_NESTING} levels deep (the bound); flatten the data",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a document whose aliases add more than MAX_ALIAS_VALUES values when expanded
+    ("billion laughs"): sizes are counted once per node, so the check itself stays small, and
+    a document without aliases is never refused."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        sizes[id(node)] = total
+        return total
+
+    if size(root) - len(sizes) > MAX_ALIAS_VALUES:
+        raise yaml.composer.ComposerError(
+            None,
+            None,
+            f"the aliases (*name) expand to more than {MAX_ALIAS_VALUES:,} extra values (the "
+            "bound); write the data out, or use fewer aliases",
+            root.start_mark,
+        )
 
 
 def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -74,6 +137,22 @@ def read_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         raise ConfigError(yaml_problem(exc), source=str(path)) from None
+    except RecursionError:  # a backstop: MAX_NESTING stops a deep document first
+        raise ConfigError(
+            f"nested too deep to read (the bound is {MAX_NESTING} levels)", source=str(path)
+        ) from None
+
+
+def load_yaml_text(text: str, *, source: str) -> Any:
+    """YAML text from a run directory or elsewhere, under the same bounds as `read_yaml`."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_problem(exc), source=source) from None
+    except RecursionError:
+        raise ConfigError(
+            f"nested too deep to read (the bound is {MAX_NESTING} levels)", source=source
+        ) from None
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
@@ -85,6 +164,8 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     context = exc.context or ""
     opened = exc.context_mark
     where_opened = f"line {opened.line + 1}, column {opened.column + 1}" if opened else ""
+    if "(the bound)" in problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
     if "'\\t'" in problem:
         hint = "a tab character; YAML indents with spaces only, replace the tab with spaces"
     elif "flow sequence" in context:

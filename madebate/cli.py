@@ -485,6 +485,14 @@ def run(
     resume: Annotated[
         Path | None, typer.Option(help="Continue this run directory, skipping finished examples.")
     ] = None,
+    restart_changed: Annotated[
+        bool,
+        typer.Option(
+            "--restart-changed",
+            help="With --resume: run afresh the cells whose settings changed since their records "
+            "were made (without it, such a resume is refused).",
+        ),
+    ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the call cache.")
     ] = False,
@@ -533,12 +541,18 @@ def run(
                 run_dir = out = default_run_dir(load_experiment(experiment).name)
         else:
             assert resume is not None
-            import yaml
+            from madebate._yaml import read_yaml
+            from madebate.runs._runlog import DAMAGED_HINT
 
             spec_file = resume / "spec.yaml"
             if not spec_file.exists():
                 raise MadebateError(f"{resume}: not a run directory (no spec.yaml)")
-            spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+            spec = read_yaml(spec_file)
+            if not isinstance(spec, dict):
+                got = "an empty file" if spec is None else type(spec).__name__
+                raise MadebateError(
+                    f"{spec_file}: expected the experiment's settings, got {got}; {DAMAGED_HINT}"
+                )
         result = run_experiment(
             spec,
             out=out,
@@ -546,6 +560,7 @@ def run(
             cache=False if no_cache else None,
             progress=not quiet,
             executor=chosen,
+            restart_changed=restart_changed,
         )
     except (MadebateError, FileExistsError) as exc:
         _fail(exc, debug)
@@ -557,6 +572,13 @@ def run(
         f"{result.wall_s:.1f}s; cache hits {result.cache_hits}, misses {result.cache_misses}",
         highlight=False,
     )
+    for cell_id, what in result.restarted.items():
+        err_console.print(
+            f"cell {cell_id} run afresh: {', '.join(what)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     _print_summary(result.summary.cells, result.summary)
     if result.summary.workers:
         _print_workers(result.summary)

@@ -36,8 +36,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import madebate as mb
+
+# Hypothesis fails an example that takes over 200 ms by default: a wall-clock limit that a busy
+# machine (other processes on every core) trips on correct code. The property tests check
+# results, not speed, so the suite runs them without a per-example deadline.
+settings.register_profile("madebate", deadline=None)
+settings.load_profile("madebate")
 
 
 def pytest_configure(config: pytest.Config) -> None:

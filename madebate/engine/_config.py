@@ -9,15 +9,16 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     field_serializer,
+    field_validator,
     model_validator,
 )
 
 from madebate._errors import ConfigError
-from madebate.engine._paradigm import ParadigmSpec
+from madebate._yaml import SPEC_CONFIG
+from madebate.engine._paradigm import MAX_REPEAT, ParadigmSpec
 from madebate.models._model import CRITICAL_MAX_TOKENS, GenerateConfig
 
 ResponseStyle = Literal["simple", "freetext", "splitfreetext", "critical", "reasoning"]
@@ -28,7 +29,7 @@ class DriftJudgeConfig(BaseModel):
     """A judge that compares consecutive turns' answers and, when the answer changed and it
     finds the discussion drifting, posts guidance to everyone or has the turn redone."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
     model: str | None = None
     """The judge's model id; default: the discussion's model."""
@@ -41,7 +42,7 @@ class DriftJudgeConfig(BaseModel):
 class DiscussionConfig(BaseModel):
     """Every setting of one discussion. Defaults live here and only here."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
     paradigm: str | ParadigmSpec = "memory"
     """Who speaks when and who hears whom: a built-in paradigm (memory, relay, report, debate,
@@ -104,6 +105,14 @@ class DiscussionConfig(BaseModel):
     """When a prompt would not fit the model's context: shrink drops the oldest messages an
     agent sees, stop ends the discussion with stop reason `budget`. A prompt that cannot fit
     even with no transcript always stops."""
+
+    @field_validator("paradigm_params")
+    @classmethod
+    def _bounded_params(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, value in v.items():
+            if value > MAX_REPEAT:
+                raise ValueError(f"{name}: {value} is over the bound of {MAX_REPEAT}")
+        return v
 
     @model_validator(mode="after")
     def _budget_for_style(self) -> DiscussionConfig:

@@ -12,17 +12,18 @@ Delivery and speakers are *selectors*: slot names, groups and the words below, j
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from madebate._errors import ConfigError
+from madebate._yaml import SPEC_CONFIG
 
 Selector = str | list[str]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
 
 class StepSpec(_Spec):
@@ -38,6 +39,12 @@ class StepSpec(_Spec):
     deliver_to_in_last_round: Selector | None = None
     """Inside a repeat block: the receivers in its last repetition (e.g. debate's last
     sub-round); default: deliver_to."""
+
+
+MAX_REPEAT = 100
+"""The most times one block of steps may repeat in a turn (a paradigm's `repeat`, or the
+parameter it names); no real debate comes near it."""
+ParamValue = Annotated[int, Field(le=MAX_REPEAT)]
 
 
 class RepeatSpec(_Spec):
@@ -63,7 +70,7 @@ class ParadigmSpec(_Spec):
     """Named groups of slots, for selectors."""
     drafter: Literal["never", "optional"] = "never"
     """Whether the paradigm takes a neutral drafter D (the discussion's `drafter` adds it)."""
-    params: dict[str, int] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
     """Parameters with their defaults (e.g. debate_rounds: 2), set by `paradigm_params`."""
     schedule: list[StepSpec | RepeatSpec] = Field(min_length=1)
     """One turn: steps, and blocks of steps repeated."""

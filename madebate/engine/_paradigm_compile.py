@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from madebate._errors import ConfigError
-from madebate.engine._paradigm import ParadigmSpec, RepeatSpec, Selector, StepSpec
+from madebate.engine._paradigm import MAX_REPEAT, ParadigmSpec, RepeatSpec, Selector, StepSpec
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -229,6 +229,12 @@ def _repeat_count(spec: ParadigmSpec, entry: RepeatSpec, where: str) -> int:
     if times < 1:
         raise ConfigError(
             f"repeat count must be at least 1, got {times}", source=spec.source, field=where
+        )
+    if times > MAX_REPEAT:
+        raise ConfigError(
+            f"repeat count {times} is over the bound of {MAX_REPEAT}",
+            source=spec.source,
+            field=where,
         )
     return times
 

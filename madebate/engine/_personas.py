@@ -46,7 +46,7 @@ class PersonaLibrary(BaseModel):
     """A YAML library of personas (built-ins in `personas/`): a name, a description, the
     personas."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     description: str = ""

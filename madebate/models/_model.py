@@ -24,7 +24,9 @@ CRITICAL_MAX_TOKENS = 2048
 class GenerateConfig(BaseModel):
     """Sampling settings of one request. Part of the cache key, so keep it complete."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
     # Real replies of a capable model run a median of about 240 tokens and a 90th percentile of
     # about 830 (the critical style: median 780), so 1024 cuts few of them; a discussion in the

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from madebate._errors import ConfigError
 from madebate._registry import Registry
+from madebate._yaml import SPEC_CONFIG
 from madebate.models._cache import CallCache
 from madebate.models._model import ModelAPI
 from madebate.models._model_managed import (
@@ -34,7 +35,7 @@ class ModelSpec(BaseModel):
     """A model and how to reach it. `api_key_env` names the variable holding the key; keys are
     never written into specs or run directories."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
     id: str | None = None
     """Model id: openai/NAME, vllm/NAME, llamacpp[/FILE.gguf] or scripted; none: the embedded

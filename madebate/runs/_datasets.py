@@ -12,6 +12,7 @@ import io
 import json
 import random
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from madebate._errors import ConfigError
 from madebate._task import LETTERS, Task, normalize_free_text
+from madebate._yaml import SPEC_CONFIG
 
 _EXPECTED = (
     'expected examples like {"question": "...", "options": ["...", "..."], '
@@ -36,7 +38,7 @@ _OPTION_LINE = re.compile(r"^\s*([A-Z])[\).:]\s+(.+?)\s*$", re.M)
 class ColumnMap(BaseModel):
     """Which fields hold what. `options` may name one field (a list) or several (one per option)."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
     question: str = "question"
     """The field with the question."""
@@ -53,7 +55,7 @@ class ColumnMap(BaseModel):
 class DatasetSpec(BaseModel):
     """Where the examples come from: a file, a Hugging Face dataset or inline examples."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
     path: str | None = None
     """A local file (.jsonl, .json, .csv, BIG-bench JSON), relative to the experiment file; or a
@@ -223,6 +225,15 @@ def _parse_json(text: str, path: Path) -> Any:
         raise ConfigError(
             f"line {exc.lineno}: invalid JSON ({exc.msg})", source=str(path)
         ) from None
+    except RecursionError:
+        raise ConfigError(_too_deep(), source=str(path)) from None
+
+
+def _too_deep() -> str:
+    return (
+        f"nested too deep to read (the bound is about {sys.getrecursionlimit():,} levels of "
+        "lists and objects); flatten the data"
+    )
 
 
 def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -234,6 +245,8 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"line {n}: invalid JSON ({exc.msg})", source=str(path)) from None
+        except RecursionError:
+            raise ConfigError(f"line {n}: {_too_deep()}", source=str(path)) from None
         if not isinstance(row, dict):
             raise ConfigError(
                 f"line {n}: expected a JSON object, got {type(row).__name__}", source=str(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import itertools
+import math
 import re
 import warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ from pydantic import (
 )
 
 from madebate._errors import ConfigError
-from madebate._yaml import config_error_from, read_yaml
+from madebate._yaml import SPEC_CONFIG, config_error_from, read_yaml
 from madebate.engine._config import DiscussionConfig, set_path
 from madebate.models._models import ModelSpec as ModelSpec  # re-exported: part of a spec
 from madebate.runs._datasets import DatasetSpec
@@ -48,7 +49,7 @@ ANSWER_SHAPES: dict[str, str] = {
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = SPEC_CONFIG
 
 
 class TaskSpec(_Spec):
@@ -348,6 +349,10 @@ def parse_experiment(
     return spec
 
 
+MAX_CELLS = 10_000
+"""The most cells one sweep may make (its axes' cross product)."""
+
+
 def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
     """The cross product of the sweep, each cell validated and checked against the registries."""
     from madebate.engine._plan import check_config
@@ -362,6 +367,15 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
             raise ConfigError(
                 "a sweep axis needs at least one value", source=source, field=f"sweep.{key}"
             )
+    count = math.prod(len(spec.sweep[k]) for k in keys)
+    if count > MAX_CELLS:
+        sizes = " x ".join(str(len(spec.sweep[k])) for k in keys)
+        raise ConfigError(
+            f"the sweep makes {count:,} cells ({sizes}), over the bound of {MAX_CELLS:,}; "
+            "split the study into several experiments",
+            source=source,
+            field="sweep",
+        )
     cells = []
     for values in itertools.product(*(spec.sweep[k] for k in keys)) if keys else [()]:
         data = copy.deepcopy(base)

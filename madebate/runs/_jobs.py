@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from madebate._results import ErrorInfo
 from madebate._task import Task
@@ -64,6 +66,66 @@ def example_seed(seed: int, example_id: str, repeat: int) -> int:
     """The same example and repeat get the same seed in every cell: paired comparisons."""
     digest = hashlib.sha256(f"{seed}:{example_id}:{repeat}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+# Settings that do not change what a cell's discussions are: how and where the run goes (and
+# the dataset's source, whose examples carry their own fingerprints). `repeats` adds or drops
+# repeats; each repeat's record stands on its own.
+_RUN_ONLY = {
+    "name",
+    "description",
+    "dataset",
+    "repeats",
+    "concurrency",
+    "deadline_s",
+    "cache",
+    "cache_path",
+    "sweep",
+}
+# A model's settings for how calls are made, not what they answer.
+_CALL_MECHANICS = (
+    "api_key_env",
+    "timeout_s",
+    "max_concurrency",
+    "max_attempts",
+    "retry_initial_s",
+    "retry_max_s",
+    "retry_after_max_s",
+)
+# Metadata the runner adds to an example: the cell's, not the example's content.
+_RUNNER_METADATA = ("task_kind", "file_metrics")
+
+
+def cell_settings(cell: Cell) -> dict[str, Any]:
+    """The cell's resolved settings that decide its discussions, as plain JSON: everything of
+    its spec but how the run goes (name, concurrency, deadline, cache, repeats) and the
+    dataset's source (the examples have fingerprints of their own), and the model's call
+    mechanics (timeouts, retries, concurrency: raising a timeout to finish a run is fine)."""
+    settings = cell.spec.model_dump(mode="json", exclude=_RUN_ONLY)
+    model = settings.get("model")
+    if isinstance(model, dict):
+        settings["model"] = {k: v for k, v in model.items() if k not in _CALL_MECHANICS}
+    settings["dataset"] = {"shuffle_options": cell.spec.dataset.shuffle_options}
+    return settings
+
+
+def cell_fingerprint(cell: Cell) -> str:
+    """A hash of `cell_settings`: equal exactly when the settings are."""
+    return _digest(cell_settings(cell))
+
+
+def example_fingerprint(task: Task) -> str:
+    """A hash of an example's content (question, options, context, references, its metadata),
+    as read from the dataset: the instruction and task kind are the cell's."""
+    data = task.model_dump(mode="json", exclude={"instruction"})
+    metadata = data.get("metadata") or {}
+    data["metadata"] = {k: v for k, v in metadata.items() if k not in _RUNNER_METADATA}
+    return _digest(data)
+
+
+def _digest(data: object) -> str:
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class ModelPool:

@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from madebate._errors import ConfigError
-from madebate._yaml import config_error_from
+from madebate._yaml import config_error_from, read_yaml
 from madebate.runs._experiment import ExperimentSpec
 from madebate.runs._records import RunRecord, RunSummary, parse_summary
-from madebate.runs._runlog import CELLS_FILE, SPEC_FILE, SUMMARY_FILE, latest_records
+from madebate.runs._runlog import CELLS_FILE, DAMAGED_HINT, SPEC_FILE, SUMMARY_FILE, latest_records
 from madebate.runs._scoring import score
 from madebate.runs._summary import summarize_records
 
@@ -106,9 +105,12 @@ def load_run(run_dir: str | Path) -> Run:
     spec_file = path / SPEC_FILE
     if not spec_file.exists():
         raise ConfigError("not a run directory (no spec.yaml)", source=str(path))
-    spec_data = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+    spec_data = read_yaml(spec_file)
     if not isinstance(spec_data, dict):
-        raise ConfigError("expected the experiment's settings", source=str(spec_file))
+        got = "an empty file" if spec_data is None else type(spec_data).__name__
+        raise ConfigError(
+            f"expected the experiment's settings, got {got}; {DAMAGED_HINT}", source=str(spec_file)
+        )
     try:
         with warnings.catch_warnings():
             # A run directory's spec is as its run wrote it: an earlier layout is read through
@@ -123,7 +125,12 @@ def load_run(run_dir: str | Path) -> Run:
         try:
             cells = _CELLS.validate_json(cells_file.read_bytes())
         except ValidationError as exc:
-            raise config_error_from(exc, source=str(cells_file)) from None
+            err = config_error_from(exc, source=str(cells_file))
+            raise ConfigError(f"{err}; {DAMAGED_HINT}") from None
+        except RecursionError:
+            raise ConfigError(
+                f"nested too deep to read; {DAMAGED_HINT}", source=str(cells_file)
+            ) from None
     return Run(
         run_dir=path,
         spec=spec,

@@ -19,7 +19,7 @@ from madebate._results import DiscussionResult, ErrorInfo, StopReason
 from madebate._yaml import config_error_from
 from madebate.runs._scoring import MetricSummary
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The version of `RunRecord` and `RunSummary` this code writes."""
 
 RecordKey = tuple[str, str, int]  # (cell id, example id, repeat)
@@ -37,7 +37,7 @@ class RunRecord(_Document):
     writes one per (cell, example, repeat); an example that failed is recorded too (scored
     wrong, `stop_reason` "error"), and a resumed run appends a new record that supersedes it."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     """The version of this record's fields (see `madebate.runs._records.upgrade`)."""
     cell: str
     """The sweep cell's id, e.g. "paradigm=memory,protocol=simple_voting" ("main" unswept)."""
@@ -88,6 +88,14 @@ class RunRecord(_Document):
     result: DiscussionResult | None
     """The whole discussion: task, agents, transcript, decisions, calls; None when the example
     failed before a discussion existed."""
+    cell_fingerprint: str | None = None
+    """A hash of the cell's resolved settings when the record was made
+    (`madebate.runs._jobs.cell_fingerprint`); a resume refuses a cell whose settings changed.
+    None: unknown (written before schema 3)."""
+    example_fingerprint: str | None = None
+    """A hash of the example's content when the record was made
+    (`madebate.runs._jobs.example_fingerprint`); a resume re-runs an example that changed.
+    None: unknown (written before schema 3)."""
 
     @property
     def key(self) -> RecordKey:
@@ -231,7 +239,7 @@ class RunSummary(_Document):
     session, that session's facts. A summary recomputed from the records (`Run.summary`) has
     the cells only; its session fields are None."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     """The version of this summary's fields (see `madebate.runs._records.upgrade`)."""
     cells: dict[str, CellSummary]
     """Per cell id, in the sweep's order."""
@@ -286,7 +294,9 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
     Version 2 added to a summary the run's `started_at`, `run_wall_s` and `sessions`, and to
     each cell its example and message counts, the unreadable and cut rates, the option
     positions, and intervals over examples that name their method; a version 1 summary reads
-    these as None and its intervals as "per_record" (computed over records)."""
+    these as None and its intervals as "per_record" (computed over records).
+    Version 3 added to a record the fingerprints of its cell's settings and of its example's
+    content; an older record reads them as None (unknown: a resume cannot check it)."""
     out = dict(data)
     version = out.pop("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -315,6 +325,12 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(cells, Mapping):
                 out["cells"] = {cid: _v1_cell(cell) for cid, cell in cells.items()}
         version = 2
+    if version == 2:
+        # Summaries are unchanged; a record's fingerprints are unknown.
+        if kind == "record":
+            out.setdefault("cell_fingerprint", None)
+            out.setdefault("example_fingerprint", None)
+        version = 3
     out["schema_version"] = SCHEMA_VERSION
     return out
 

@@ -31,11 +31,19 @@ from madebate.runs._experiment import (
     load_experiment,
     parse_experiment,
 )
-from madebate.runs._jobs import Job, ModelPool, jobs_for, run_jobs
+from madebate.runs._jobs import (
+    Job,
+    ModelPool,
+    cell_fingerprint,
+    cell_settings,
+    example_fingerprint,
+    jobs_for,
+    run_jobs,
+)
 from madebate.runs._load import read_summary_file
 from madebate.runs._progress import RunProgress
 from madebate.runs._records import CacheCounts, RunRecord, RunSummary, StopKind
-from madebate.runs._runlog import RunWriter, latest_records
+from madebate.runs._runlog import Fingerprints, RunWriter, latest_records
 from madebate.runs._summary import summarize_records
 
 
@@ -52,6 +60,8 @@ class RunResult:
     # None when every example has a record; "deadline" when `deadline_s` cut the run short.
     stopped: str | None = None
     remaining: int = 0
+    # Cells run afresh on resume (`restart_changed`), with what changed in their settings.
+    restarted: dict[str, list[str]] = field(default_factory=dict)
 
 
 def run_experiment(
@@ -62,11 +72,18 @@ def run_experiment(
     cache: bool | None = None,
     progress: bool = False,
     executor: Executor | None = None,
+    restart_changed: bool = False,
 ) -> RunResult:
     """Run a whole experiment (sync facade; works inside a running notebook loop too)."""
     return run_sync(
         run_experiment_async(
-            spec, out=out, resume=resume, cache=cache, progress=progress, executor=executor
+            spec,
+            out=out,
+            resume=resume,
+            cache=cache,
+            progress=progress,
+            executor=executor,
+            restart_changed=restart_changed,
         )
     )
 
@@ -149,8 +166,14 @@ async def run_experiment_async(
     cache: bool | None = None,
     progress: bool = False,
     executor: Executor | None = None,
+    restart_changed: bool = False,
 ) -> RunResult:
-    """`run_experiment` for async code: runs every cell's examples and writes the run directory."""
+    """`run_experiment` for async code: runs every cell's examples and writes the run directory.
+
+    Each record carries the fingerprints of its cell's settings and its example's content. On
+    resume, a cell whose settings changed is refused (a ConfigError naming what changed), or
+    with `restart_changed` runs afresh; an example whose content changed runs again; one no
+    longer in the dataset leaves the summary."""
     base_dir = Path.cwd()
     source: str | None = None
     if isinstance(spec, str | Path):
@@ -172,6 +195,11 @@ async def run_experiment_async(
     plans = {
         c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
     }
+    fingerprints = Fingerprints(
+        cells={c.id: cell_fingerprint(c) for c in cells},
+        settings={c.id: cell_settings(c) for c in cells},
+        examples={str(t.id): example_fingerprint(t) for t in tasks},
+    )
     executor = executor or LocalExecutor(cache)
     try:
         executor.prepare(spec, cells)
@@ -186,6 +214,8 @@ async def run_experiment_async(
             spec=spec.model_dump(mode="json"),
             cells=[{"id": c.id, "overrides": c.overrides} for c in cells],
             resume=resume is not None,
+            fingerprints=fingerprints,
+            restart_changed=restart_changed,
         )
     except BaseException:
         await executor.aclose()
@@ -203,12 +233,19 @@ async def run_experiment_async(
         jobs = [j for j in jobs_for(spec, cells, tasks) if j.key not in writer.done]
         totals = {c.id: len(tasks) * spec.repeats for c in cells}
         display = RunProgress(totals, enabled=progress)
-        for r in latest_records(run_dir):
+        for r in latest_records(run_dir, fingerprints):
             if not r.failed:
                 display.add(r)
 
         def emit(record: RunRecord) -> None:
             nonlocal new
+            # Stamped here, where every executor's records arrive: what they were made of.
+            record = record.model_copy(
+                update={
+                    "cell_fingerprint": fingerprints.cells.get(record.cell),
+                    "example_fingerprint": fingerprints.examples.get(record.example_id),
+                }
+            )
             writer.append(record)
             display.add(record)
             new += 1
@@ -230,7 +267,9 @@ async def run_experiment_async(
         # summary is written first, while the directory is still locked (a resume waiting for
         # it cannot start early and be overwritten), and before a slow executor shutdown.
         wall = time.perf_counter() - start
-        cell_summaries = summarize_records(latest_records(run_dir), [c.id for c in cells]).cells
+        cell_summaries = summarize_records(
+            latest_records(run_dir, fingerprints), [c.id for c in cells]
+        ).cells
         # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
         # per-worker throughput).
         counts = getattr(executor, "cache_counts", None)
@@ -266,6 +305,7 @@ async def run_experiment_async(
         cells=[c.id for c in cells],
         stopped=stopped,
         remaining=len(jobs) - new,
+        restarted=writer.restarted,
     )
 
 

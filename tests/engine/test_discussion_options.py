@@ -4,6 +4,7 @@ judge, the post-discussion challenge, All-Agents Drafting, blind turns and the b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections import Counter
@@ -579,11 +580,18 @@ async def test_all_agents_drafting_then_the_paradigms_own_schedule():
     in_flight: Counter[int] = Counter()
     peak: Counter[int] = Counter()
 
+    all_drafting = asyncio.Event()  # set once the three first-turn calls overlap
+
     async def script(req: ScriptedRequest) -> str:
         turn = req.context.turn
         in_flight[turn] += 1
         peak[turn] = max(peak[turn], in_flight[turn])
-        await asyncio.sleep(0.02)
+        if peak[1] == 3:
+            all_drafting.set()
+        # Hold the call until all three drafts are in flight (a condition, not a sleep a busy
+        # machine may outlast); if they never overlap, give up and let the peak show it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_drafting.wait(), timeout=10)
         in_flight[turn] -= 1
         return stubborn_reply(req, HELD[req.agent or ""])
 
@@ -688,11 +696,18 @@ async def test_self_consistency_samples_concurrently_with_distinct_seeds():
     replies = ["B", "A", "B", "C", "B"]
     in_flight, peak = 0, 0
 
+    all_sampling = asyncio.Event()  # set once the five samples overlap
+
     async def script(req: ScriptedRequest) -> str:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
-        await asyncio.sleep(0.02)
+        if peak == 5:
+            all_sampling.set()
+        # Hold each sample until all five are in flight (a condition, not a sleep); if they
+        # never overlap, give up after a generous wait and let the peak show it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_sampling.wait(), timeout=10)
         in_flight -= 1
         return f"Thinking.\nFinal Solution: {option(replies[req.index])}"
 

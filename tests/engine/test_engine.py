@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -193,12 +194,18 @@ def test_extraction_is_off_by_default_and_an_option():
 
 async def test_agents_in_a_concurrent_step_are_called_concurrently():
     in_flight, peak = 0, 0
+    all_in = asyncio.Event()  # set once the four calls of a step overlap
 
     async def slow(req: ScriptedRequest) -> str:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
-        await asyncio.sleep(0.05)
+        if peak == 4:
+            all_in.set()
+        # Hold the call until all four are in flight (a condition, not a sleep a busy machine
+        # may outlast); if they never overlap, give up after a generous wait: peak shows it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), timeout=10)
         in_flight -= 1
         return "[DISAGREE] x\nFinal Solution: " + "ABCD"[req.index % 4]
 

@@ -42,9 +42,9 @@ async def test_a_failure_cancels_the_siblings_and_is_raised_itself() -> None:
 
 
 async def test_waiting_for_a_one_at_a_time_backend_is_not_counted_against_the_timeout() -> None:
-    # A backend that generates one reply at a time (llama.cpp): eight calls of 0.15 s each
-    # take 1.2 s in all, yet none may time out at 0.5 s, because each waits its turn in the
-    # wrapper before its own clock starts.
+    # A backend that generates one reply at a time (llama.cpp): twenty calls of 0.1 s each
+    # take 2 s in all, yet none may time out at 1 s (ample room for a busy machine to delay
+    # one 0.1 s reply), because each waits its turn in the wrapper before its own clock starts.
     from madebate.models._model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
     from madebate.models._model_managed import ManagedModel
 
@@ -57,12 +57,12 @@ async def test_waiting_for_a_one_at_a_time_backend_is_not_counted_against_the_ti
 
         async def generate(self, messages, config, context=None):  # type: ignore[no-untyped-def]
             async with self.lock:
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.1)
             return ModelOutput(text="ok")
 
-    model = ManagedModel(OneAtATime(), max_concurrency=64, call_timeout_s=0.5, max_attempts=1)
+    model = ManagedModel(OneAtATime(), max_concurrency=64, call_timeout_s=1.0, max_attempts=1)
     messages = [ChatMessage(role="user", content="hi")]
     results = await gather_all(
-        model.generate(messages, GenerateConfig(), role="discussion", agent="A1") for _ in range(8)
+        model.generate(messages, GenerateConfig(), role="discussion", agent="A1") for _ in range(20)
     )
-    assert [r.attempts for _, r in results] == [1] * 8
+    assert [r.attempts for _, r in results] == [1] * 20
