@@ -112,12 +112,19 @@ class LlamaCppModel(ModelAPI):
         # budget ends; 1.1 over the last 64 tokens is llama.cpp's recommended setting.
         self.repeat_penalty = repeat_penalty
         self.digit_keys: dict[int, int] = {}  # token -> loop-detection key (see _Generation)
+        self._formatter: tuple[Any, Any] | None = None  # (the Llama, its chat formatter)
         self.max_parallel = 1  # one Llama object generates one reply at a time
         self.structured_output = "grammar"  # llama.cpp compiles the JSON schema into a grammar
         self.enforces_structured_output = True
         self._llm: Any = None
         # A thread lock, not an asyncio one: the sync facade may drive this from several loops.
         self._lock = threading.Lock()
+
+    def formatter(self, llm: Any) -> Any:
+        """The chat formatter of the loaded model, built once per load, not per request."""
+        if self._formatter is None or self._formatter[0] is not llm:
+            self._formatter = (llm, chat_formatter(llm))
+        return self._formatter[1]
 
     def _load(self) -> Any:
         try:
@@ -222,7 +229,7 @@ class _Generation:
         self.owner = owner
         self.llm = llm
         self.config = config
-        prompt, stop, added_special = _render(llm, messages)
+        prompt, stop, added_special = _render(owner.formatter(llm), messages)
         self.prompt_ids: list[int] = llm.tokenize(
             prompt.encode(), add_bos=not added_special, special=True
         )
@@ -309,24 +316,26 @@ class _Generation:
         return Piece(choice.get("text") or "", tokens, finish, values)
 
 
-def _render(llm: Any, messages: list[ChatMessage]) -> tuple[str, list[str], bool]:
-    """The prompt as llama-cpp-python's chat completion would render it: the GGUF's own chat
-    template, else the chat format llama-cpp-python picked for the file."""
+def chat_formatter(llm: Any) -> Any:
+    """How llama-cpp-python's chat completion renders a prompt for this model: the GGUF's own
+    chat template (compiled once), else the chat format llama-cpp-python picked for the file."""
     from llama_cpp import llama_chat_format
 
-    payload: Any = [m.model_dump() for m in messages]
     template = llm.metadata.get("tokenizer.chat_template")
     if template:
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
-        formatter = llama_chat_format.Jinja2ChatFormatter(
+        return llama_chat_format.Jinja2ChatFormatter(
             template=template, eos_token=eos, bos_token=bos
         )
-        response = formatter(messages=payload)
-    else:
-        name = (llm.chat_format or "llama-2").replace("-", "")
-        format_fn = getattr(llama_chat_format, f"format_{name}", llama_chat_format.format_llama2)
-        response = format_fn(messages=payload)
+    name = (llm.chat_format or "llama-2").replace("-", "")
+    return getattr(llama_chat_format, f"format_{name}", llama_chat_format.format_llama2)
+
+
+def _render(format_fn: Any, messages: list[ChatMessage]) -> tuple[str, list[str], bool]:
+    """The prompt, its stop strings, and whether it already holds the special tokens."""
+    payload: Any = [m.model_dump() for m in messages]
+    response = format_fn(messages=payload)
     stop = response.stop
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     return response.prompt, stops, bool(getattr(response, "added_special", False))
