@@ -134,6 +134,9 @@ class AgentInfo(_Record):
     persona_source: str
     voter: bool
     persona_fallback: bool = False
+    # the model this agent speaks with (its provider id / label); None in records made before
+    # teams could mix models, where every agent used the discussion's one model
+    model: str | None = None
 
 
 class ChallengeResponse(_Record):
