@@ -29,7 +29,7 @@ from madebate._results import (
 )
 from madebate._task import Task
 from madebate._version import __version__
-from madebate.engine._config import RESPONSE_STYLES, DiscussionConfig, DiscussionSettings
+from madebate.engine._config import RESPONSE_STYLES, Agent, DiscussionConfig, DiscussionSettings
 from madebate.engine._discussion import Discussion, discuss, discuss_async
 from madebate.engine._paradigm import ParadigmSpec, RepeatSpec, StepSpec
 from madebate.engine._paradigm_library import builtin_paradigms, load_paradigm
@@ -59,6 +59,7 @@ from madebate.runs._runner import RunResult, run_experiment, run_experiment_asyn
 
 __all__ = [
     "RESPONSE_STYLES",
+    "Agent",
     "AgentInfo",
     "Ballot",
     "BudgetExceeded",

@@ -19,6 +19,11 @@ class ConfigError(MadebateError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class MissingResource(ConfigError):
+    """An optional library, data set or model weights that a feature needs is not installed;
+    the message names it and the command that fetches it."""
+
+
 class ModelCallError(MadebateError):
     """A model call failed. `retryable` says whether trying again may help (429, 5xx, timeouts)."""
 

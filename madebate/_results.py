@@ -109,6 +109,11 @@ class Ballot(_Record):
     counted: bool = False
     problem: str | None = None
     abstained: bool = False
+    # In a weighted vote: the weight this ballot counted with, the 0-100 confidence it came
+    # from (None when none was read) and how it was set; all None in an unweighted vote.
+    weight: float | None = None
+    confidence: float | None = None
+    weight_note: str | None = None
 
 
 class Decision(_Record):
@@ -205,6 +210,8 @@ class DiscussionResult(_Record):
     warnings: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     usage_by_agent: dict[str, Usage] = Field(default_factory=dict)  # calls with no agent: '-'
+    # per model (its label, else its id), as CallRecord.model names it: a mixed team's split
+    usage_by_model: dict[str, Usage] = Field(default_factory=dict)
 
     def to_json(self, **kwargs: Any) -> str:
         return self.model_dump_json(**kwargs)
@@ -220,6 +227,14 @@ def usage_totals(calls: list[CallRecord]) -> tuple[Usage, dict[str, Usage]]:
     for c in calls:
         groups.setdefault(c.agent or "-", []).append(c)
     return _sum_usage(calls), {k: _sum_usage(v) for k, v in groups.items()}
+
+
+def usage_by_model(calls: list[CallRecord]) -> dict[str, Usage]:
+    """Totals per model, as each call record names its model."""
+    groups: dict[str, list[CallRecord]] = {}
+    for c in calls:
+        groups.setdefault(c.model, []).append(c)
+    return {k: _sum_usage(v) for k, v in groups.items()}
 
 
 def _sum_usage(calls: list[CallRecord]) -> Usage:

@@ -272,6 +272,8 @@ def _step(annotation: Any, part: int | str) -> Any:
     for option in _options(annotation):
         if isinstance(option, type) and option.__name__ == part:
             return option  # a union branch named in the location
+        if part in _TYPE_TAGS and getattr(typing.get_origin(option), "__name__", None) == part:
+            return option  # a tagged branch ('list' of `agents`: a count or a list)
         if isinstance(option, type) and issubclass(option, BaseModel):
             if isinstance(part, str) and part in option.model_fields:
                 return option.model_fields[part].annotation
@@ -287,8 +289,15 @@ def _step(annotation: Any, part: int | str) -> Any:
 
 def _options(annotation: Any) -> list[Any]:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return list(typing.get_args(annotation))
-    return [annotation]
+        return [_bare(a) for a in typing.get_args(annotation)]
+    return [_bare(annotation)]
+
+
+def _bare(annotation: Any) -> Any:
+    """The type of an Annotated[...] (its constraints and tags dropped)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
+    return annotation
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -19,7 +19,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from madebate._cli_datasets import datasets_command, preset_notes
 from madebate._errors import MadebateError
+from madebate._secrets import mask_text
 from madebate._text import show_controls
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ app = typer.Typer(
 )
 paradigms_app = typer.Typer(help="List the built-in paradigms, or show one as a graph.")
 app.add_typer(paradigms_app, name="paradigms")
+app.command("datasets")(datasets_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -59,9 +62,13 @@ def _fail(exc: Exception, debug: bool) -> None:
     from rich.markup import escape
 
     # Escaped: messages hold brackets ('schedule[0]', "expected ',' or ']'") that rich would
-    # otherwise read as markup and drop. No wrapping either, so a long path stays whole.
+    # otherwise read as markup and drop. No wrapping either, so a long path stays whole. A
+    # key in a URL (a base_url quoted by an error) is masked.
     err_console.print(
-        f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+        f"[bold red]error:[/] {escape(mask_text(str(exc)))}",
+        highlight=False,
+        markup=True,
+        soft_wrap=True,
     )
     raise typer.Exit(code=2)
 
@@ -72,7 +79,7 @@ _SETTINGS_PANEL = "Discussion settings (defaults: `madebate schema discussion`)"
 _GENERATION_PANEL = "Generation"
 _MODEL_PANEL = "Model"
 # The model spec's flags that are not named after their field.
-_MODEL_FLAG_NAMES = {"id": "model", "options": "model_options"}
+_MODEL_FLAG_NAMES = {"id": "model", "options": "model_options", "label": "model_label"}
 # Flag names kept from before the flags were generated (README and scripts use them).
 _FLAG_ALIASES: dict[str, tuple[str, ...]] = {
     "chain_of_thought": ("--cot/--no-cot",),
@@ -100,7 +107,13 @@ def _flag_type(name: str, annotation: Any) -> tuple[str, Any] | None:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
     if len(options) > 1:  # a union: str when it holds str (a name, or a file, or ...)
-        return ("value", str) if str in options else None
+        if str in options:
+            return "value", str
+        # A count or a switch whose other form (an agent entry) is given another way (--agent).
+        plain = [typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a for a in options]
+        if int in plain:
+            return "value", int
+        return ("flag", bool) if bool in plain else None
     (base,) = options
     origin = typing.get_origin(base)
     if origin is typing.Literal:  # a choice: typer offers an Enum's values as one
@@ -225,6 +238,7 @@ _PAIR_EXAMPLES = {
     "--protocol-option": "tie_break=random",
     "--paradigm-param": "debate_rounds=3",
     "--model-option": "n_ctx=4096",
+    "--agent": "model=openai/NAME,persona=expert,temperature=0.7",
     "--set": "max_turns=3 or generation.temperature=0.7",
 }
 
@@ -241,7 +255,10 @@ def _yaml_value(text: str) -> Any:
 
 
 def _discussion_settings(
-    config_file: Path | None, flags: dict[str, tuple[_SettingFlag, Any]], assignments: list[str]
+    config_file: Path | None,
+    flags: dict[str, tuple[_SettingFlag, Any]],
+    assignments: list[str],
+    agents: list[str] | None = None,
 ) -> tuple[Any, Any]:
     """The discussion's config and model spec from a --config file, then the flags, then
     --set KEY=VALUE (in that order, later over earlier); every default is the models' own."""
@@ -267,6 +284,10 @@ def _discussion_settings(
             set_path(model, path.removeprefix("model."), value)
         else:
             set_path(settings, path, value)
+    if agents:
+        if "agents" in flags:
+            raise MadebateError("give --agents N or one --agent per panelist, not both")
+        settings["agents"] = [_agent_entry(text, i) for i, text in enumerate(agents)]
     for item in assignments:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
@@ -294,6 +315,20 @@ def _discussion_settings(
         field = f"model.{err.field}" if err.field else "model"
         raise ConfigError(message, source=source, field=field) from None
     return config, spec
+
+
+def _agent_entry(text: str, index: int) -> dict[str, Any]:
+    """One --agent: KEY=VALUE pairs split by commas (a value may hold commas where the next
+    part has no '='), values read as YAML."""
+    from madebate.engine._config import agent_from_pairs
+
+    parts: list[str] = []
+    for part in text.split(","):
+        if parts and "=" not in part:
+            parts[-1] += "," + part
+        else:
+            parts.append(part)
+    return agent_from_pairs(_pairs("--agent", parts), field=f"agents[{index}]")
 
 
 def _settings_file(path: Path, data: Any) -> tuple[dict[str, Any], Any]:
@@ -338,6 +373,18 @@ def _discuss(
             "model.timeout_s=30 (repeatable; applied last).",
         ),
     ] = None,
+    agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agent",
+            metavar="KEY=VALUE,...",
+            help="One panelist of a mixed team, KEY=VALUE pairs split by commas: "
+            "model=ID with any model setting (base_url, label, api_key_env, ...), "
+            "persona=SOURCE (or persona_name and persona_description), and sampling settings "
+            "(temperature, max_tokens, ...); e.g. --agent model=scripted,persona=expert. "
+            "Repeat per panelist (instead of --agents).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
     *,
@@ -358,6 +405,7 @@ def _discuss(
         title = Text.assemble(
             f"turn {m.turn} · {m.speaker} (",
             _plain(agent.persona_name),
+            _plain(f", {agent.model}") if agent.model and mixed else "",
             ") · ",
             stance,
             " · answer ",
@@ -385,7 +433,7 @@ def _discuss(
             )
 
     try:
-        config, model = _discussion_settings(config_file, flags, assignments or [])
+        config, model = _discussion_settings(config_file, flags, assignments or [], agent)
         discussion = Discussion(
             question,
             options=option or None,
@@ -394,8 +442,15 @@ def _discuss(
             on_message=None if as_json else show_message,
             on_decision=None if as_json else show_decision,
         )
+        mixed = len(discussion.team_models.distinct()) > 1
         if not as_json:
-            names = f"{discussion.paradigm.name} · {discussion.protocol.name} · model {discussion.model.model_id}"
+            method = discussion.config.method
+            how = (
+                f"{discussion.paradigm.name} · {discussion.protocol.name}"
+                if method == "discussion"
+                else f"baseline {method}"  # a baseline has no paradigm or protocol of its own
+            )
+            names = f"{how} · model {discussion.model.model_id}"
             console.print(_plain(question, "bold"), highlight=False)
             for line in discussion.task.formatted_options():
                 console.print(_plain(f"  {line}"), highlight=False)
@@ -417,6 +472,12 @@ def _discuss(
         "model calls",
         f"{u.calls} ({u.prompt_tokens} prompt + {u.completion_tokens} completion tokens)",
     )
+    if len(result.usage_by_model) > 1:  # a mixed team: each model's share
+        for name, mu in result.usage_by_model.items():
+            table.add_row(
+                _plain(f"  {name}"),
+                f"{mu.calls} ({mu.prompt_tokens} prompt + {mu.completion_tokens} completion)",
+            )
     if result.error:
         table.add_row("error", _plain(f"{result.error.type}: {result.error.message}"))
     for w in result.warnings:
@@ -621,9 +682,9 @@ def _interrupted(run_dir: Path | None) -> NoReturn:
     """Ctrl-C: every finished record is already on disk; say so and how to go on."""
     message = "interrupted"
     if run_dir is not None and (run_dir / "records.jsonl").exists():
-        from madebate.runs._runlog import latest_records
+        from madebate.runs._runlog import latest_heads
 
-        kept = len(latest_records(run_dir))
+        kept = len(latest_heads(run_dir))
         message += (
             f": {kept} record(s) kept in {run_dir}; continue with: madebate run --resume {run_dir}"
         )
@@ -654,10 +715,11 @@ def summary(
     try:
         loaded = load_run(run_dir)
         stored = loaded.stored_summary
+        cells = loaded.summary.cells  # the records streamed: a damaged one fails here
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(loaded.summary.cells, stored, fmt)
+    _print_summary(cells, stored, fmt)
 
 
 @app.command()
@@ -678,8 +740,20 @@ def report(
 
     try:
         view = write_report(load_run(run_dir), out)
-    except (MadebateError, OSError) as exc:
+    except MadebateError as exc:
         _fail(exc, debug)
+        return
+    except OSError as exc:  # a full disk, a read-only folder: in words, naming the file
+        from madebate._files import os_problem
+
+        where = exc.filename if exc.filename is not None else (out or run_dir / "report")
+        _fail(
+            MadebateError(
+                f"cannot write the report: {where}: {os_problem(exc)}; fix that (free some "
+                f"space, or give another --out), then run madebate report {run_dir} again"
+            ),
+            debug,
+        )
         return
     typer.echo(str(view.path))
     if open_browser:
@@ -694,7 +768,9 @@ def eval_run(
         typer.Option(
             "--metric",
             "-m",
-            help="Metric (repeatable): accuracy, exact_match, token_f1, numeric, contains, bleu, rouge_l.",
+            help="Metric (repeatable): accuracy, exact_match, token_f1, numeric, contains; "
+            "squad_em, squad_f1, includes_answer; bleu, rouge1, rouge2, rougeL, meteor, bertscore; "
+            "ifeval_strict, ifeval_loose (README: Metrics).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
@@ -705,12 +781,13 @@ def eval_run(
 
     try:
         loaded = load_run(run_dir)
-        records = loaded.rescore(metric or ["accuracy"])
+        records = loaded.iter_rescored(metric or ["accuracy"])  # streamed, none kept
+        cells = summarize_records(records, loaded.cells).cells
         stored = loaded.stored_summary
     except MadebateError as exc:
         _fail(exc, debug)
         return
-    _print_summary(summarize_records(records, loaded.cells).cells, stored)
+    _print_summary(cells, stored)
 
 
 @app.command()
@@ -751,28 +828,33 @@ def validate(
         ),
     ],
     dataset: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            help="For an experiment: also load its dataset and check it against the task. For "
-            "a file that is not YAML: check it as a dataset whatever its name."
+            "--dataset/--no-dataset",
+            help="For an experiment: its dataset is loaded and checked against the task as "
+            "`run` checks it, unless --no-dataset. For a file that is not YAML: --dataset "
+            "checks it as a dataset whatever its name.",
         ),
-    ] = False,
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Check a file without running anything or calling any model; exit 2 on the first error,
     naming the file, the field or line, and what would be valid.
 
-    validate exp.yaml --dataset   an experiment, and its dataset against its task
-    validate data.jsonl           a dataset file (.jsonl, .json, .csv)
-    validate data.txt --dataset   a dataset file of any other name
-    validate paradigm.yaml        a paradigm or a persona library"""
+    validate exp.yaml              an experiment, and its dataset as `run` checks it
+    validate exp.yaml --no-dataset an experiment's settings only
+    validate data.jsonl            a dataset file (.jsonl, .json, .csv)
+    validate data.txt --dataset    a dataset file of any other name
+    validate paradigm.yaml         a paradigm or a persona library"""
     import warnings
 
     from madebate._errors import ConfigError
 
     notes: list[str] = []
     suffix = file.suffix.lower()
-    as_dataset = suffix in _DATASET_SUFFIXES or (dataset and suffix not in (".yaml", ".yml"))
+    as_dataset = suffix in _DATASET_SUFFIXES or (
+        dataset is True and suffix not in (".yaml", ".yml")
+    )
     try:
         if as_dataset:
             from madebate.runs._datasets import DatasetSpec, load_dataset_info
@@ -813,14 +895,15 @@ def validate(
                 spec = load_experiment(file)
                 cells = expand_cells(spec, source=str(file))
                 detail = f"{len(cells)} cell(s)"
-                if dataset:
+                notes = preset_notes(spec.dataset)  # what a preset resolves to
+                if dataset is not False:  # by default, as `run` checks it before any call
                     from madebate.runs._runner import prepare_tasks
                     from madebate.runs._scoring import default_metrics
 
                     try:  # the runner's own check: the dataset, and the task kind against it
                         with warnings.catch_warnings(record=True) as caught:
                             warnings.simplefilter("always", UserWarning)
-                            tasks, info = prepare_tasks(spec, file.resolve().parent)
+                            tasks, info = prepare_tasks(spec, file.resolve().parent, str(file))
                         _check_configured_context(spec, cells, tasks, str(file))
                     except ConfigError as exc:
                         if exc.source is not None:
@@ -829,14 +912,18 @@ def validate(
                     detail += f", {len(tasks)} example(s)"
                     task_kind = info.kind or "free_text"
                     metrics = spec.scoring or info.metrics or default_metrics(task_kind)
-                    notes = _dataset_notes(
+                    notes += _dataset_notes(
                         info.format,
                         task_kind,
                         "task.kind" if spec.task.kind else "the dataset",
                         metrics,
                         "scoring"
                         if spec.scoring
-                        else ("the file" if info.metrics else "the task kind"),
+                        else (
+                            ("the preset" if spec.dataset.preset else "the file")
+                            if info.metrics
+                            else "the task kind"
+                        ),
                         tasks,
                         shuffled=spec.dataset.shuffle_options,
                         caught=[str(w.message) for w in caught],
@@ -847,7 +934,7 @@ def validate(
                 config, _ = _discussion_settings(file, {}, [])
                 check_config(config, build_models=False)
                 paradigm = getattr(config.paradigm, "name", config.paradigm)
-                detail = f"{config.agents} agents, {paradigm}, {config.protocol}"
+                detail = f"{config.n_agents} agents, {paradigm}, {config.protocol}"
             elif kind == "paradigm":
                 from madebate.engine._paradigm_library import load_paradigm
 
@@ -1091,6 +1178,12 @@ def _print_summary(
     else:
         _print_table(cells, run)
     _print_failed(cells)
+    if run is not None and run.cache is not None and run.cache.off is not None:
+        err_console.print(
+            _plain(f"call cache turned off in the last session: it {run.cache.off}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _print_table(cells: dict[str, CellSummary], run: RunSummary | None) -> None:

@@ -87,6 +87,7 @@ def test_built_wheel_ships_paradigms_personas_and_report_templates(tmp_path: Pat
     assert out[4].startswith(str(target.resolve()))
     assert out[5].split(",") == [
         "_tables.html.j2",
+        "_team.html.j2",
         "_transcript.html.j2",
         "discussion.html.j2",
         "fragment.html.j2",

@@ -175,6 +175,10 @@ SKIPS: tuple[Rule, ...] = (
         ".venv/bin/pip install",
         "installs madebate, which these tests already run from (no network on a test machine)",
     ),
+    Rule(
+        ".venv/bin/python -m nltk.downloader",
+        "downloads NLTK data (no network on a test machine); tests/runs/test_metrics.py makes it",
+    ),
     Rule(".venv/bin/ruff", "the repository's own lint check: .ci/run runs that exact line"),
     Rule(".venv/bin/mypy", "the repository's own type check: .ci/run runs that exact line"),
     Rule(".venv/bin/lint-imports", "the layer contracts; .ci/run runs that exact line"),

@@ -25,7 +25,7 @@ from madebate.engine._paradigm_compile import (
     ParadigmWarning,
     compile_paradigm,
 )
-from madebate.engine._personas import PersonaSource, persona_sources
+from madebate.engine._personas import PersonaSource, PersonaWarning, persona_sources
 from madebate.engine._plan import DiscussionPlan, check_config
 from madebate.engine._session import Session, open_session
 from madebate.engine._speaker import Speaker, Spoken
@@ -41,6 +41,7 @@ __all__ = [
     "DiscussionPlan",
     "ParadigmWarning",
     "PersonaSource",
+    "PersonaWarning",
     "Session",
     "Shown",
     "Speaker",

@@ -5,24 +5,126 @@ the command line (`madebate discuss`, whose flags are generated from it) and exp
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
+    Discriminator,
     Field,
     SerializerFunctionWrapHandler,
+    Tag,
     field_serializer,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from madebate._errors import ConfigError
 from madebate._yaml import SPEC_CONFIG
 from madebate.engine._paradigm import MAX_REPEAT, ParadigmSpec
-from madebate.models._model import CRITICAL_MAX_TOKENS, GenerateConfig
+from madebate.models._model import CRITICAL_MAX_TOKENS, GenerateConfig, ModelAPI
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import ModelSpec, providers
 
 ResponseStyle = Literal["simple", "freetext", "splitfreetext", "critical", "reasoning"]
 RESPONSE_STYLES: tuple[str, ...] = ("simple", "freetext", "splitfreetext", "critical", "reasoning")
+
+
+class InlinePersona(BaseModel):
+    """A persona written out where an agent is configured: a name and a description."""
+
+    model_config = SPEC_CONFIG
+
+    name: str = Field(min_length=1, max_length=300)
+    """The persona's name, as the result records it."""
+    description: str = ""
+    """Who the persona is; the agent's system prompt shows it."""
+    expertise: list[str] = Field(default_factory=list)
+    """Areas of expertise (kept with the persona)."""
+
+
+class Agent(BaseModel):
+    """One agent of a team (a panelist, the drafter or the judge): its model, persona and
+    sampling settings. What is not given is the discussion's: its model, its persona source,
+    its `generation`.
+
+    >>> Agent(model={"id": "openai/gpt-4o-mini", "base_url": "http://127.0.0.1:8000/v1"},
+    ...       persona="expert", generation={"temperature": 0.7})  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(**SPEC_CONFIG, arbitrary_types_allowed=True)
+
+    model: ModelSpec | str | SkipJsonSchema[ModelAPI | ManagedModel] | None = None
+    """The agent's model: an id (openai/NAME, vllm/NAME, llamacpp[/FILE.gguf], scripted) or a
+    model spec with its own base_url and options; in Python also a model object. Default: the
+    discussion's model."""
+    persona: str | InlinePersona | None = None
+    """A persona source for this agent (library[:NAME|FILE], expert, ipip, none) or an inline
+    persona {name, description}; default: the discussion's `personas`."""
+    generation: GenerateConfig | None = None
+    """Sampling settings that override the discussion's for this agent's calls (temperature,
+    max_tokens, top_p, ...); settings not given are the discussion's."""
+
+    @field_validator("model")
+    @classmethod
+    def _known_provider(cls, v: Any) -> Any:
+        # Named here, so the error names the entry's path (agents[2].model), as given.
+        if isinstance(v, str | ModelSpec):
+            prefix = (v if isinstance(v, ModelSpec) else ModelSpec(id=v)).prefix
+            try:
+                providers.get(prefix)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_serializer("model")
+    def _model_as_data(self, model: Any) -> Any:
+        # A model object (Python only) is recorded by name; specs and ids as they are.
+        if isinstance(model, ModelAPI | ManagedModel):
+            return model.model_id
+        return model
+
+
+def _agents_kind(value: Any) -> str:
+    return "list" if isinstance(value, list | tuple) else "int"
+
+
+# The integer form (a count of panelists sharing the discussion's settings) or one entry per
+# panelist. Tagged, so an error in an entry names its path (agents[2].model), not both forms'.
+AgentsSetting = Annotated[
+    Annotated[int, Field(ge=2, le=64), Tag("int")]
+    | Annotated[list[Agent], Field(min_length=2, max_length=64), Tag("list")],
+    Discriminator(_agents_kind),
+]
+
+
+def _drafter_kind(value: Any) -> str:
+    return "Agent" if isinstance(value, dict | Agent) else "bool"
+
+
+# A switch, or the drafter's own entry; tagged, so an error in the entry names its key.
+DrafterSetting = Annotated[
+    Annotated[bool, Tag("bool")] | Annotated[Agent, Tag("Agent")], Discriminator(_drafter_kind)
+]
+
+
+class TeamConfig(BaseModel):
+    """A named team of an experiment (`teams:`), swept by name (`sweep: {team: [a, b]}`): the
+    team settings it gives replace the discussion's, `model` the panel's default model."""
+
+    model_config = SPEC_CONFIG
+
+    model: ModelSpec | str | None = None
+    """The team's default model (agents without their own use it); default: the experiment's."""
+    agents: AgentsSetting | None = None
+    """A number of panelists, or one entry per panelist; default: the discussion's."""
+    personas: str | list[str] | None = None
+    """Persona sources, as the discussion's `personas`; default: the discussion's."""
+    drafter: DrafterSetting | None = None
+    """The drafter, as the discussion's `drafter`; default: the discussion's."""
+    judge: Agent | None = None
+    """The judge, as the discussion's `judge`; default: the discussion's."""
 
 
 class DriftJudgeConfig(BaseModel):
@@ -51,13 +153,15 @@ class DiscussionConfig(BaseModel):
     """The paradigm's own parameters, e.g. {debate_rounds: 3}."""
     memory_window: int | None = Field(default=None, ge=0)
     """Past turns an agent sees; default: the paradigm's own."""
-    agents: int = Field(default=3, ge=2, le=64)
-    """Number of panelists."""
+    agents: AgentsSetting = 3
+    """Number of panelists, or one entry per panelist, each with its own model, persona and
+    generation (a mixed team): [{model: openai/NAME, persona: expert}, ...]."""
     personas: str | list[str] = "library"
     """Persona source: library[:NAME|FILE], expert, ipip or none; one for all panelists, or a
     list with one per panelist."""
-    drafter: bool = False
-    """Add a neutral drafter (D) that proposes and revises solutions but never votes."""
+    drafter: DrafterSetting = False
+    """Add a neutral drafter (D) that proposes and revises solutions but never votes; an agent
+    entry ({model, persona, generation}) gives it its own settings (persona: an inline one)."""
     protocol: str = "majority_consensus"
     """The decision protocol, e.g. majority_consensus, simple_voting, ranked_voting, judge."""
     protocol_options: dict[str, Any] = Field(default_factory=dict)
@@ -92,11 +196,21 @@ class DiscussionConfig(BaseModel):
     """After the decision, each voter may keep or replace the answer."""
     drift_judge: DriftJudgeConfig | None = None
     """A judge that watches for problem drift and intervenes; none by default."""
-    method: Literal["discussion", "single", "self_consistency"] = "discussion"
-    """discussion, or a baseline at a matched budget: one agent (single), or `samples`
-    independent answers and a majority vote (self_consistency)."""
+    judge: Agent | None = None
+    """The judge's settings (of the judge protocol and the drift judge): {model, persona,
+    generation}, persona an inline one; default: the discussion's model and the built-in judge.
+    A model in protocol_options or drift_judge takes precedence over this one."""
+    method: Literal["discussion", "single", "self_consistency", "ablation"] = "discussion"
+    """discussion, or a baseline at a matched budget: one agent (single), `samples`
+    independent answers and a majority vote (self_consistency), or one agent refining its own
+    solution `refinements` times (ablation, MALLM's `use_ablation`)."""
     samples: int = Field(default=5, ge=1, le=200)
     """Samples of the self_consistency baseline."""
+    refinements: int | None = Field(default=None, ge=1, le=1000)
+    """Refinements of the ablation baseline (the first drafts, each later one improves the
+    previous solution). Default: in a sweep, the number of messages the matched discussion
+    cell (same settings, method discussion) used for the same example and repeat; otherwise
+    max_turns x agents."""
     max_calls: int | None = Field(default=None, ge=1)
     """Model calls a discussion may make (every call counts); stops with `budget`."""
     max_total_tokens: int | None = Field(default=None, ge=1)
@@ -158,12 +272,34 @@ class DiscussionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_personas(self) -> DiscussionConfig:
-        if isinstance(self.personas, list) and len(self.personas) != self.agents:
+        if isinstance(self.personas, list) and len(self.personas) != self.n_agents:
             raise ValueError(
-                f"personas: {len(self.personas)} sources given for {self.agents} agents; "
+                f"personas: {len(self.personas)} sources given for {self.n_agents} agents; "
                 "give one source for all, or exactly one per agent"
             )
         return self
+
+    @property
+    def n_agents(self) -> int:
+        """The number of panelists, in either form of `agents`."""
+        return self.agents if isinstance(self.agents, int) else len(self.agents)
+
+    @property
+    def team(self) -> list[Agent]:
+        """One entry per panelist: the ones given, or empty entries (the discussion's
+        settings) in the integer form."""
+        if isinstance(self.agents, int):
+            return [Agent() for _ in range(self.agents)]
+        return list(self.agents)
+
+    def agent_entries(self) -> list[Agent]:
+        """Every agent entry given: the panelists', the drafter's and the judge's."""
+        entries = [] if isinstance(self.agents, int) else list(self.agents)
+        if isinstance(self.drafter, Agent):
+            entries.append(self.drafter)
+        if self.judge is not None:
+            entries.append(self.judge)
+        return entries
 
     def settings(self) -> dict[str, Any]:
         """The settings as given (JSON-ready), without the defaults: what composes with other
@@ -178,9 +314,9 @@ class DiscussionSettings(TypedDict, total=False):
     paradigm: str | ParadigmSpec
     paradigm_params: dict[str, int]
     memory_window: int | None
-    agents: int
+    agents: int | list[Agent]
     personas: str | list[str]
-    drafter: bool
+    drafter: bool | Agent
     protocol: str
     protocol_options: dict[str, Any]
     style: ResponseStyle
@@ -195,8 +331,10 @@ class DiscussionSettings(TypedDict, total=False):
     blind_turns: list[int]
     challenge: bool
     drift_judge: DriftJudgeConfig | None
-    method: Literal["discussion", "single", "self_consistency"]
+    judge: Agent | None
+    method: Literal["discussion", "single", "self_consistency", "ablation"]
     samples: int
+    refinements: int | None
     max_calls: int | None
     max_total_tokens: int | None
     context_overflow: Literal["shrink", "stop"]
@@ -205,6 +343,44 @@ class DiscussionSettings(TypedDict, total=False):
 def config_from(settings: DiscussionSettings) -> DiscussionConfig:
     """The config of keyword settings; typed, so mypy checks every value against its field."""
     return DiscussionConfig(**settings)
+
+
+def agent_from_pairs(pairs: dict[str, Any], *, field: str) -> dict[str, Any]:
+    """An agent entry from flat settings (the command line's `--agent model=...,persona=...`):
+    `model` is the model's id, any other `ModelSpec` field a model setting (`options.NAME` a
+    provider option), `persona` a
+    persona source (`persona_name`, `persona_description`: an inline persona), and a
+    `GenerateConfig` field a sampling setting. `field` names the entry in errors."""
+    model: dict[str, Any] = {}
+    generation: dict[str, Any] = {}
+    entry: dict[str, Any] = {}
+    model_keys = set(ModelSpec.model_fields) - {"id"}
+    generation_keys = set(GenerateConfig.model_fields) - {"json_schema", "seed"}
+    for key, value in pairs.items():
+        if key == "model":
+            model["id"] = value
+        elif key.startswith("options.") and len(key) > len("options."):
+            model.setdefault("options", {})[key.removeprefix("options.")] = value
+        elif key in model_keys:
+            model[key] = value
+        elif key in generation_keys:
+            generation[key] = value
+        elif key == "persona":
+            entry["persona"] = value
+        elif key in ("persona_name", "persona_description"):
+            persona = entry.get("persona")
+            persona = persona if isinstance(persona, dict) else {}
+            persona[key.removeprefix("persona_")] = value
+            entry["persona"] = persona
+        else:
+            valid = ["model", "options.NAME", "persona", "persona_name", "persona_description"]
+            valid += sorted(model_keys) + sorted(generation_keys)
+            raise ConfigError(f"unknown key '{key}'; valid keys: {', '.join(valid)}", field=field)
+    if model:
+        entry["model"] = model
+    if generation:
+        entry["generation"] = generation
+    return entry
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any, *, field: str | None = None) -> None:

@@ -24,9 +24,10 @@ from madebate.engine._plan import DiscussionPlan, check_config
 from madebate.engine._prompting import render_task
 from madebate.engine._run import run_session
 from madebate.engine._session import open_session
+from madebate.engine._team import resolve_team_models
 from madebate.models._model import ModelAPI
 from madebate.models._model_managed import ManagedModel
-from madebate.models._models import ModelSpec, as_managed
+from madebate.models._models import ModelSpec, as_managed, model_spec, spec_key
 from madebate.protocols._protocols import DecisionProtocol, create_protocol
 
 
@@ -79,6 +80,16 @@ class Discussion:
         self.json_replies = fmt == "json" or (
             fmt == "auto" and self.model.provider.enforces_structured_output
         )
+        # A mixed team: each slot's own model (built once per distinct spec, or taken from a
+        # run's pool), sampling settings and reply format.
+        known = {}
+        if isinstance(model, str | ModelSpec | None):
+            known[spec_key(model_spec(model))] = self.model
+        self.team_models = resolve_team_models(self.config, plan.paradigm, self.model, known=known)
+        for slot, own in self.team_models.models.items():
+            self.team_models.json_replies[slot] = fmt == "json" or (
+                fmt == "auto" and own.provider.enforces_structured_output
+            )
         self._task_text = render_task(self.task)
 
     # -- public entry points -------------------------------------------------------------
@@ -97,17 +108,20 @@ class Discussion:
                 plan=self.plan,
                 model=self.model,
                 json_replies=self.json_replies,
+                models=self.team_models,
             )
             return await run_session(
                 session, on_message=self.on_message, on_decision=self.on_decision
             )
         finally:
             await self.protocol.aclose()
+            await self.team_models.aclose()
             if self._owns_model:
                 await self.model.aclose()
 
     async def aclose(self) -> None:
-        """Close the model (a run closes a model it made itself)."""
+        """Close the model (a run closes a model it made itself) and the agents' own."""
+        await self.team_models.aclose()
         await self.model.aclose()
 
 

@@ -26,7 +26,8 @@ def call_seed(seed: int | None, *parts: object) -> int | None:
 class CallGate:
     """The one way a discussion calls a model.
 
-    `model` is the discussion's model; `persona_names` maps slots to persona names for the
+    `model` is the discussion's model (`models`: the slots with their own, and `generations`
+    their own sampling settings, in a mixed team); `persona_names` maps slots to persona names for the
     call records (the team fills it as agents are seated); with `logprobs`, turn calls ask for
     log-probabilities (a protocol that shows confidence). `turn` is the turn in progress, set
     by the loop: calls made on behalf of a protocol or an extension are recorded under it.
@@ -39,8 +40,13 @@ class CallGate:
         *,
         persona_names: Mapping[str, str] | None = None,
         logprobs: bool = False,
+        models: Mapping[str, ManagedModel] | None = None,
+        generations: Mapping[str, GenerateConfig] | None = None,
     ) -> None:
         self.model = model
+        # A mixed team: the slots with a model or sampling settings of their own.
+        self._models: Mapping[str, ManagedModel] = models or {}
+        self._generations: Mapping[str, GenerateConfig] = generations or {}
         self.config = config
         self.turn = 0
         self._persona_names: Mapping[str, str] = persona_names if persona_names is not None else {}
@@ -75,6 +81,14 @@ class CallGate:
             self._calls.append(r)
             self._tokens += r.prompt_tokens + r.completion_tokens
 
+    def model_for(self, slot: str) -> ManagedModel:
+        """The model `slot` speaks with: its own in a mixed team, else the discussion's."""
+        return self._models.get(slot, self.model)
+
+    def generation_for(self, slot: str) -> GenerateConfig:
+        """The sampling settings of `slot`'s calls: its own, else the discussion's."""
+        return self._generations.get(slot, self.config.generation)
+
     def seeded(self, *parts: object) -> GenerateConfig:
         """The discussion's sampling settings with the seed of the call named by `parts`."""
         return self.config.generation.model_copy(
@@ -96,7 +110,7 @@ class CallGate:
         call is recorded)."""
         self.reserve()
         cfg = self.config
-        model = model or self.model
+        model = model or self.model_for(slot)
         update: dict[str, Any] = dict(overrides) if overrides else {}
         if cfg.seed is not None:
             # Keyed on who asks what, not on completion order, so concurrent steps repeat exactly.
@@ -107,7 +121,7 @@ class CallGate:
             update["json_schema"] = json_schema
         if role == "discussion" and self._logprobs:
             update["logprobs"] = True
-        config: GenerateConfig = cfg.generation.model_copy(update=update)
+        config: GenerateConfig = self.generation_for(slot).model_copy(update=update)
         try:
             output, record = await model.generate(
                 messages,

@@ -122,6 +122,12 @@ class TurnLoop:
             system_prompts=s.team.system_prompts,
             persona_names=s.team.persona_names,
             visible=lambda agent: s.transcript.visible(agent, self.turn),
+            # each voter's model (per-model vote weights): its own, else the discussion's
+            agent_models={
+                slot: s.team[slot].info.model or s.gate.model.model_id
+                for slot in s.paradigm.voters
+                if slot in s.team
+            },
         )
 
     async def _run_step(self, turn: int, step: CompiledStep) -> None:

@@ -12,11 +12,13 @@ Delivery and speakers are *selectors*: slot names, groups and the words below, j
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from madebate._errors import ConfigError
+from madebate._text import name_key, quote_name
 from madebate._yaml import SPEC_CONFIG
 
 Selector = str | list[str]
@@ -78,6 +80,10 @@ class ParadigmSpec(_Spec):
     """When the protocol is consulted: after each message, or once per turn."""
     memory_window: int | None = Field(default=None, ge=0)
     """Past turns an agent sees; default: all."""
+    blind: bool = False
+    """Declares that no message reaches another agent (every delivery is `self`): independent
+    answers, then a vote or a judge. Without it, a paradigm whose messages reach nobody is an
+    error; with it, a consensus protocol is (agents that never hear each other cannot agree)."""
 
     _source: str = PrivateAttr(default="python")
 
@@ -87,9 +93,38 @@ class ParadigmSpec(_Spec):
         if v is not None:
             if len(v) < 2:
                 raise ValueError("a paradigm needs at least 2 slots")
-            dupes = sorted({s for s in v if v.count(s) > 1})
-            if dupes:
-                raise ValueError(f"duplicate slot names: {', '.join(dupes)}")
+            first: dict[str, str] = {}
+            for slot in v:
+                key = name_key(slot)
+                if key in first:
+                    what = quote_name(slot)
+                    if first[key] != slot:  # say how they differ
+                        what = (
+                            f"{quote_name(first[key])} and {what} are one name to a reader "
+                            "(compared ignoring case, invisible characters and look-alike "
+                            "letters)"
+                        )
+                    raise ValueError(f"duplicate slot name {what}; give each slot its own name")
+                first[key] = slot
+            for slot in v:
+                _check_selector_name(slot, "slot")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _visible_name(cls, v: str) -> str:
+        if not name_key(v):
+            raise ValueError(
+                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
+                "give the paradigm a name people can read"
+            )
+        return v
+
+    @field_validator("groups")
+    @classmethod
+    def _readable_groups(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group in v:
+            _check_selector_name(group, "group")
         return v
 
     @property
@@ -118,3 +153,16 @@ class ParadigmSpec(_Spec):
                 )
         copy = self.model_copy(update={"params": {**self.params, **overrides}})
         return copy.with_source(self.source)
+
+
+_SELECTOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_selector_name(name: str, what: str) -> None:
+    """A slot or group name must be one that selectors can name: an ASCII letter or '_', then
+    letters, digits or '_' (so no invisible or look-alike character hides in it)."""
+    if not _SELECTOR_NAME.fullmatch(name):
+        raise ValueError(
+            f"{what} name {quote_name(name)} cannot be named in a selector: a {what} name is "
+            "an ASCII letter or '_' followed by ASCII letters, digits or '_' (e.g. A1, red_team)"
+        )

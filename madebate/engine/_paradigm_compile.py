@@ -10,11 +10,13 @@ networkx is imported when a paradigm is compiled, never when madebate is importe
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from madebate._errors import ConfigError
+from madebate._text import is_invisible, quote_name, show_name
 from madebate.engine._paradigm import MAX_REPEAT, ParadigmSpec, RepeatSpec, Selector, StepSpec
 
 if TYPE_CHECKING:
@@ -203,6 +205,8 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
 
     graph = delivery_graph(slots, drafter, steps)
     graph.graph["name"] = spec.name
+    team = f"a team of {n_agents}" + (" with drafter" if drafter else "")
+    _check_reach(spec, graph, team)
     return CompiledParadigm(
         spec=spec,
         slots=tuple(slots),
@@ -210,8 +214,47 @@ def compile_paradigm(spec: ParadigmSpec, *, n_agents: int, with_drafter: bool) -
         drafter=drafter,
         steps=tuple(steps),
         graph=graph,
-        warnings=tuple(delivery_warnings(graph, steps)),
+        # A blind paradigm's messages reach nobody by design: nothing to warn of.
+        warnings=() if spec.blind else tuple(delivery_warnings(graph, steps)),
     )
+
+
+def _check_reach(spec: ParadigmSpec, graph: nx.MultiDiGraph, team: str) -> None:
+    """A paradigm in which no message reaches another agent cannot discuss: unless it says it
+    is blind (independent answers, then a vote), that is a mistake in its deliveries; and one
+    that says it is blind must be."""
+    where = f"paradigm '{spec.name}'"
+    if graph.number_of_edges() == 0 and not spec.blind:
+        raise ConfigError(
+            f"{where}: no message reaches another agent ({team}: every message is delivered "
+            "only to its speaker), so the agents never hear each other: a consensus would only "
+            "be independent answers that happen to agree, and a vote would count answers no "
+            "one discussed; deliver to others (e.g. deliver_to: all), or declare 'blind: true' "
+            "for independent answers decided by a vote or a judge",
+            source=spec.source,
+            field="schedule",
+        )
+    if graph.number_of_edges() and spec.blind:
+        speaker, receiver = next(iter(graph.edges()))
+        raise ConfigError(
+            f"{where} is declared blind (blind: true) but {speaker}'s messages reach "
+            f"{receiver} ({team}); deliver every message to its speaker only "
+            "(deliver_to: self), or drop 'blind: true'",
+            source=spec.source,
+            field="blind",
+        )
+
+
+def check_protocol_fits(paradigm: CompiledParadigm, protocol_name: str, kind: str) -> None:
+    """A consensus protocol on a blind paradigm is an error: agents that never hear each other
+    cannot come to agree, and their chance agreement would be reported as consensus."""
+    if paradigm.spec.blind and kind == "consensus":
+        raise ConfigError(
+            f"protocol '{protocol_name}' seeks a consensus, but in paradigm "
+            f"'{paradigm.name}' (blind: true) no agent hears another, so no consensus can "
+            "form; use a voting protocol (e.g. simple_voting) or judge",
+            field="protocol",
+        )
 
 
 def _repeat_count(spec: ParadigmSpec, entry: RepeatSpec, where: str) -> int:
@@ -242,7 +285,7 @@ def _repeat_count(spec: ParadigmSpec, entry: RepeatSpec, where: str) -> int:
 def _expand(
     resolver: _Resolver, step: StepSpec, deliver: Selector, where: str, label: str, start: int
 ) -> list[CompiledStep]:
-    speakers = resolver.resolve(step.speakers, f"{where}.speakers", speaker=None, ring=[])
+    speakers = resolver.speakers(step, f"{where}.speakers")
     if not speakers:
         raise ConfigError(
             f"speakers '{step.speakers}' select nobody for a team of {len(resolver.panel)}",
@@ -292,10 +335,39 @@ class _Resolver:
             ]
             if unknown:
                 raise ConfigError(
-                    f"group '{g}' names unknown slot(s) {', '.join(unknown)}; slots: {', '.join(self.slots)}",
+                    f"group '{g}' names unknown slot(s) {', '.join(map(quote_name, unknown))}; "
+                    f"slots: {', '.join(self.slots)}",
                     source=spec.source,
                     field=f"groups.{g}",
                 )
+
+    def speakers(self, step: StepSpec, where: str) -> list[str]:
+        """The speakers of a step, in slot order. A slot listed twice (by its name twice, as
+        in [A1, A1] or 'A1 + A1', by its name and by a group or word that holds it, as in
+        [panel, A1], or by one group twice) is an error: a speaker says one message per step,
+        so the second would be dropped without a word. Two different groups or words that
+        overlap ('lead + panel') are merged."""
+        parts = [step.speakers] if isinstance(step.speakers, str) else step.speakers
+        terms: dict[str, list[str]] = {}  # slot -> the terms that chose it
+        for part in parts:
+            chosen: dict[str, list[str]] = {}
+            self._expression(part, where, None, [], terms=chosen)
+            for slot, by in chosen.items():
+                terms.setdefault(slot, []).extend(by)
+        for slot, by in terms.items():
+            if len(by) > 1 and (slot in by or len(set(by)) < len(by)):
+                repeated = [t for t in by if by.count(t) > 1]
+                other = next((t for t in by if t != slot), slot)
+                listed = f"'{repeated[0]}' twice" if repeated else f"as '{slot}' and in '{other}'"
+                step_name = where.removesuffix(".speakers")
+                raise ConfigError(
+                    f"speaker {slot} is listed twice in {step_name} ({listed}); a speaker "
+                    "says one message per step, so the second would be dropped: list it once, "
+                    "or give it a step of its own to speak again",
+                    source=self.spec.source,
+                    field=where,
+                )
+        return [s for s in self.slots if s in terms]
 
     def resolve(
         self, selector: Selector, where: str, *, speaker: str | None, ring: list[str]
@@ -307,7 +379,17 @@ class _Resolver:
             chosen |= self._expression(part, where, speaker, ring)
         return [s for s in self.slots if s in chosen]
 
-    def _expression(self, expr: str, where: str, speaker: str | None, ring: list[str]) -> set[str]:
+    def _expression(
+        self,
+        expr: str,
+        where: str,
+        speaker: str | None,
+        ring: list[str],
+        *,
+        terms: dict[str, list[str]] | None = None,
+    ) -> set[str]:
+        """The slots `expr` selects; with `terms`, also which of its terms chose each."""
+        self._check_characters(expr, where)
         pos, first = 0, True
         result: set[str] = set()
         while pos < len(expr):
@@ -319,11 +401,31 @@ class _Resolver:
                     field=where,
                 )
             names = self._term(m.group(2), where, speaker, ring)
+            if terms is not None:
+                for slot in names:
+                    if m.group(1) == "-":
+                        terms.pop(slot, None)
+                    else:
+                        terms.setdefault(slot, []).append(m.group(2))
             result = result - names if m.group(1) == "-" else result | names
             pos, first = m.end(), False
         if first:
             raise ConfigError("empty selector", source=self.spec.source, field=where)
         return result
+
+    def _check_characters(self, expr: str, where: str) -> None:
+        """An invisible character or a look-alike letter (fullwidth 'Ａ1') in a selector names
+        no slot, whatever it looks like: say so, and what it reads as."""
+        visible = "".join(ch for ch in expr if not is_invisible(ch))
+        clean = unicodedata.normalize("NFKC", visible)
+        if clean != expr:
+            what = "an invisible character" if visible != expr else "a look-alike character"
+            raise ConfigError(
+                f"selector '{show_name(expr)}' holds {what}, so it names no slot or group; "
+                f"write it as '{clean}' (in plain ASCII)",
+                source=self.spec.source,
+                field=where,
+            )
 
     def _term(self, name: str, where: str, speaker: str | None, ring: list[str]) -> set[str]:
         if name in _RELATIVE:

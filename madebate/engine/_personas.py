@@ -6,8 +6,9 @@ import difflib
 import json
 import random
 import re
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from madebate._data import library_dir, library_names
 from madebate._errors import ConfigError, ModelCallError
 from madebate._prompts import render
 from madebate._registry import Registry
+from madebate._text import name_key, quote_name
 from madebate._yaml import read_yaml, validate_model
 from madebate.models._model import ChatMessage, GenerateConfig
 
@@ -41,6 +43,22 @@ class Persona(BaseModel):
     description: str = ""
     expertise: list[str] = Field(default_factory=list)
 
+    @field_validator("name")
+    @classmethod
+    def _visible_name(cls, v: str) -> str:
+        if not name_key(v):
+            raise ValueError(
+                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
+                "give a name people can read"
+            )
+        return v
+
+    @property
+    def key(self) -> str:
+        """The name as names are compared (`madebate._text.name_key`): 'Alice', 'alice',
+        'Ali\u200bce' and 'Ａlice' are one name."""
+        return name_key(self.name)
+
 
 class PersonaLibrary(BaseModel):
     """A YAML library of personas (built-ins in `personas/`): a name, a description, the
@@ -52,17 +70,33 @@ class PersonaLibrary(BaseModel):
     description: str = ""
     personas: list[Persona] = Field(min_length=1)
 
+    @field_validator("name")
+    @classmethod
+    def _visible_name(cls, v: str) -> str:
+        if not name_key(v):
+            raise ValueError(
+                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
+                "give the library a name people can read"
+            )
+        return v
+
     @field_validator("personas")
     @classmethod
     def _unique_names(cls, v: list[Persona]) -> list[Persona]:
         first: dict[str, int] = {}
         for i, p in enumerate(v):
-            if p.name in first:
-                raise ValueError(
-                    f"duplicate persona name '{p.name}' (personas[{first[p.name]}] and "
-                    f"personas[{i}]); each persona needs its own name"
-                )
-            first[p.name] = i
+            if p.key in first:
+                j = first[p.key]
+                if v[j].name == p.name:
+                    what = f"{quote_name(p.name)} (personas[{j}] and personas[{i}])"
+                else:  # say how they differ
+                    what = (
+                        f"{quote_name(v[j].name)} (personas[{j}]) and {quote_name(p.name)} "
+                        f"(personas[{i}]) are one name to a reader (compared ignoring case, "
+                        "invisible characters and look-alike letters)"
+                    )
+                raise ValueError(f"duplicate persona name {what}; each persona needs its own name")
+            first[p.key] = i
         return v
 
 
@@ -118,6 +152,50 @@ class PersonaChoice:
 SOURCE_FORMS = "library, library:<name or path>, expert, expert:<attempts>, ipip, none"
 
 
+class PersonaWarning(UserWarning):
+    """One persona seated for several agents: a persona library holds fewer personas than the
+    agents that draw from it, so some agents share a name, a description and a view."""
+
+
+def warn_shared_personas(sources: Sequence[PersonaSource], voters: Sequence[str]) -> None:
+    """Warn (`PersonaWarning`) where a source cannot give each of its agents a persona of its
+    own (a library of 1 for 5 agents): they would silently share one."""
+    by_source: dict[str, list[str]] = {}
+    size: dict[str, int] = {}
+    fixed: dict[str, list[tuple[str, Persona]]] = {}  # written out: name key -> agents
+    for slot, source in zip(voters, sources, strict=False):
+        persona = getattr(source, "persona", None)
+        if isinstance(persona, Persona):
+            fixed.setdefault(persona.key, []).append((slot, persona))
+            continue
+        most = source.distinct()
+        if most is not None:
+            name = getattr(getattr(source, "library", None), "name", None) or source.name
+            by_source.setdefault(name, []).append(slot)
+            size[name] = most
+    for name, slots in by_source.items():
+        if len(slots) > size[name]:
+            warnings.warn(
+                f"persona library '{name}' has {size[name]} persona(s) for {len(slots)} agents "
+                f"({', '.join(slots)}): {len(slots) - size[name]} of them share a persona (its "
+                "name, description and view); add personas to the library, give each agent "
+                "its own source (personas: [library:A, library:B, ...]), or use expert, ipip "
+                "or none",
+                PersonaWarning,
+                stacklevel=3,
+            )
+    for seats in fixed.values():
+        if len(seats) > 1:
+            names = " and ".join(dict.fromkeys(quote_name(p.name) for _, p in seats))
+            warnings.warn(
+                f"agents {', '.join(slot for slot, _ in seats)} are given one persona, {names} "
+                "(names are compared ignoring case, invisible characters and look-alike "
+                "letters): they share its name, description and view; give each its own",
+                PersonaWarning,
+                stacklevel=3,
+            )
+
+
 class PersonaSource(ABC):
     """Makes the persona of one slot. Sources taking an argument ('library:NAME') accept it as
     their one positional constructor argument."""
@@ -134,6 +212,11 @@ class PersonaSource(ABC):
 
     @abstractmethod
     async def make(self, request: PersonaRequest) -> PersonaChoice: ...
+
+    def distinct(self) -> int | None:
+        """How many personas with distinct names this source can make for one team; None: as
+        many as there are agents."""
+        return None
 
 
 persona_sources: Registry[type[PersonaSource]] = Registry("persona source")
@@ -164,9 +247,12 @@ class LibraryPersonas(PersonaSource):
         self.library = load_persona_library(argument or "general")
 
     async def make(self, request: PersonaRequest) -> PersonaChoice:
-        taken = {p.name for p in request.existing}
-        pool = [p for p in self.library.personas if p.name not in taken] or self.library.personas
+        taken = {p.key for p in request.existing}
+        pool = [p for p in self.library.personas if p.key not in taken] or self.library.personas
         return PersonaChoice(pool[0], f"library:{self.library.name}")
+
+    def distinct(self) -> int | None:
+        return len(self.library.personas)
 
 
 @persona_sources.register("expert")
@@ -207,17 +293,17 @@ class ExpertPersonas(PersonaSource):
                 continue
             request.calls.append(record)
             persona, problem = parse_persona_json(output.text)
-            if persona is not None and persona.name in {p.name for p in request.existing}:
-                problem, persona = f"duplicate name '{persona.name}'", None
+            if persona is not None and persona.key in {p.key for p in request.existing}:
+                problem, persona = f"duplicate name {quote_name(persona.name)}", None
             if persona is not None:
                 return PersonaChoice(persona, "expert")
             problems.append(problem or "unreadable")
         fallback = load_persona_library("general").personas
         # Start at the slot's position, skipping names already on the team (as retries do).
-        taken = {p.name for p in request.existing}
+        taken = {p.key for p in request.existing}
         start = request.index % len(fallback)
         ordered = fallback[start:] + fallback[:start]
-        chosen = next((p for p in ordered if p.name not in taken), ordered[0])
+        chosen = next((p for p in ordered if p.key not in taken), ordered[0])
         request.warnings.append(
             f"persona for {request.slot}: the model gave no valid persona in {self.attempts} "
             f"attempt(s) ({'; '.join(problems)}); fell back to library persona '{chosen.name}'"

@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 from madebate._errors import ConfigError
 from madebate.engine._config import DiscussionConfig
-from madebate.engine._paradigm_compile import CompiledParadigm, compile_paradigm
+from madebate.engine._paradigm_compile import (
+    CompiledParadigm,
+    check_protocol_fits,
+    compile_paradigm,
+)
 from madebate.engine._paradigm_library import load_paradigm
-from madebate.engine._personas import PersonaSource, parse_source
+from madebate.engine._personas import PersonaSource, warn_shared_personas
+from madebate.engine._team import check_team, panel_persona_sources
 from madebate.models._models import named_only, shared_models
 from madebate.protocols._protocols import DecisionProtocol, create_protocol
 
@@ -40,19 +45,24 @@ def check_config(config: DiscussionConfig, *, build_models: bool = True) -> Disc
         spec = spec.model_copy(update={"memory_window": config.memory_window}).with_source(
             spec.source
         )
-    paradigm = compile_paradigm(spec, n_agents=config.agents, with_drafter=config.drafter)
-    sources = config.personas
-    per_agent = sources if isinstance(sources, list) else [sources] * len(paradigm.voters)
-    if len(per_agent) != len(paradigm.voters):
+    entries = config.agents
+    if spec.slots is not None and not isinstance(entries, int) and len(entries) != len(spec.slots):
         raise ConfigError(
-            f"{len(per_agent)} persona sources for {len(paradigm.voters)} panelists",
-            field="personas",
+            f"{len(entries)} agent entries for paradigm '{spec.name}', which has "
+            f"{len(spec.slots)} slots ({', '.join(spec.slots)}); give one entry per slot",
+            field="agents",
         )
-    persona_sources = [parse_source(src) for src in per_agent]
+    paradigm = compile_paradigm(
+        spec, n_agents=config.n_agents, with_drafter=config.drafter is not False
+    )
+    persona_sources = panel_persona_sources(config, len(paradigm.voters))
+    warn_shared_personas(persona_sources, paradigm.voters)
+    check_team(config, paradigm)
     token = None if build_models else shared_models.set(named_only)
     try:
         protocol = create_protocol(config.protocol, **config.protocol_options)
     finally:
         if token is not None:
             shared_models.reset(token)
+    check_protocol_fits(paradigm, config.protocol, protocol.kind)
     return DiscussionPlan(paradigm, persona_sources, protocol)

@@ -11,6 +11,7 @@ from madebate._results import (
     DiscussionResult,
     ErrorInfo,
     StopReason,
+    usage_by_model,
     usage_totals,
 )
 from madebate.engine._baselines import run_baseline
@@ -51,6 +52,7 @@ async def run_session(
             task_text=session.task_text,
             gate=gate,
             warnings=session.warnings,
+            models=session.models,
         )
         if not discussion:
             loop.turn, loop.step = 1, 1
@@ -99,6 +101,7 @@ async def run_session(
         await drift.aclose()
     calls = list(gate.calls)
     usage, by_agent = usage_totals(calls)
+    by_model = usage_by_model(calls)
     return DiscussionResult(
         task=session.task,
         answer=final.answer,
@@ -121,6 +124,7 @@ async def run_session(
         warnings=session.warnings,
         usage=usage,
         usage_by_agent=by_agent,
+        usage_by_model=by_model,
     )
 
 

@@ -12,7 +12,7 @@ from madebate.engine._gate import CallGate
 from madebate.engine._paradigm_compile import CompiledParadigm
 from madebate.engine._plan import DiscussionPlan
 from madebate.engine._speaker import Speaker
-from madebate.engine._team import Team
+from madebate.engine._team import Team, TeamModels
 from madebate.engine._transcript import Transcript
 from madebate.models._model_managed import ManagedModel
 from madebate.protocols._protocols import DecisionProtocol
@@ -32,6 +32,7 @@ class Session:
     gate: CallGate
     speaker: Speaker
     warnings: list[str] = field(default_factory=list)
+    models: TeamModels | None = None  # each slot's model in a mixed team
 
     @property
     def paradigm(self) -> CompiledParadigm:
@@ -50,12 +51,21 @@ def open_session(
     plan: DiscussionPlan,
     model: ManagedModel,
     json_replies: bool,
+    models: TeamModels | None = None,
 ) -> Session:
-    """The parts of a fresh execution, wired together (no call is made)."""
+    """The parts of a fresh execution, wired together (no call is made). `models`: each
+    slot's own model and sampling settings, in a mixed team."""
     wants_logprobs = bool(getattr(plan.protocol, "wants_logprobs", False))
     warnings: list[str] = []
     team = Team()
-    gate = CallGate(model, config, persona_names=team.persona_names, logprobs=wants_logprobs)
+    gate = CallGate(
+        model,
+        config,
+        persona_names=team.persona_names,
+        logprobs=wants_logprobs,
+        models=models.models if models else None,
+        generations=models.generations if models else None,
+    )
     transcript = Transcript(
         plan.paradigm.voters,
         memory_window=plan.paradigm.memory_window,
@@ -69,5 +79,6 @@ def open_session(
         json_replies=json_replies,
         wants_logprobs=wants_logprobs,
         warnings=warnings,
+        json_by_slot=models.json_replies if models else None,
     )
-    return Session(task, task_text, config, plan, team, transcript, gate, speaker, warnings)
+    return Session(task, task_text, config, plan, team, transcript, gate, speaker, warnings, models)

@@ -4,7 +4,7 @@ the reply read into a typed turn (`Spoken`), with an extraction call where confi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from madebate._answer_reader import read_without_solution_line
@@ -99,16 +99,19 @@ class Speaker:
         json_replies: bool,
         wants_logprobs: bool,
         warnings: list[str],
+        json_by_slot: Mapping[str, bool] | None = None,
     ) -> None:
         self.task = task
         self.task_text = task_text
         self.config = config
         self.gate = gate
         self.json_replies = json_replies
+        # In a mixed team a slot whose model differs may differ in reply format too.
+        self.json_by_slot: Mapping[str, bool] = json_by_slot or {}
         self.wants_logprobs = wants_logprobs
         self.warnings = warnings
         self.lines = TranscriptLines()
-        self._warned_logprobs = False
+        self._warned_logprobs: set[str] = set()  # models already reported
 
     async def speak(
         self,
@@ -130,7 +133,10 @@ class Speaker:
         else:
             mode = "respond"
         style = cfg.style
-        json_mode = self.json_replies and not (mode == "respond" and style == "splitfreetext")
+        json_replies = self.json_by_slot.get(slot, self.json_replies)
+        json_mode = json_replies and not (mode == "respond" and style == "splitfreetext")
+        model = self.gate.model_for(slot)
+        generation = self.gate.generation_for(slot)
         lines = self.lines(view)
         cut = looped = structured_read = False
 
@@ -161,7 +167,7 @@ class Speaker:
             if cfg.context_overflow != "shrink":
                 return messages
             dropped = 0
-            while view and not await self.gate.model.fits(messages, cfg.generation):
+            while view and not await model.fits(messages, generation):
                 view, lines, dropped = view[1:], lines[1:], dropped + 1
                 messages = build()
             if dropped:
@@ -203,7 +209,7 @@ class Speaker:
         else:
             messages = await fitted(single(mode))
             schema = (
-                reply_schema(task, stance=mode == "respond", max_tokens=cfg.generation.max_tokens)
+                reply_schema(task, stance=mode == "respond", max_tokens=generation.max_tokens)
                 if json_mode
                 else None
             )
@@ -237,11 +243,10 @@ class Speaker:
         confidence = None
         if output.mean_logprob is not None:
             confidence = round(100 * math.exp(output.mean_logprob), 1)
-        elif self.wants_logprobs and not self._warned_logprobs:
-            self._warned_logprobs = True
+        elif self.wants_logprobs and model.name not in self._warned_logprobs:
+            self._warned_logprobs.add(model.name)
             self.warnings.append(
-                f"{self.gate.model.model_id} returned no log-probabilities; candidates show no "
-                "confidence"
+                f"{model.name} returned no log-probabilities; candidates show no confidence"
             )
         read_by = None
         if parsed.solution is not None:

@@ -1,15 +1,31 @@
-"""The team of one discussion: a persona and a system prompt per slot (the drafter, the
-panelists from their persona sources, the judge), seated in that order."""
+"""The team of one discussion: a persona, a system prompt and a model per slot (the drafter,
+the panelists from their persona sources, the judge), seated in that order. In a mixed team
+each slot may have its own model and sampling settings (`TeamModels`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
+from madebate._errors import ConfigError
 from madebate._prompts import render
 from madebate._results import AgentInfo
-from madebate.engine._gate import CallGate
-from madebate.engine._personas import Persona, PersonaRequest, PersonaSource
+from madebate.engine._config import Agent as AgentConfig
+from madebate.engine._config import DiscussionConfig, InlinePersona
+from madebate.engine._gate import CallGate, call_seed
+from madebate.engine._paradigm_compile import CompiledParadigm
+from madebate.engine._personas import (
+    Persona,
+    PersonaChoice,
+    PersonaRequest,
+    PersonaSource,
+    parse_source,
+)
+from madebate.models._model import GenerateConfig, ModelAPI
+from madebate.models._model_managed import ManagedModel
+from madebate.models._models import ModelSpec, as_managed, model_spec, providers, spec_key
 from madebate.protocols._judge import JUDGE_SLOT
 
 JUDGE_PERSONA = Persona(name="Judge", description="An impartial judge outside the panel.")
@@ -53,7 +69,14 @@ class Team:
         return [a.info for a in self._agents.values()]
 
     def seat(
-        self, slot: str, persona: Persona, source: str, *, voter: bool, fallback: bool = False
+        self,
+        slot: str,
+        persona: Persona,
+        source: str,
+        *,
+        voter: bool,
+        fallback: bool = False,
+        model: str | None = None,
     ) -> Agent:
         """Seat a panelist (`voter`) or the drafter with its persona."""
         with_role = source != "none"
@@ -70,19 +93,26 @@ class Team:
             persona_source=source,
             voter=voter,
             persona_fallback=fallback,
+            model=model,
         )
         return self._put(Agent(info=info, persona=persona, system_prompt=system))
 
-    def seat_judge(self) -> Agent:
-        """Seat the judge (of the judge protocol or the drift judge) outside the panel."""
+    def seat_judge(self, persona: Persona | None = None, *, model: str | None = None) -> Agent:
+        """Seat the judge (of the judge protocol or the drift judge) outside the panel, with
+        the built-in judge persona unless the team's settings give it one."""
+        persona = persona or JUDGE_PERSONA
         info = AgentInfo(
             slot=JUDGE_SLOT,
-            persona_name=JUDGE_PERSONA.name,
-            persona_description=JUDGE_PERSONA.description,
-            persona_source="judge",
+            persona_name=persona.name,
+            persona_description=persona.description,
+            persona_source="judge" if persona is JUDGE_PERSONA else "inline",
             voter=False,
+            model=model,
         )
-        return self._put(Agent(info, JUDGE_PERSONA, render("judge_system")))
+        system = render("judge_system")
+        if persona is not JUDGE_PERSONA:
+            system = f"You are {persona.name}: {persona.description}\n\n{system}".strip()
+        return self._put(Agent(info, persona, system))
 
     def _put(self, agent: Agent) -> Agent:
         slot = agent.info.slot
@@ -102,12 +132,21 @@ async def seat_team(
     task_text: str,
     gate: CallGate,
     warnings: list[str],
+    models: TeamModels | None = None,
 ) -> None:
     """Seat the drafter (if any), one panelist per voter slot with a persona from its source
-    (generated ones through `gate`), then the judge (if `judge`). Seats are kept as they are
-    made: a budget stop part-way leaves the team seated so far."""
+    (generated ones through `gate`, by the slot's own model), then the judge (if `judge`).
+    Seats are kept as they are made: a budget stop part-way leaves the team seated so far."""
+    models = models or TeamModels(gate.model)
     if drafter:
-        team.seat(drafter, DRAFTER_PERSONA, "drafter", voter=False)
+        own = models.personas.get(drafter)
+        team.seat(
+            drafter,
+            own or DRAFTER_PERSONA,
+            "inline" if own else "drafter",
+            voter=False,
+            model=models.name(drafter),
+        )
     made: list[Persona] = []
     for index, (slot, source) in enumerate(zip(voters, sources, strict=False)):
         request = PersonaRequest(
@@ -115,8 +154,10 @@ async def seat_team(
             index=index,
             task_text=task_text,
             existing=list(made),
-            model=gate.model,
-            config=gate.seeded("persona", slot),
+            model=models.model(slot),
+            config=models.generation(slot, gate.config.generation).model_copy(
+                update={"seed": call_seed(gate.config.seed, "persona", slot)}
+            ),
             seed=gate.config.seed,
             reserve=gate.reserve,
         )
@@ -126,6 +167,177 @@ async def seat_team(
             gate.record(request.calls)
             warnings.extend(request.warnings)
         made.append(choice.persona)
-        team.seat(slot, choice.persona, choice.source, voter=True, fallback=choice.fallback)
+        team.seat(
+            slot,
+            choice.persona,
+            choice.source,
+            voter=True,
+            fallback=choice.fallback,
+            model=models.name(slot),
+        )
     if judge:
-        team.seat_judge()
+        team.seat_judge(models.personas.get(JUDGE_SLOT), model=models.name(JUDGE_SLOT))
+
+
+# -- a mixed team: each slot's model, sampling settings and persona --------------------------
+
+
+@dataclass
+class TeamModels:
+    """Each slot's model and sampling settings: its own where its agent entry gives them,
+    else the discussion's. `owned` are the models built here for this discussion alone (closed
+    when it ends); inside a run every model comes from the run's pool and is shared."""
+
+    default: ManagedModel
+    models: dict[str, ManagedModel] = field(default_factory=dict)
+    generations: dict[str, GenerateConfig] = field(default_factory=dict)
+    personas: dict[str, Persona] = field(default_factory=dict)  # drafter's and judge's own
+    json_replies: dict[str, bool] = field(default_factory=dict)  # slots with their own model
+    owned: list[ManagedModel] = field(default_factory=list)
+
+    def model(self, slot: str) -> ManagedModel:
+        return self.models.get(slot, self.default)
+
+    def name(self, slot: str) -> str:
+        """The slot's model as results name it (its label, else its id)."""
+        return self.model(slot).name
+
+    def generation(self, slot: str, base: GenerateConfig) -> GenerateConfig:
+        return self.generations.get(slot, base)
+
+    def distinct(self) -> list[ManagedModel]:
+        """Every model the team speaks with, each once."""
+        out: dict[int, ManagedModel] = {id(self.default): self.default}
+        for m in self.models.values():
+            out.setdefault(id(m), m)
+        return list(out.values())
+
+    async def aclose(self) -> None:
+        for m in self.owned:
+            await m.aclose()
+        self.owned.clear()
+
+
+def team_entries(
+    config: DiscussionConfig, paradigm: CompiledParadigm
+) -> list[tuple[str, str, AgentConfig]]:
+    """(slot, field path, agent entry) of every slot with an entry: the panelists of a list of
+    agents (in the paradigm's slot order), the drafter's and the judge's."""
+    out: list[tuple[str, str, AgentConfig]] = []
+    if not isinstance(config.agents, int):
+        for index, (slot, entry) in enumerate(zip(paradigm.voters, config.agents, strict=True)):
+            out.append((slot, f"agents[{index}]", entry))
+    if isinstance(config.drafter, AgentConfig) and paradigm.drafter:
+        out.append((paradigm.drafter, "drafter", config.drafter))
+    if config.judge is not None:
+        out.append((JUDGE_SLOT, "judge", config.judge))
+    return out
+
+
+def check_team(config: DiscussionConfig, paradigm: CompiledParadigm) -> None:
+    """What can be checked of the agent entries without building a model: each model's
+    provider, and that the drafter's and judge's personas are written out."""
+    for _slot, where, entry in team_entries(config, paradigm):
+        if entry.model is not None and not isinstance(entry.model, ModelAPI | ManagedModel):
+            providers.get(model_spec(entry.model).prefix, field=f"{where}.model")
+        if isinstance(entry.persona, InlinePersona):
+            _persona(entry.persona, f"{where}.persona")  # a name people can read
+        if where in ("drafter", "judge") and isinstance(entry.persona, str):
+            raise ConfigError(
+                f"'{entry.persona}': the {where}'s persona is written out, {{name, "
+                "description}}; persona sources (library, expert, ipip, none) are for panelists",
+                field=f"{where}.persona",
+            )
+
+
+def resolve_team_models(
+    config: DiscussionConfig,
+    paradigm: CompiledParadigm,
+    default: ManagedModel,
+    *,
+    known: Mapping[str, ManagedModel] | None = None,
+) -> TeamModels:
+    """Each slot's model and settings. A model named by an id or spec is built once per
+    distinct spec (`known`: specs already built, by `spec_key`: the discussion's own model);
+    inside a run it comes from the run's shared pool, built once per run."""
+    team = TeamModels(default)
+    built: dict[str, ManagedModel] = dict(known or {})
+    for slot, where, entry in team_entries(config, paradigm):
+        if entry.model is not None:
+            team.models[slot] = _agent_model(entry.model, where, built, team.owned)
+        if entry.generation is not None:
+            given = entry.generation.model_fields_set
+            update = {k: getattr(entry.generation, k) for k in given}
+            team.generations[slot] = config.generation.model_copy(update=update)
+        if isinstance(entry.persona, InlinePersona) and slot in (JUDGE_SLOT, paradigm.drafter):
+            team.personas[slot] = _persona(entry.persona, f"{where}.persona")
+    return team
+
+
+def _agent_model(
+    model: object, where: str, built: dict[str, ManagedModel], owned: list[ManagedModel]
+) -> ManagedModel:
+    if isinstance(model, ManagedModel | ModelAPI):
+        return as_managed(model)  # the caller's object: the caller closes it
+    spec = model_spec(model if isinstance(model, ModelSpec) else str(model))
+    key = spec_key(spec)
+    if key in built:
+        return built[key]
+    try:
+        managed = as_managed(spec)
+    except ConfigError as exc:
+        message = str(exc)
+        prefix = f"field '{exc.field}': " if exc.field else ""
+        raise ConfigError(
+            message.removeprefix(prefix), field=f"{where}.model", source=exc.source
+        ) from None
+    built[key] = managed
+    if not managed.shared:
+        owned.append(managed)
+    return managed
+
+
+def _persona(inline: InlinePersona, where: str = "persona") -> Persona:
+    try:
+        return Persona(name=inline.name, description=inline.description, expertise=inline.expertise)
+    except ValidationError as exc:  # e.g. a name of invisible characters only
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(message, field=f"{where}.name") from None
+
+
+class InlinePersonaSource(PersonaSource):
+    """The persona written out in an agent's entry."""
+
+    name = "inline"
+
+    def __init__(self, persona: InlinePersona, where: str = "persona"):
+        self.persona = _persona(persona, where)
+
+    async def make(self, request: PersonaRequest) -> PersonaChoice:
+        return PersonaChoice(self.persona, "inline")
+
+
+def panel_persona_sources(config: DiscussionConfig, n_voters: int) -> list[PersonaSource]:
+    """One persona source per panelist: an agent entry's own persona (a source or written
+    out), else the discussion's `personas` (one for all, or one per panelist)."""
+    given = config.personas
+    per_agent = given if isinstance(given, list) else [given] * n_voters
+    if len(per_agent) != n_voters:
+        raise ConfigError(
+            f"{len(per_agent)} persona sources for {n_voters} panelists", field="personas"
+        )
+    sources: list[PersonaSource] = []
+    entries = config.team if not isinstance(config.agents, int) else []
+    for index, source in enumerate(per_agent):
+        own = entries[index].persona if index < len(entries) else None
+        if isinstance(own, InlinePersona):
+            sources.append(InlinePersonaSource(own, f"agents[{index}].persona"))
+        elif isinstance(own, str):
+            try:
+                sources.append(parse_source(own))
+            except ConfigError as exc:
+                message = str(exc).removeprefix(f"field '{exc.field}': " if exc.field else "")
+                raise ConfigError(message, field=f"agents[{index}].persona") from None
+        else:
+            sources.append(parse_source(source))
+    return sources

@@ -57,6 +57,8 @@ class ManagedModel:
         self.provider = provider
         # Owned by a run's model pool: discussions and protocols using it must not close it.
         self.shared = False
+        # The model's name in results and usage per model (ModelSpec.label); default: its id.
+        self.label: str | None = None
         # Per attempt, for every provider: a reply that never arrives is a retryable failure.
         self.call_timeout_s = call_timeout_s
         self._context_window = context_window  # configured; else the provider's own
@@ -77,6 +79,11 @@ class ManagedModel:
     @property
     def model_id(self) -> str:
         return self.provider.model_id
+
+    @property
+    def name(self) -> str:
+        """How results name this model: its label, else its id."""
+        return self.label or self.model_id
 
     async def generate(
         self,
@@ -238,7 +245,7 @@ class ManagedModel:
         return CallRecord(
             role=context.role,  # type: ignore[arg-type]
             agent=context.agent,
-            model=self.model_id,
+            model=self.name,
             prompt_tokens=output.prompt_tokens if output else 0,
             completion_tokens=output.completion_tokens if output else 0,
             latency_s=latency_s,

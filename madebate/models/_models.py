@@ -8,10 +8,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from madebate._errors import ConfigError
 from madebate._registry import Registry
+from madebate._secrets import secret_option_fields
 from madebate._yaml import SPEC_CONFIG
 from madebate.models._cache import CallCache
 from madebate.models._model import ModelAPI
@@ -65,27 +66,42 @@ class ModelSpec(BaseModel):
     structured_output: bool = True
     """Whether an OpenAI-compatible server takes response_format json_schema; set false for one
     that does not (the prompt still asks for JSON and the tolerant parser reads the reply)."""
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    """The model's name in results, records and usage per model (e.g. `small` and `large` for
+    two servers of the same model id); default: its id. Not part of the cache key."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific settings, passed to the provider as they are: e.g. vLLM engine options
     (tensor_parallel_size, max_model_len, gpu_memory_utilization) or llama.cpp's n_ctx."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_fields(cls, data: Any) -> Any:
+        # `api_key: sk-...` beside the fields: said as what it is, not as an unknown key.
+        if isinstance(data, dict):
+            _refuse_secrets({k: v for k, v in data.items() if k != "options"})
+        return data
+
     @field_validator("options")
     @classmethod
     def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        secret = [
-            k for k in v if any(w in k.lower() for w in ("key", "token", "secret", "password"))
-        ]
-        if secret:
-            raise ValueError(
-                f"{', '.join(secret)}: secrets never go in a spec (it is written to the run "
-                "directory); name the environment variable that holds it in api_key_env"
-            )
+        _refuse_secrets(v)
         return v
 
     @property
     def prefix(self) -> str:
         """The provider's name: the id up to its first '/'."""
         return (self.id or DEFAULT_MODEL).partition("/")[0]
+
+
+def _refuse_secrets(settings: dict[str, Any]) -> None:
+    """Credentials (an API key, an Authorization header) never go in a spec: it is written to
+    the run directory as it is. `validate` and `run` both refuse them here."""
+    secret = secret_option_fields(settings)
+    if secret:
+        raise ValueError(
+            f"{', '.join(secret)}: secrets never go in a spec (it is written to the run "
+            "directory); name the environment variable that holds it in api_key_env"
+        )
 
 
 def model_spec(model: str | ModelSpec | None, **options: Any) -> ModelSpec:
@@ -122,11 +138,17 @@ def provider_options(spec: ModelSpec) -> dict[str, Any]:
     return options
 
 
+def spec_key(spec: ModelSpec) -> str:
+    """What tells two model specs apart, for building each once: all of the spec (no id is
+    the default model's id)."""
+    return spec.model_copy(update={"id": spec.id or DEFAULT_MODEL}).model_dump_json()
+
+
 def build_model(spec: ModelSpec, *, cache: CallCache | None = None) -> ManagedModel:
     """The one way from a model spec to a managed model (retries, concurrency limit, per-call
     timeout, call cache), for Python, the command line and runs alike."""
     provider = create_provider(spec.id, **provider_options(spec))
-    return ManagedModel(
+    model = ManagedModel(
         provider,
         max_concurrency=spec.max_concurrency,
         max_attempts=spec.max_attempts,
@@ -137,6 +159,8 @@ def build_model(spec: ModelSpec, *, cache: CallCache | None = None) -> ManagedMo
         call_timeout_s=spec.timeout_s,
         context_window=spec.context_window,
     )
+    model.label = spec.label
+    return model
 
 
 # Inside a run, model ids named in options (a judge's or drift watcher's model) resolve to the

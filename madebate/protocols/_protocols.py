@@ -58,6 +58,7 @@ class DecisionContext:
     system_prompts: Mapping[str, str] = field(default_factory=dict)  # slot -> system prompt
     persona_names: Mapping[str, str] = field(default_factory=dict)  # slot -> persona name
     visible: Callable[[str], list[Message]] | None = None  # what an agent can see now
+    agent_models: Mapping[str, str] = field(default_factory=dict)  # slot -> its model's id
 
     def support(self) -> SupportState:
         return track_support(self.messages, self.voters)

@@ -1,6 +1,7 @@
 """Voting protocols: elicit one ballot per voter (concurrently), tally with a pure rule, break
 ties as configured. Registered as simple_voting, approval_voting, cumulative_voting,
-ranked_voting and consensus_voting."""
+ranked_voting, consensus_voting and weighted_voting (ReConcile's confidence-weighted vote).
+Any of them can weight ballots by confidence and by model (`madebate.protocols._weights`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,17 @@ from madebate.protocols._protocols import (
     switch,
 )
 from madebate.protocols._reask import ask_until_read
-from madebate.protocols._tally import Tally, approval, borda, cumulative, plurality
+from madebate.protocols._tally import Tally, Weights, approval, borda, cumulative, plurality
+from madebate.protocols._weights import (
+    CONFIDENCE_INSTRUCTION,
+    LOWEST_WEIGHT,
+    WEIGHT_MODES,
+    VoteWeighting,
+    model_weight_table,
+    stated_confidence,
+    weight_value,
+    with_confidence,
+)
 
 TieBreak = Literal["revote", "random", "first_proposed"]
 ConfidenceMode = Literal["none", "prompted", "logprobs"]
@@ -45,7 +56,9 @@ class VotingProtocol(DecisionProtocol):
     A vote needs every voter's position, so voting protocols are consulted at the end of a turn
     whatever the paradigm's decision points are. Options: tie_break, history (show the voter's
     visible discussion), anonymous (hide who proposed what), confidence (none, prompted,
-    logprobs), max_reasks (re-asks of an unreadable ballot).
+    logprobs: a confidence shown beside each candidate), max_reasks (re-asks of an unreadable
+    ballot), and the ballot weights: weights (equal, stated, logprobs), recalibrate,
+    missing_confidence_weight, model_weights (see `madebate.protocols._weights`).
 
     Each ballot ends counted, abstained or lost (`Ballot`). An abstention is read, not
     unreadable: it is recorded and never re-asked, and it counts for nothing: it adds support to
@@ -66,6 +79,10 @@ class VotingProtocol(DecisionProtocol):
         anonymous: bool = True,
         confidence: str = "none",
         max_reasks: int = 2,
+        weights: str = "equal",
+        recalibrate: bool = True,
+        missing_confidence_weight: float = LOWEST_WEIGHT,
+        model_weights: dict[str, float] | None = None,
     ):
         self.vote_from_turn = at_least(vote_from_turn, "vote_from_turn", 1)
         self.tie_break: TieBreak = one_of(tie_break, "tie_break", _TIE_BREAKS)  # type: ignore[assignment]
@@ -73,15 +90,24 @@ class VotingProtocol(DecisionProtocol):
         self.max_reasks = at_least(max_reasks, "max_reasks", 0)
         self.history = switch(history, "history")
         self.anonymous = switch(anonymous, "anonymous")
+        self.weighting = VoteWeighting(
+            mode=one_of(weights, "weights", WEIGHT_MODES),  # type: ignore[arg-type]
+            recalibrate=switch(recalibrate, "recalibrate"),
+            missing_confidence_weight=weight_value(
+                missing_confidence_weight, "protocol_options.missing_confidence_weight"
+            ),
+            model_weights=model_weight_table(model_weights),
+        )
         self._last_tie: tuple[int, list[Candidate], Tally] | None = None
 
     @property
     def wants_logprobs(self) -> bool:
-        return self.confidence == "logprobs"
+        return self.confidence == "logprobs" or self.weighting.mode == "logprobs"
 
     # -- the rule ----------------------------------------------------------------------------
 
-    def tally(self, values: Sequence[Any], labels: Sequence[str]) -> Tally:
+    def tally(self, values: Sequence[Any], labels: Sequence[str], weights: Weights = None) -> Tally:
+        """The rule over the ballots' values (None: not counted), each with its weight."""
         raise NotImplementedError
 
     # -- one decision point --------------------------------------------------------------------
@@ -112,9 +138,12 @@ class VotingProtocol(DecisionProtocol):
                 tally={only.answer: float(len(only.holders))},
                 reason=f"all voters with a position hold {only.answer}; no ballot needed",
             )
+        if self.weighting.model_weights is not None:
+            self.weighting.check_models(ctx.voters, ctx.agent_models)
         ballots = await gather_all(self._elicit(ctx, v, candidates) for v in ctx.voters)
         labels = [c.label for c in candidates]
-        result = self.tally([b.value if b.counted else None for b in ballots], labels)
+        weights = [b.weight or 0.0 for b in ballots] if self.weighting.active else None
+        result = self.tally([b.value if b.counted else None for b in ballots], labels, weights)
         return self._decide(ctx, candidates, result, list(ballots))
 
     def _decide(
@@ -128,8 +157,10 @@ class VotingProtocol(DecisionProtocol):
         scores = {by_label[label].answer: s for label, s in result.scores.items()}
         counted = sum(b.counted for b in ballots)
         abstained = sum(b.abstained for b in ballots)
-        turnout = f"{counted} of {len(ballots)} ballots counted" + (
-            f", {abstained} abstained" if abstained else ""
+        turnout = (
+            f"{counted} of {len(ballots)} ballots counted"
+            + (f", {abstained} abstained" if abstained else "")
+            + (f", weighted by {self._weighted_by()}" if self.weighting.active else "")
         )
         base: dict[str, Any] = {
             "protocol": self.name,
@@ -221,7 +252,7 @@ class VotingProtocol(DecisionProtocol):
             task=ctx.task_text,
             transcript=transcript,
             candidates=shown,
-            instruction=self.ballot.instruction(labels),
+            instruction=self._instruction(labels),
         )
         system = ctx.system_prompts.get(voter)
         head = [ChatMessage(role="system", content=system)] if system else []
@@ -232,6 +263,8 @@ class VotingProtocol(DecisionProtocol):
     ) -> Ballot:
         labels = [c.label for c in candidates]
         schema = self.ballot.schema(labels)
+        if self.weighting.mode == "stated":
+            schema = with_confidence(schema)
 
         async def ask(messages: list[ChatMessage]) -> str | None:
             return await ctx.ask(voter, messages, "ballot", json_schema=schema)
@@ -239,13 +272,49 @@ class VotingProtocol(DecisionProtocol):
         elicited = await ask_until_read(
             ask,
             self.prompt(ctx, voter, candidates),
-            lambda reply: self.ballot.parse(reply, labels),
+            lambda reply: self.ballot.parse(self._without_confidence(reply), labels),
             lambda problem: render(
-                "ballot_reask", problem=problem, instruction=self.ballot.instruction(labels)
+                "ballot_reask", problem=problem, instruction=self._instruction(labels)
             ),
             max_reasks=self.max_reasks,
         )
-        return elicited.ballot(voter)
+        ballot = elicited.ballot(voter)
+        if not self.weighting.active or not ballot.counted:
+            return ballot
+        confidence: float | None = None
+        if self.weighting.mode == "stated":
+            confidence, _ = stated_confidence(elicited.replies[-1])
+        elif self.weighting.mode == "logprobs":
+            mine = [m for m in ctx.messages if m.speaker == voter]
+            confidence = mine[-1].confidence if mine else None
+        got = self.weighting.weigh(voter, confidence, ctx.agent_models.get(voter))
+        return ballot.model_copy(
+            update={"weight": got.weight, "confidence": got.confidence, "weight_note": got.note}
+        )
+
+    def _instruction(self, labels: Sequence[str]) -> str:
+        base = self.ballot.instruction(labels)
+        return f"{base} {CONFIDENCE_INSTRUCTION}" if self.weighting.mode == "stated" else base
+
+    def _without_confidence(self, reply: str) -> str:
+        """A prose ballot with its stated confidence blanked, so that the confidence's number is
+        never read as a vote ("Solution 2, confidence 85")."""
+        if self.weighting.mode != "stated":
+            return reply
+        _, span = stated_confidence(reply)
+        if span is None:
+            return reply
+        start, end = span
+        return reply[:start] + " " * (end - start) + reply[end:]
+
+    def _weighted_by(self) -> str:
+        w = self.weighting
+        parts = {"stated": ["stated confidence"], "logprobs": ["log-probability confidence"]}.get(
+            w.mode, []
+        )
+        if w.model_weights is not None:
+            parts.append("model")
+        return " and ".join(parts)
 
     async def _confidence(self, ctx: DecisionContext) -> dict[str, float] | None:
         if self.confidence == "none":
@@ -301,8 +370,8 @@ class SimpleVoting(VotingProtocol):
     name = "simple_voting"
     ballot = SingleChoice()
 
-    def tally(self, values: Sequence[Any], labels: Sequence[str]) -> Tally:
-        return plurality(values, labels)
+    def tally(self, values: Sequence[Any], labels: Sequence[str], weights: Weights = None) -> Tally:
+        return plurality(values, labels, weights)
 
 
 @protocols.register("approval_voting")
@@ -310,8 +379,8 @@ class ApprovalVoting(VotingProtocol):
     name = "approval_voting"
     ballot = ApprovalSet()
 
-    def tally(self, values: Sequence[Any], labels: Sequence[str]) -> Tally:
-        return approval(values, labels)
+    def tally(self, values: Sequence[Any], labels: Sequence[str], weights: Weights = None) -> Tally:
+        return approval(values, labels, weights)
 
 
 @protocols.register("cumulative_voting")
@@ -319,8 +388,8 @@ class CumulativeVoting(VotingProtocol):
     name = "cumulative_voting"
     ballot = PointsPerId()
 
-    def tally(self, values: Sequence[Any], labels: Sequence[str]) -> Tally:
-        return cumulative(values, labels)
+    def tally(self, values: Sequence[Any], labels: Sequence[str], weights: Weights = None) -> Tally:
+        return cumulative(values, labels, weights=weights)
 
 
 @protocols.register("ranked_voting")
@@ -328,8 +397,8 @@ class RankedVoting(VotingProtocol):
     name = "ranked_voting"
     ballot = Ordering()
 
-    def tally(self, values: Sequence[Any], labels: Sequence[str]) -> Tally:
-        return borda(values, labels)
+    def tally(self, values: Sequence[Any], labels: Sequence[str], weights: Weights = None) -> Tally:
+        return borda(values, labels, weights)
 
 
 @protocols.register("consensus_voting")
@@ -349,3 +418,16 @@ class ConsensusVoting(SimpleVoting):
                 "consensus_voting votes from turn 1", field="protocol_options.vote_from_turn"
             )
         super().__init__(**options)
+
+
+@protocols.register("weighted_voting")
+class WeightedVoting(SimpleVoting):
+    """ReConcile's confidence-weighted vote: each voter picks one candidate and states its
+    confidence; each ballot counts with its recalibrated confidence (times its model's weight
+    with `model_weights`); the most weight wins. `simple_voting` with `weights: stated` by
+    default; `weights: logprobs` weights by log-probability confidence instead."""
+
+    name = "weighted_voting"
+
+    def __init__(self, *, weights: str = "stated", **options: Any):
+        super().__init__(weights=weights, **options)

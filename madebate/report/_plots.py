@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-BASELINE_METHODS = ("single", "self_consistency")
+BASELINE_METHODS = ("single", "self_consistency", "ablation")
+_MAX_POINTS = 2000  # dots per cell in the Gini scatter
 PLOT_NAMES = (
     "accuracy",
     "cost_frontier",
@@ -30,18 +32,58 @@ PLOT_NAMES = (
 )
 
 
+class RecordTally:
+    """What the plots need of a cell's records beyond its summary, gathered one record at a
+    time (a report of 100,000 discussions does not hold them): turns to decision, the per-turn
+    analytics of records from before the summary had them, and each agent's share."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, int] = {}  # "1", "2", ... and "undecided": discussions
+        self.max_turn = 0
+        self.per_turn: dict[str, dict[float, list[float]]] = {}  # key -> turn -> [sum, count]
+        self.shares: dict[str, list[float]] = {}  # slot -> [sum of shares, discussions]
+        self.ginis = array("d")
+        self.measures: set[str] = set()
+
+    def add(self, r: RunRecord) -> None:
+        if r.result is not None:
+            if r.decided:
+                self.max_turn = max(self.max_turn, r.turns)
+                self.turns[str(r.turns)] = self.turns.get(str(r.turns), 0) + 1
+            else:
+                self.turns["undecided"] = self.turns.get("undecided", 0) + 1
+        for key in ("agreement_by_turn", "changes_by_turn"):
+            for turn, v in _series(_analytics(r).get(key)) or []:
+                if not math.isnan(v):
+                    acc = self.per_turn.setdefault(key, {}).setdefault(turn, [0.0, 0])
+                    acc[0] += v
+                    acc[1] += 1
+        got = record_shares(r)
+        if got is not None:
+            shares, what = got
+            self.measures.add(what)
+            for slot, v in shares.items():
+                acc = self.shares.setdefault(slot, [0.0, 0])
+                acc[0] += v
+                acc[1] += 1
+            g = _analytics(r).get("gini")
+            if not isinstance(g, int | float):
+                g = gini(list(shares.values())) or 0.0
+            self.ginis.append(float(g))
+
+
 @dataclass(frozen=True)
 class CellData:
-    """What the plots need of one cell: its settings, its summary and its records."""
+    """What the plots need of one cell: its settings, its summary and its records' tally."""
 
     id: str
     label: str  # short: the override values, e.g. "memory · simple_voting"
     paradigm: str
     protocol: str
-    method: str  # "discussion", or a baseline ("single", "self_consistency")
+    method: str  # "discussion", or a baseline ("single", "self_consistency", "ablation")
     variant: str  # the protocol plus any other overrides: the bars within a paradigm group
     summary: CellSummary
-    records: list[RunRecord] = field(default_factory=list)
+    records: RecordTally = field(default_factory=RecordTally)
 
     @property
     def baseline(self) -> bool:
@@ -71,6 +113,11 @@ def render_plots(cells: list[CellData], metric: str) -> list[Plot]:
         ("turns", "turns to decision", lambda: turns_plot(cells)),
         ("agreement", "agreement over turns", lambda: per_turn_plot(cells, "agreement_by_turn")),
         ("changes", "answer changes per turn", lambda: per_turn_plot(cells, "changes_by_turn")),
+        (
+            "answer_diversity",
+            "distinct answers per turn",
+            lambda: per_turn_plot(cells, "answer_diversity_by_turn"),
+        ),
         (
             "participation",
             "share per agent and Gini per discussion",
@@ -222,20 +269,8 @@ def cost_frontier_plot(cells: list[CellData], metric: str) -> bytes | None:
 
 def turns_plot(cells: list[CellData]) -> bytes | None:
     """How many turns decided discussions took, per cell; undecided ones in their own bar."""
-    counts: list[dict[str, int]] = []
-    max_turn = 0
-    for c in cells:
-        cnt: dict[str, int] = {}
-        for r in c.records:
-            if r.result is None:
-                continue
-            if r.decided:
-                turn = r.turns
-                max_turn = max(max_turn, turn)
-                cnt[str(turn)] = cnt.get(str(turn), 0) + 1
-            else:
-                cnt["undecided"] = cnt.get("undecided", 0) + 1
-        counts.append(cnt)
+    counts = [c.records.turns for c in cells]
+    max_turn = max((c.records.max_turn for c in cells), default=0)
     if not any(counts):
         return None
     categories = [str(t) for t in range(1, max_turn + 1)]
@@ -296,16 +331,13 @@ def cell_per_turn(cell: CellData, key: str) -> list[tuple[float, float]] | None:
             s = _series(summary.get(name))
             if s:
                 return s
-    sums: dict[float, list[float]] = {}
-    for r in cell.records:
-        for turn, v in _series(_analytics(r).get(key)) or []:
-            if not math.isnan(v):
-                sums.setdefault(turn, []).append(v)
-    return [(t, sum(vs) / len(vs)) for t, vs in sorted(sums.items())] or None
+    sums = cell.records.per_turn.get(key, {})
+    return [(t, total / n) for t, (total, n) in sorted(sums.items())] or None
 
 
 def per_turn_plot(cells: list[CellData], key: str) -> bytes | None:
-    """One line per cell of the mean of a per-turn analytic (agreement_by_turn, changes_by_turn)."""
+    """One line per cell of the mean of a per-turn analytic (agreement_by_turn, changes_by_turn,
+    answer_diversity_by_turn)."""
     from matplotlib.ticker import MaxNLocator
 
     lines = [(c, s) for c in cells if (s := cell_per_turn(c, key))]
@@ -319,9 +351,10 @@ def per_turn_plot(cells: list[CellData], key: str) -> bytes | None:
         ax.plot(xs, ys, "o-", color=colors[cells.index(c)], label=c.label)
     ax.set_xlabel("turn")
     ax.set_ylabel(
-        "mean agreement (voters holding the current answer)"
-        if key == "agreement_by_turn"
-        else "mean answer changes (per discussion)"
+        {
+            "agreement_by_turn": "mean agreement (voters holding the current answer)",
+            "answer_diversity_by_turn": "mean distinct answers held by the voters",
+        }.get(key, "mean answer changes (per discussion)")
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -345,26 +378,14 @@ def record_shares(record: RunRecord) -> tuple[dict[str, float], str] | None:
 
 def participation_plot(cells: list[CellData]) -> bytes | None:
     """Left: each agent's mean share per cell (stacked). Right: Gini of the shares per discussion."""
-    rows: list[tuple[CellData, dict[str, float], list[float]]] = []
+    rows: list[tuple[CellData, dict[str, float], Sequence[float]]] = []
     measures: set[str] = set()
     for c in cells:
-        per_slot: dict[str, list[float]] = {}
-        ginis: list[float] = []
-        for r in c.records:
-            got = record_shares(r)
-            if got is None:
-                continue
-            shares, what = got
-            measures.add(what)
-            for slot, v in shares.items():
-                per_slot.setdefault(slot, []).append(v)
-            g = _analytics(r).get("gini")
-            if not isinstance(g, int | float):
-                g = gini(list(shares.values())) or 0.0
-            ginis.append(float(g))
+        per_slot = c.records.shares
+        measures |= c.records.measures
         if per_slot:
-            n = max(len(v) for v in per_slot.values())
-            rows.append((c, {s: sum(v) / n for s, v in per_slot.items()}, ginis))
+            n = max(count for _, count in per_slot.values())
+            rows.append((c, {s: total / n for s, (total, _) in per_slot.items()}, c.records.ginis))
     if not rows:
         return None
     slots = sorted({s for _, shares, _ in rows for s in shares}, key=lambda s: (len(s), s))
@@ -384,8 +405,11 @@ def participation_plot(cells: list[CellData]) -> bytes | None:
     left.set_xlabel(f"mean share of {what} per agent")
     _legend_below(left, ncol=min(8, len(slots)))
     for y, (_, _, g) in zip(ys, rows, strict=True):
-        jitter = [y + 0.25 * ((k * 0.618) % 1 - 0.5) for k in range(len(g))]
-        right.plot(g, jitter, "o", color="#1a5fb4", alpha=0.4, markersize=4)
+        # At most _MAX_POINTS dots per cell, evenly spread over its discussions (a large run
+        # would draw a solid bar anyway); the mean is over every discussion.
+        shown = g[:: -(-len(g) // _MAX_POINTS)] if len(g) > _MAX_POINTS else g
+        jitter = [y + 0.25 * ((k * 0.618) % 1 - 0.5) for k in range(len(shown))]
+        right.plot(list(shown), jitter, "o", color="#1a5fb4", alpha=0.4, markersize=4)
         if g:
             right.plot([sum(g) / len(g)], [y], "|", color="#c62828", markersize=18, mew=2)
     right.set_yticks(ys, [""] * len(ys))

@@ -21,11 +21,14 @@ from markupsafe import Markup
 
 from madebate._errors import MadebateError
 from madebate._results import AgentInfo, Decision, DiscussionResult, Intervention, Message, Usage
+from madebate._secrets import mask_settings
 from madebate.engine._config import DiscussionConfig
 from madebate.engine._paradigm import ParadigmSpec
 from madebate.engine._paradigm_compile import CompiledParadigm
 from madebate.report._html import environment, render, static
-from madebate.report._plots import PLOT_NAMES, CellData, render_plots
+from madebate.report._plots import PLOT_NAMES, CellData, RecordTally, render_plots
+from madebate.report._team import COLUMNS as TEAM_COLUMNS
+from madebate.report._team import team_views
 from madebate.runs._experiment import Cell, expand_cells, value_label
 from madebate.runs._load import Run, load_run
 from madebate.runs._records import CellSummary, RunRecord
@@ -80,17 +83,21 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
     for stale in pages_dir.glob("*.html"):  # from an earlier report of this run
         stale.unlink()
 
+    # The records stream twice, none kept: once for the summary (which names the main metric),
+    # once for the plots' tallies and the choice of the discussions that get a page.
     summary = run.summary.cells
     metric_names = list(dict.fromkeys(m for c in summary.values() for m in c.metrics))
     metric = "accuracy" if "accuracy" in metric_names else (metric_names or ["accuracy"])[0]
-    by_cell: dict[str, list[RunRecord]] = {}
-    for r in run.records:
-        by_cell.setdefault(r.cell, []).append(r)
+    tallies = {cid: RecordTally() for cid in summary}
+    picker = _PagePicker(list(summary), metric)
+    for position, r in enumerate(run.iter_records()):
+        tallies[r.cell].add(r)
+        picker.offer(position, r)
     configs = cell_configs(run, list(summary))
     base = Cell(id="main", overrides={}, spec=run.spec).discussion_config(seed=None)
     cells = [
         _cell_data(
-            cid, configs[cid] or base, run.cell_overrides.get(cid, {}), summary[cid], by_cell
+            cid, configs[cid] or base, run.cell_overrides.get(cid, {}), summary[cid], tallies
         )
         for cid in summary
     ]
@@ -101,15 +108,21 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
     for plot in plots:
         (out_dir / f"{plot.name}.png").write_bytes(plot.png)
 
-    pages = _pages(cells, metric)
+    pages = picker.pages()
     paradigms = _Paradigms(configs)
-    for n, page in enumerate(pages):
+    at = {page.position: n for n, page in enumerate(pages)}
+    positions = sorted(at)
+    # Only these records are read again, one at a time, each page written as it comes.
+    for position, r in zip(positions, run.iter_records(positions=positions), strict=True):
+        n = at[position]
+        page = pages[n]
         prev = pages[n - 1] if n > 0 and pages[n - 1].cell == page.cell else None
         nxt = pages[n + 1] if n + 1 < len(pages) and pages[n + 1].cell == page.cell else None
-        html = _viewer_page(cells[page.cell], page, prev, nxt, paradigms)
+        html = _viewer_page(cells[page.cell], page, r, prev, nxt, paradigms)
         (pages_dir / page.file).write_text(html, encoding="utf-8")
 
     dynamics = _dynamics(cells)
+    teams = team_views(cells)
     stored = run.stored_summary
     index = render(
         "index.html.j2",
@@ -119,7 +132,7 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
         name=run.spec.name,
         description=run.spec.description,
         run_dir=run.run_dir,
-        n_records=len(run.records),
+        n_records=run.n_records,
         metric=metric,
         finished=stored.finished_at if stored is not None else None,
         interval_note=INTERVAL_NOTE,
@@ -129,9 +142,13 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
         cells=cells,
         metric_names=metric_names,
         dynamics=dynamics,
+        teams=teams,
+        team_columns=TEAM_COLUMNS,
         plot_list=plots,
-        groups=[_Group.of(i, c, pages) for i, c in enumerate(cells)],
-        spec_yaml=yaml.safe_dump(run.spec_data, sort_keys=False, allow_unicode=True),
+        groups=[_Group.of(i, c, pages, picker.counts[c.id]) for i, c in enumerate(cells)],
+        pages_per_outcome=PAGES_PER_OUTCOME,
+        # Masked again: a run written before keys in URLs were masked still holds them.
+        spec_yaml=yaml.safe_dump(mask_settings(run.spec_data), sort_keys=False, allow_unicode=True),
     )
     path = out_dir / INDEX_FILE
     path.write_text(index, encoding="utf-8")
@@ -139,13 +156,15 @@ def write_report(run: Run | str | Path, out: str | Path | None = None) -> Report
         "fragment.html.j2",
         css=static("fragment.css"),
         name=run.spec.name,
-        n_records=len(run.records),
+        n_records=run.n_records,
         cells=cells,
         path=path,
         metric_names=metric_names,
         interval_note=INTERVAL_NOTE,
         interval_methods=INTERVAL_METHODS,
         dynamics=dynamics,
+        teams=teams,
+        team_columns=TEAM_COLUMNS,
         plot_list=plots,
     )
     return ReportView(path=path, fragment=fragment)
@@ -170,7 +189,7 @@ def _cell_data(
     config: DiscussionConfig,
     overrides: dict[str, Any],
     summary: CellSummary,
-    by_cell: dict[str, list[RunRecord]],
+    tallies: dict[str, RecordTally],
 ) -> CellData:
     paradigm = config.paradigm
     # Sweep keys as written (a key may leave out `discussion.`): the bars' groups in the plots.
@@ -187,7 +206,7 @@ def _cell_data(
         method=config.method,
         variant=" · ".join([config.protocol, *extra]),
         summary=summary,
-        records=by_cell.get(cid, []),
+        records=tallies.get(cid, RecordTally()),
     )
 
 
@@ -205,6 +224,8 @@ class _Dynamics:
 
     keys: list[str]
     rows: list[tuple[str, list[Any]]]  # (cell label, the value of each key)
+    # What persona diversity measured (the encoder, or the lexical fallback), as the cells say.
+    persona_methods: tuple[str, ...] = ()
 
 
 def _dynamics(cells: list[CellData]) -> _Dynamics:
@@ -219,13 +240,34 @@ def _dynamics(cells: list[CellData]) -> _Dynamics:
             ):
                 keys.append(k)
     rows = []
+    methods: list[str] = []
     for c in cells:
         analytics = c.summary.analytics or {}
         rows.append((c.label, [analytics.get(k) for k in keys]))
-    return _Dynamics(keys, rows)
+        method = analytics.get("persona_diversity_method")
+        if isinstance(method, str) and method not in methods:
+            methods.append(method)
+    return _Dynamics(keys, rows, tuple(methods))
 
 
 # -- the discussion lists --------------------------------------------------------------------
+
+
+PAGES_PER_OUTCOME = 100
+"""Viewer pages per cell and outcome (correct, wrong, undecided): a cell with more
+discussions of an outcome than this lists and pages the first ones (every record stays in
+records.jsonl), so a report of 100,000 discussions stays a few megabytes."""
+
+
+@dataclass(frozen=True)
+class _Brief:
+    """What the lists show of a discussion (its record is read again for its page only)."""
+
+    example_id: str
+    repeat: int
+    answer: str | None
+    turns: int
+    stop_reason: str
 
 
 @dataclass(frozen=True)
@@ -234,53 +276,77 @@ class _Page:
 
     cell: int  # index into cells
     file: str  # name under discussions/
-    record: RunRecord
+    record: _Brief
     outcome: str
-
-    @property
-    def question(self) -> str:
-        """The task's question on one line, at most 100 characters."""
-        result = self.record.result
-        question = " ".join(result.task.question.split()) if result is not None else ""
-        return question[:99] + "…" if len(question) > 100 else question
-
-    @property
-    def references(self) -> str:
-        return ", ".join(self.record.references) or "–"
+    question: str  # the task's question on one line, at most 100 characters
+    references: str
+    position: int  # the record's place among the run's records
 
 
 @dataclass(frozen=True)
 class _Group:
-    """One cell's list of discussions, with a count per outcome for the filter buttons."""
+    """One cell's list of discussions, with a count per outcome for the filter buttons (over
+    all of the cell's discussions; the list may show the first `PAGES_PER_OUTCOME` of each)."""
 
     cell: CellData
     pages: list[_Page]
     counts: list[tuple[str, int]]
+    total: int  # the cell's discussions, listed or not
 
     @classmethod
-    def of(cls, index: int, cell: CellData, pages: list[_Page]) -> _Group:
+    def of(cls, index: int, cell: CellData, pages: list[_Page], counts: dict[str, int]) -> _Group:
         mine = [p for p in pages if p.cell == index]
-        counts = [(k, sum(p.outcome == k for p in mine)) for k in ("correct", "wrong", "undecided")]
-        return cls(cell, mine, counts)
+        shown = [(k, counts.get(k, 0)) for k in OUTCOMES]
+        return cls(cell, mine, shown, sum(counts.values()))
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:60] or "x"
 
 
-def _pages(cells: list[CellData], metric: str) -> list[_Page]:
-    pages: list[_Page] = []
-    used: set[str] = set()
-    for i, c in enumerate(cells):
-        for r in c.records:
-            base = f"c{i + 1}-{_slug(r.example_id)}-r{r.repeat}"
-            name, k = f"{base}.html", 1
-            while name in used:
-                k += 1
-                name = f"{base}-{k}.html"
-            used.add(name)
-            pages.append(_Page(i, name, r, _outcome(r, metric)))
-    return pages
+OUTCOMES = ("correct", "wrong", "undecided")
+
+
+class _PagePicker:
+    """Chooses, one record at a time, the discussions that get a page: per cell, the first
+    `PAGES_PER_OUTCOME` of each outcome; counts every outcome."""
+
+    def __init__(self, cell_ids: list[str], metric: str):
+        self.metric = metric
+        self.cell_ids = cell_ids
+        self.counts: dict[str, dict[str, int]] = {
+            cid: dict.fromkeys(OUTCOMES, 0) for cid in cell_ids
+        }
+        self._chosen: dict[str, list[tuple[int, _Brief, str, str, str]]] = {
+            cid: [] for cid in cell_ids
+        }
+
+    def offer(self, position: int, r: RunRecord) -> None:
+        outcome = _outcome(r, self.metric)
+        counts = self.counts[r.cell]
+        counts[outcome] += 1
+        if counts[outcome] > PAGES_PER_OUTCOME:
+            return
+        question = " ".join(r.result.task.question.split()) if r.result is not None else ""
+        question = question[:99] + "…" if len(question) > 100 else question
+        brief = _Brief(r.example_id, r.repeat, r.answer, r.turns, r.stop_reason)
+        references = ", ".join(r.references) or "–"
+        self._chosen[r.cell].append((position, brief, outcome, question, references))
+
+    def pages(self) -> list[_Page]:
+        """The chosen discussions' pages, by cell, each cell's in the records' order."""
+        pages: list[_Page] = []
+        used: set[str] = set()
+        for i, cid in enumerate(self.cell_ids):
+            for position, brief, outcome, question, references in self._chosen[cid]:
+                base = f"c{i + 1}-{_slug(brief.example_id)}-r{brief.repeat}"
+                name, k = f"{base}.html", 1
+                while name in used:
+                    k += 1
+                    name = f"{base}-{k}.html"
+                used.add(name)
+                pages.append(_Page(i, name, brief, outcome, question, references, position))
+        return pages
 
 
 # -- the discussion viewer -------------------------------------------------------------------
@@ -311,7 +377,9 @@ class _Paradigms:
             if config.paradigm_params:
                 spec = spec.with_params(**config.paradigm_params)
             return compile_paradigm(
-                spec, n_agents=voters or config.agents, with_drafter=drafter or config.drafter
+                spec,
+                n_agents=voters or config.n_agents,
+                with_drafter=drafter or config.drafter is not False,
             )
         except Exception:  # a paradigm file moved or changed since the run: not drawn
             return None
@@ -356,9 +424,13 @@ def _turns(result: DiscussionResult) -> list[_Turn]:
 
 
 def _viewer_page(
-    cell: CellData, page: _Page, prev: _Page | None, nxt: _Page | None, paradigms: _Paradigms
+    cell: CellData,
+    page: _Page,
+    r: RunRecord,
+    prev: _Page | None,
+    nxt: _Page | None,
+    paradigms: _Paradigms,
 ) -> str:
-    r = page.record
     result = r.result
     agents = result.agents if result is not None else []
     usage = result.usage_by_agent if result is not None else {}
@@ -382,7 +454,9 @@ def _viewer_page(
         agents=[(a, usage[a.slot] if a.slot in usage else Usage()) for a in agents],
         svg=svg,
         turns=_turns(result) if result is not None else [],
-        analytics=list((r.analytics or {}).items()),
+        # the team figures get their own table (templates/_team.html.j2)
+        analytics=[(k, v) for k, v in (r.analytics or {}).items() if k != "team"],
+        team=(r.analytics or {}).get("team"),
     )
 
 

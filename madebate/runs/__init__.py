@@ -5,6 +5,7 @@ Extension points: register a metric in `metrics`; an `Executor` (see `LocalExecu
 `RayExecutor`) decides where a run's examples execute.
 """
 
+from madebate.runs import _presets  # noqa: F401  (registers the preset loader)
 from madebate.runs._datasets import ColumnMap, DatasetSpec, load_dataset
 from madebate.runs._executor_ray import RayExecutor
 from madebate.runs._experiment import Cell, ExperimentSpec, TaskSpec, expand_cells

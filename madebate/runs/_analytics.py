@@ -1,6 +1,7 @@
 """Discussion analytics: how the current answer moved, how far the panel agreed, who did the
 talking, and whether a correct answer was proposed and then lost. Computed from a finished
-`DiscussionResult` alone (no model), stored in each run record and aggregated per cell.
+`DiscussionResult` alone (no model call; persona diversity runs a local sentence encoder when
+one is installed, see `_diversity.py`), stored in each run record and aggregated per cell.
 
 The current answer at any moment is the one `track_support` reads from the transcript so far,
 the same reading the decision protocols use. Only voters (`AgentInfo.voter`) count towards
@@ -9,13 +10,17 @@ agreement, majorities and the Gini coefficient; a drafter still counts in `talk_
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from madebate._results import DiscussionResult
+from madebate.engine._diversity import distinct_positions
 from madebate.protocols._support import track_support
+from madebate.runs._diversity import persona_descriptions, persona_diversity
 from madebate.runs._scoring import is_correct
+from madebate.runs._team_analytics import TeamTally, team_analytics
 
 TALK_ROLES = frozenset({"discussion", "agreement"})  # calls whose replies are the discussion
 
@@ -40,6 +45,13 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
     - correct_proposed: some message's answer was correct (`is_correct`, the rule the `accuracy`
       metric scores by); None without references.
     - lost_correct: correct_proposed and the final answer is not correct; None without references.
+    - answer_diversity_by_turn: per turn end, how many distinct answers the voters' latest
+      positions hold (a voter whose latest reply states no answer holds none, the rule of
+      `track_support`); "Voting or Consensus?" (Kaesberg et al. 2025) finds it goes with
+      accuracy.
+    - persona_diversity: 1 - the mean pairwise cosine similarity of the voters' persona
+      descriptions (None with fewer than two voters), by persona_diversity_method: the
+      all-MiniLM-L6-v2 encoder when installed, else word-count vectors (lexical).
     """
     task = result.task
     messages = result.messages
@@ -49,6 +61,7 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
     turn_answers: list[str | None] = []
     changes_by_turn: list[int] = []
     agreement_by_turn: list[float] = []
+    answer_diversity_by_turn: list[int] = []
     first_majority_turn: int | None = None
     for turn in range(1, result.turns + 1):
         so_far = [m for m in messages if m.turn <= turn]
@@ -56,6 +69,7 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
         current = state.current_answer
         turn_answers.append(current)
         held = [state.latest_answer[v] for v in voters if v in state.latest_answer]
+        answer_diversity_by_turn.append(distinct_positions(held))
         agreeing = sum(a == current for a in held) if current is not None else 0
         agreement_by_turn.append(agreeing / n_voters if n_voters else 0.0)
         top = Counter(held).most_common(1)
@@ -86,6 +100,8 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
     talk_share = {slot: n / total for slot, n in tokens.items()} if total else {}
     gini_ = gini([tokens.get(v, 0) for v in voters])
 
+    persona_value, persona_method = persona_diversity(persona_descriptions(result))
+
     correct_proposed: bool | None = None
     lost_correct: bool | None = None
     if task.references:
@@ -103,6 +119,10 @@ def discussion_analytics(result: DiscussionResult) -> dict[str, Any]:
         "gini": gini_,
         "correct_proposed": correct_proposed,
         "lost_correct": lost_correct,
+        "answer_diversity_by_turn": answer_diversity_by_turn,
+        "persona_diversity": persona_value,
+        "persona_diversity_method": persona_method,
+        "team": team_analytics(result),  # per agent and model, and who changed whose mind
     }
 
 
@@ -138,35 +158,103 @@ def aggregate_analytics(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     Per-turn lists are ragged: index t averages the discussions that reached turn t + 1.
     The correctness rates are over the records whose task had references (`n_with_references`).
     """
-    items = [r["analytics"] for r in records if isinstance(r.get("analytics"), dict)]
-    majority_turns = [a["first_majority_turn"] for a in items]
-    reached = [t for t in majority_turns if t is not None]
-    with_refs = [a for a in items if a.get("correct_proposed") is not None]
-    return {
-        "n": len(items),
-        "mean_answer_flips": _mean([a["answer_flips"] for a in items]),
-        "mean_first_majority_turn": _mean(reached),
-        "first_majority_rate": len(reached) / len(items) if items else None,
-        "mean_final_answer_stability": _mean(
-            [a["final_answer_stability"] for a in items if a["final_answer_stability"] is not None]
-        ),
-        "mean_gini": _mean([a["gini"] for a in items if a["gini"] is not None]),
-        "n_with_references": len(with_refs),
-        "correct_proposed_rate": _mean([float(a["correct_proposed"]) for a in with_refs]),
-        "lost_correct_rate": _mean([float(bool(a["lost_correct"])) for a in with_refs]),
-        "mean_agreement_by_turn": _ragged_means([a["agreement_by_turn"] for a in items]),
-        "mean_changes_by_turn": _ragged_means([a["changes_by_turn"] for a in items]),
-    }
+    tally = AnalyticsTally()
+    for r in records:
+        tally.add(r.get("analytics"))
+    return tally.result()
+
+
+class AnalyticsTally:
+    """`aggregate_analytics` one record at a time, for a run too large to hold: sums and
+    counts, and each value only where a mean must add floats in the records' order (one float
+    per record; `sum` over them gives exactly the number the whole list would)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.flips = 0  # whole numbers: their sum is exact in any order
+        self.majority_turns = 0
+        self.reached = 0
+        self.stability = array("d")
+        self.gini = array("d")
+        self.with_refs = 0
+        self.correct_proposed = 0
+        self.lost_correct = 0
+        self.agreement: list[array[float]] = []  # per turn index, the values that reached it
+        self.changes: list[array[float]] = []
+        self.answer_diversity: list[array[float]] = []
+        self.persona: dict[str, array[float]] = {}  # per measure: a value per record
+        self.team = TeamTally()
+
+    def add(self, analytics: object) -> None:
+        """One record's `analytics` (anything but a dict, such as None, is skipped)."""
+        if not isinstance(analytics, dict):
+            return
+        a = analytics
+        self.n += 1
+        self.team.add(a.get("team"))  # absent from records made before team analytics
+        self.flips += a["answer_flips"]
+        if a["first_majority_turn"] is not None:
+            self.reached += 1
+            self.majority_turns += a["first_majority_turn"]
+        if a["final_answer_stability"] is not None:
+            self.stability.append(a["final_answer_stability"])
+        if a["gini"] is not None:
+            self.gini.append(a["gini"])
+        if a.get("correct_proposed") is not None:
+            self.with_refs += 1
+            self.correct_proposed += bool(a["correct_proposed"])
+            self.lost_correct += bool(a["lost_correct"])
+        _add_ragged(self.agreement, a["agreement_by_turn"])
+        _add_ragged(self.changes, a["changes_by_turn"])
+        # Absent from records made before diversity was measured.
+        _add_ragged(self.answer_diversity, a.get("answer_diversity_by_turn") or [])
+        if a.get("persona_diversity") is not None:
+            method = str(a.get("persona_diversity_method"))
+            self.persona.setdefault(method, array("d")).append(a["persona_diversity"])
+
+    def result(self) -> dict[str, Any]:
+        n, refs = self.n, self.with_refs
+        return {
+            "n": n,
+            "mean_answer_flips": self.flips / n if n else None,
+            "mean_first_majority_turn": self.majority_turns / self.reached
+            if self.reached
+            else None,
+            "first_majority_rate": self.reached / n if n else None,
+            "mean_final_answer_stability": _mean(self.stability),
+            "mean_gini": _mean(self.gini),
+            "n_with_references": refs,
+            "correct_proposed_rate": self.correct_proposed / refs if refs else None,
+            "lost_correct_rate": self.lost_correct / refs if refs else None,
+            "mean_agreement_by_turn": [sum(v) / len(v) for v in self.agreement],
+            "mean_changes_by_turn": [sum(v) / len(v) for v in self.changes],
+            "mean_answer_diversity_by_turn": [sum(v) / len(v) for v in self.answer_diversity],
+            **self._persona_result(),
+            "team": self.team.result(),
+        }
+
+    def _persona_result(self) -> dict[str, Any]:
+        """The mean persona diversity, with its measure; no mean over values of two measures
+        (records made where the encoder was installed and where it was not): the method then
+        says "mixed" and names them."""
+        methods = sorted(self.persona)
+        if len(methods) == 1:
+            return {
+                "mean_persona_diversity": _mean(self.persona[methods[0]]),
+                "persona_diversity_method": methods[0],
+            }
+        return {
+            "mean_persona_diversity": None,
+            "persona_diversity_method": f"mixed: {'; '.join(methods)}" if methods else None,
+        }
+
+
+def _add_ragged(per_turn: list[array[float]], values: Sequence[float]) -> None:
+    for t, v in enumerate(values):
+        if t == len(per_turn):
+            per_turn.append(array("d"))
+        per_turn[t].append(v)
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def _ragged_means(lists: Sequence[Sequence[float]]) -> list[float]:
-    longest = max((len(v) for v in lists), default=0)
-    out = []
-    for t in range(longest):
-        reached = [v[t] for v in lists if len(v) > t]
-        out.append(sum(reached) / len(reached))
-    return out

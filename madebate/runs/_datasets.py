@@ -14,16 +14,24 @@ import random
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from madebate._errors import ConfigError
 from madebate._task import LETTERS, Task, normalize_free_text
 from madebate._yaml import SPEC_CONFIG
+from madebate.runs._preset_table import get_preset
 
 _EXPECTED = (
     'expected examples like {"question": "...", "options": ["...", "..."], '
@@ -50,13 +58,24 @@ class ColumnMap(BaseModel):
     """The field with the example's id; where a row has none, the id is a hash of its content."""
     context: str | None = "context"
     """The field with context shown before the question."""
+    answer_index: bool | None = None
+    """How a multiple-choice answer that is a number (2, "2") is read: true: as a 0-based option
+    index; false: as an option's text; default: an option's text where one matches, else an
+    index, and an answer that names one option by its text and another by its index (options
+    "1", "2", "3" and answer 2) is an error naming the line, as is a file that reads some
+    answers one way and some the other."""
 
 
 class DatasetSpec(BaseModel):
-    """Where the examples come from: a file, a Hugging Face dataset or inline examples."""
+    """Where the examples come from: a file, a Hugging Face dataset, inline examples or a named
+    benchmark preset."""
 
     model_config = SPEC_CONFIG
 
+    preset: str | None = None
+    """A named benchmark (gsm8k, mmlu-pro, squad2, xsum, ...; `madebate datasets` lists them):
+    its source, columns, task kind, instruction and metrics are known; `path:` may point at a
+    local copy in the source's own schema."""
     path: str | None = None
     """A local file (.jsonl, .json, .csv, BIG-bench JSON), relative to the experiment file; or a
     local Hugging Face dataset folder with format hf."""
@@ -65,7 +84,7 @@ class DatasetSpec(BaseModel):
     hf_config: str | None = None
     """The Hugging Face dataset's configuration (subset)."""
     split: str = "test"
-    """The Hugging Face dataset's split."""
+    """The Hugging Face dataset's split (with a preset, default: the preset's split)."""
     format: DatasetFormat = "auto"
     """The file's format; auto: by its name."""
     columns: ColumnMap = Field(default_factory=ColumnMap)
@@ -78,10 +97,43 @@ class DatasetSpec(BaseModel):
     """Which examples a limit picks (the sample's seed)."""
     shuffle_options: bool = False
     """Shuffle each multiple-choice example's options, seeded per example and repeat (the
-    references follow the shuffle); default: the file's order."""
+    references follow the shuffle); default: the file's order (shuffled for a preset whose
+    source lists the correct option first: gpqa)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        """A preset's split and option shuffling, where the spec does not set them."""
+        if isinstance(data, dict) and isinstance(data.get("preset"), str):
+            try:
+                preset = get_preset(data["preset"])
+            except ValueError:
+                return data  # the field's own check names it
+            data = dict(data)
+            if preset.split is not None:
+                data.setdefault("split", preset.split)
+            data.setdefault("shuffle_options", preset.shuffle_options)
+        return data
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str | None) -> str | None:
+        return None if name is None else get_preset(name).name
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
+        if self.preset is not None:
+            extra = [n for n in ("hf", "examples") if getattr(self, n) is not None]
+            # (A stored spec writes every field: the defaults are fine.)
+            extra += ["columns"] if self.columns != ColumnMap() else []
+            extra += ["format"] if self.format != "auto" else []
+            if extra:
+                raise ValueError(
+                    f"preset {self.preset} knows its source and columns; leave out "
+                    f"{', '.join(extra)} (path: may point at a local copy in the source's own "
+                    "schema), or drop preset to map a dataset yourself"
+                )
+            return self
         given = [n for n in ("path", "hf", "examples") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -99,6 +151,22 @@ class DatasetInfo:
     kind: str | None = None
     metrics: list[str] | None = None
     repeats: int = 0
+    instruction: str | None = None
+    """The instruction a preset gives for its kind (None: the kind's own)."""
+
+
+PresetLoader = Callable[
+    [DatasetSpec, Path | None],
+    tuple[str, DatasetInfo, ColumnMap, Iterable[tuple[str, dict[str, Any]]]],
+]
+# The preset loader (`madebate.runs._presets`, which reads with this module's readers) registers
+# itself here when madebate.runs is imported: no import cycle between the two.
+_PRESET_LOADERS: list[PresetLoader] = []
+
+
+def register_preset_loader(loader: PresetLoader) -> None:
+    """Make `load_dataset_info` read `dataset.preset` with `loader`."""
+    _PRESET_LOADERS.append(loader)
 
 
 def load_dataset(spec: DatasetSpec, *, base_dir: Path | None = None) -> list[Task]:
@@ -110,11 +178,17 @@ def load_dataset_info(
     spec: DatasetSpec, *, base_dir: Path | None = None
 ) -> tuple[list[Task], DatasetInfo]:
     """The tasks, and what the file says about itself (format, task kind, metrics, repeats)."""
-    source, info, rows = _rows(spec, base_dir)
+    columns = spec.columns
+    if spec.preset is not None:  # a named benchmark maps its source's own columns
+        assert _PRESET_LOADERS, "madebate.runs._presets registers the preset loader"
+        source, info, columns, rows = _PRESET_LOADERS[-1](spec, base_dir)
+    else:
+        source, info, rows = _rows(spec, base_dir)
     tasks: list[Task] = []
     seen: dict[str, str] = {}
+    readings = _NumberReadings()
     for where, row in rows:
-        task = _to_task(row, spec.columns, f"{source}{where}")
+        task = _to_task(row, columns, f"{source}{where}", readings)
         assert task.id is not None
         if task.id in seen:
             raise ConfigError(
@@ -141,7 +215,10 @@ def _rows(
         return (
             "dataset.examples",
             DatasetInfo("inline"),
-            ((f"[{i}]", r) for i, r in enumerate(spec.examples)),
+            (
+                (f"[{i}]", _converted(r, f"dataset.examples[{i}]"))
+                for i, r in enumerate(spec.examples)
+            ),
         )
     if spec.hf is not None or spec.format == "hf":
         name = spec.hf or spec.path or ""
@@ -183,7 +260,7 @@ def _rows(
     return (
         str(path),
         DatasetInfo(shape),
-        ((f" item {i}", _mallm_row(r) if _is_mallm(r) else r) for i, r in enumerate(data)),
+        ((f" item {i}", _converted(r, f"{path} item {i}")) for i, r in enumerate(data)),
     )
 
 
@@ -251,7 +328,7 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             raise ConfigError(
                 f"line {n}: expected a JSON object, got {type(row).__name__}", source=str(path)
             )
-        yield f" line {n}", _mallm_row(row) if _is_mallm(row) else row
+        yield f" line {n}", _converted(row, f"{path} line {n}")
 
 
 def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -261,7 +338,8 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         n = reader.line_num  # the line the row ends on
         if None in row:
             raise ConfigError(f"line {n}: more fields than the header has", source=str(path))
-        yield f" line {n}", dict(row)
+        # A short row leaves its last fields out (None): they are missing, not null.
+        yield f" line {n}", {k: v for k, v in row.items() if v is not None}
 
 
 def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -284,7 +362,7 @@ def _hf_rows(name: str, spec: DatasetSpec) -> Iterator[tuple[str, dict[str, Any]
     except Exception as exc:  # the library raises many kinds; name the dataset and the cause
         raise ConfigError(f"could not load: {type(exc).__name__}: {exc}", source=name) from None
     for i, row in enumerate(data):
-        yield f" row {i}", dict(row)
+        yield f" row {i}", _converted(dict(row), f"{name} row {i}")
 
 
 # BIG-bench metrics, and the metric here that scores an answer the same way.
@@ -312,6 +390,23 @@ def _bigbench_rows(data: Any, path: Path, info: DatasetInfo) -> list[tuple[str, 
             "target" not in ex
         ):
             raise ConfigError(f"examples[{i}]: needs 'target_scores' or 'target'", source=str(path))
+        scores = ex.get("target_scores")
+        if isinstance(scores, dict):
+            for option, score in scores.items():
+                if not isinstance(score, int | float) or isinstance(score, bool):
+                    raise ConfigError(
+                        f"examples[{i}]: field 'target_scores.{option}' is {_kind(score)}; a "
+                        "score must be a number (1 for a correct option, 0 for the others)",
+                        source=str(path),
+                    )
+        target = ex.get("target")
+        targets = target if isinstance(target, list) else [target] if "target" in ex else []
+        for key, value in [("input", ex["input"]), *(("target", t) for t in targets)]:
+            if not _is_scalar(value):  # never a Python repr in the prompt or the references
+                raise ConfigError(
+                    f"examples[{i}]: field '{key}' is {_kind(value)}, not text",
+                    source=str(path),
+                )
     name = str(data.get("name") or "").strip()
     if not name:  # real tasks live in <name>/task.json
         name = path.parent.name if path.stem == "task" and path.parent.name else path.stem
@@ -390,10 +485,16 @@ def _is_mallm(row: Any) -> bool:
     return isinstance(row, dict) and "inputs" in row and "references" in row
 
 
-def _mallm_row(row: dict[str, Any]) -> dict[str, Any]:
-    """MALLM's example format: inputs (list of text), context, references, example_id.
-    Options written as 'A) ...' lines inside the input become multiple-choice options."""
-    text = "\n".join(str(x) for x in row.get("inputs") or [])
+def _converted(row: Any, where: str) -> Any:
+    """A row as `_to_task` reads it: MALLM's example format turned into fields, others as is."""
+    return _mallm_row(row, where) if _is_mallm(row) else row
+
+
+def _mallm_row(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """MALLM's example format: inputs (a list of text, or one text), context, references,
+    example_id. Options written as 'A) ...' lines inside the input become multiple-choice
+    options."""
+    text = _joined(row.get("inputs"), "inputs", where)
     options = _OPTION_LINE.findall(text)
     letters = [letter for letter, _ in options]
     out: dict[str, Any] = {"id": row.get("example_id"), "answer": row.get("references") or []}
@@ -404,11 +505,56 @@ def _mallm_row(row: dict[str, Any]) -> dict[str, Any]:
         out["question"] = text
     context = row.get("context")
     if context:
-        out["context"] = "\n".join(context) if isinstance(context, list) else str(context)
+        out["context"] = _joined(context, "context", where)
     return out
 
 
-def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
+def _joined(value: Any, field: str, where: str) -> str:
+    """Text given as one string or as a list of strings (joined by line breaks); anything else
+    (an object, a null inside the list) is an error naming the field, never a Python repr."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # one text, not a list of its characters
+        return value
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if not _is_scalar(item):
+                raise ConfigError(
+                    f"{where}: field '{field}[{i}]' is {_kind(item)}, not text; give "
+                    f"'{field}' as a text or a list of texts"
+                )
+        return "\n".join(str(x) for x in value)
+    if _is_scalar(value):
+        return str(value)
+    raise ConfigError(
+        f"{where}: field '{field}' is {_kind(value)}, not text; give a text or a list of texts"
+    )
+
+
+def _is_scalar(value: Any) -> bool:
+    """Text, or a number or true/false that reads as text (BoolQ's answers are true and false):
+    what a question, option or answer may be."""
+    return isinstance(value, str | int | float)  # bool is an int
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message: 'null', 'an object', 'a list', 'true'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"a text ({_short(value)})"
+    return "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"
+
+
+def _to_task(
+    row: dict[str, Any], cols: ColumnMap, where: str, readings: _NumberReadings | None = None
+) -> Task:
     def get(key: str | None) -> Any:
         return row.get(key) if key else None
 
@@ -419,6 +565,11 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
             f"{where}: field '{name}' holds a lone surrogate (e.g. \\ud800), not text"
         )
     question = get(cols.question)
+    if question is not None and not _is_scalar(question):
+        raise ConfigError(
+            f"{where}: field '{cols.question}' is {_kind(question)}, not text; the question "
+            "must be a text (name another field in dataset.columns.question)"
+        )
     if question is None or not str(question).strip():
         state = "empty" if cols.question in row else "missing"
         fields = ", ".join(str(k) for k in row) or "none"
@@ -426,28 +577,22 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
             f"{where}: field '{cols.question}' is {state} (the row has: {fields}); every "
             f"example needs a question: name its field in dataset.columns.question"
         )
-    options: list[str] | None
-    if isinstance(cols.options, list):
-        options = [str(row[c]) for c in cols.options if row.get(c) not in (None, "")]
-    else:
-        raw = get(cols.options)
-        if isinstance(raw, str) and raw.strip().startswith("["):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError:
-                raise ConfigError(f"{where}: field '{cols.options}' is not a JSON list") from None
-        if isinstance(raw, dict):  # e.g. {"label": [...], "text": [...]} (ARC on the hub)
-            raw = raw.get("text") or list(raw.values())
-        options = [str(o) for o in raw] if isinstance(raw, list) else None
+    options, labels = _options(row, cols, where)
     if options is not None and not 2 <= len(options) <= len(LETTERS):
         raise ConfigError(
             f"{where}: field '{_names(cols.options)}': need 2 to {len(LETTERS)} options, got "
             f"{len(options)} (leave options out for a question without choices)"
         )
     answer = get(cols.answer)
-    references = _references(answer, options, where, cols)
+    references = _references(answer, options, where, cols, labels, readings)
     context = get(cols.context)
+    if context not in (None, ""):
+        context = _joined(context, cols.context or "context", where)
     given_id = get(cols.id)
+    if given_id is not None and not _is_scalar(given_id):
+        raise ConfigError(
+            f"{where}: field '{cols.id}' is {_kind(given_id)}; an id must be a text or a number"
+        )
     hashed = [str(question), options, references]
     if context not in (None, ""):  # the same question over another passage is another example
         hashed.append(str(context))
@@ -487,40 +632,186 @@ def _to_task(row: dict[str, Any], cols: ColumnMap, where: str) -> Task:
         raise ConfigError(f"{where}: {message}") from None
 
 
-def _references(answer: Any, options: list[str] | None, where: str, cols: ColumnMap) -> list[str]:
+_OPTIONS_HELP = (
+    'give a list of texts (["Paris", "Rome"]; in a CSV cell, a JSON list), or one field per '
+    "option (dataset.columns.options: [opa, opb, ...]); leave the field out for a question "
+    "without choices"
+)
+
+
+def _options(
+    row: dict[str, Any], cols: ColumnMap, where: str
+) -> tuple[list[str] | None, list[str] | None]:
+    """The options as texts, and their labels where the field gives them ({"label": ["1", ...],
+    "text": [...]}, ARC's shape on the hub). An option that is not text (null, an object, a
+    list) is an error naming the field, never a Python repr."""
+    if isinstance(cols.options, list):
+        options = []
+        for c in cols.options:
+            value = row.get(c)
+            if value in (None, ""):
+                continue
+            if not _is_scalar(value):
+                raise ConfigError(
+                    f"{where}: field '{c}' (an option) is {_kind(value)}, not text; {_OPTIONS_HELP}"
+                )
+            options.append(str(value))
+        return options, None
+    field = cols.options
+    if field is None or field not in row or row[field] == "":
+        return None, None
+    raw = row[field]
+    if isinstance(raw, str):
+        if not raw.strip().startswith("["):
+            raise ConfigError(
+                f"{where}: field '{field}' is a text ({_short(raw)}), not a list; {_OPTIONS_HELP}"
+            )
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{where}: field '{field}' is not a JSON list") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: field '{field}': {_too_deep()}") from None
+    labels: list[Any] | None = None
+    items_field = field
+    if isinstance(raw, dict):
+        if isinstance(raw.get("text"), list):  # e.g. {"label": [...], "text": [...]} (ARC)
+            labels = raw.get("label") if isinstance(raw.get("label"), list) else None
+            raw, items_field = raw["text"], f"{field}.text"
+        else:  # {"A": "iron", "B": "oxygen"}: the keys label the options
+            labels, raw = list(raw), list(raw.values())
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: field '{field}' is {_kind(raw)}; {_OPTIONS_HELP}")
+    for i, item in enumerate(raw):
+        if not _is_scalar(item):
+            at = (
+                f"{field}.{labels[i]}" if items_field == field and labels else f"{items_field}[{i}]"
+            )
+            raise ConfigError(
+                f"{where}: field '{at}' is {_kind(item)}, not text; every option "
+                f"must be a text; {_OPTIONS_HELP}"
+            )
+    if labels is not None and (len(labels) != len(raw) or not all(_is_scalar(lb) for lb in labels)):
+        labels = None  # labels that do not pair with the options say nothing
+    return [str(o) for o in raw], None if labels is None else [str(lb).strip() for lb in labels]
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+class _NumberReadings:
+    """How a dataset's number answers were read where only one reading named an option (as an
+    option's text, or as an index) and the options are numbers themselves: a file that reads
+    some one way and some the other mixes two conventions, and cannot be scored as it is."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}  # "text" or "index" -> where, e.g. "data.jsonl line 3"
+
+    def note(self, how: str, where: str, value: Any) -> None:
+        self.first.setdefault(how, f"{where} (answer {value!r})")
+        if len(self.first) == 2:
+            raise ConfigError(
+                f"number answers are read two ways in one file: as an option's text at "
+                f"{self.first['text']} and as a 0-based index at {self.first['index']}; say "
+                "which the file means with dataset.columns.answer_index: true (indexes) or "
+                "false (option text)"
+            )
+
+
+def _references(
+    answer: Any,
+    options: list[str] | None,
+    where: str,
+    cols: ColumnMap,
+    labels: list[str] | None = None,
+    readings: _NumberReadings | None = None,
+) -> list[str]:
     if answer is None or answer == "":
         return []
     values = answer if isinstance(answer, list) else [answer]
+    for i, v in enumerate(values):
+        if not _is_scalar(v):
+            at = f"{cols.answer}[{i}]" if isinstance(answer, list) else cols.answer
+            raise ConfigError(
+                f"{where}: field '{at}' is {_kind(v)}; an answer must be a text or a number "
+                "(for multiple choice: an option's letter, text or index), or a list of them"
+            )
     if options is None:
         return [str(v) for v in values]
     letters = []
     for v in values:
-        letter = _answer_letter(v, options)
+        letter = _answer_letter(v, options, where, cols.answer_index, labels, readings)
         if letter is None:
             n = len(options)
+            # dataset.columns.answer_index, where given, allows one reading of numbers
+            index = "" if cols.answer_index is False else f", an index 0-{n - 1}"
+            text = "" if cols.answer_index is True else ", or an option's text"
+            if cols.answer_index is not None:
+                text += f" (columns.answer_index: {str(cols.answer_index).lower()})"
             raise ConfigError(
                 f"{where}: answer {v!r} names no option of the {n}; valid: a letter "
-                f"{LETTERS[0]}-{LETTERS[n - 1]}, an index 0-{n - 1}, or an option's text "
+                f"{LETTERS[0]}-{LETTERS[n - 1]}{index}{text} "
                 f"({', '.join(repr(o) for o in options[:6])}{', ...' if n > 6 else ''})",
             )
         letters.append(letter)
     return letters
 
 
-def _answer_letter(value: Any, options: list[str]) -> str | None:
+def _answer_letter(
+    value: Any,
+    options: list[str],
+    where: str = "",
+    answer_index: bool | None = None,
+    labels: list[str] | None = None,
+    readings: _NumberReadings | None = None,
+) -> str | None:
+    """The option letter an answer names: by the option's label where the file gives labels,
+    a number by the option's text or index (see `ColumnMap.answer_index`), a letter, or the
+    option's text."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return LETTERS[value] if 0 <= value < len(options) else None
     text = str(value).strip()
-    if text.isdecimal() and int(text) < len(options):  # not isdigit(): int("²") fails
-        return LETTERS[int(text)]
+    if labels is not None and labels.count(text) == 1:
+        return LETTERS[labels.index(text)]
+    number = value if isinstance(value, int) else int(text) if text.isdecimal() else None
+    # not isdigit(): int("²") fails
+    if number is not None:
+        by_text = _text_letter(text, options)
+        by_index = LETTERS[number] if 0 <= number < len(options) else None
+        if answer_index is not None:
+            return by_index if answer_index else by_text
+        if by_text and by_index and by_text != by_index:
+            raise ConfigError(
+                f"{where}: answer {value!r} is ambiguous: by its text it is option {by_text} "
+                f"({options[LETTERS.index(by_text)]!r}), as a 0-based index option {by_index} "
+                f"({options[number]!r}); say which the file means with "
+                "dataset.columns.answer_index: true (indexes) or false (option text)"
+            )
+        one_way = (by_text is None) != (by_index is None)
+        # Only where the options are numbers can the two readings be confused.
+        if readings is not None and one_way and all(_is_number(o) for o in options):
+            readings.note("text" if by_text else "index", where, value)
+        return by_text or by_index
     m = re.fullmatch(r"\(?([A-Za-z])\)?", text)
     if m and m.group(1).upper() in LETTERS[: len(options)]:
         return m.group(1).upper()
+    return _text_letter(text, options)
+
+
+def _text_letter(text: str, options: list[str]) -> str | None:
+    """The letter of the one option whose text is `text` (folded), else None."""
     folded = normalize_free_text(text)
     hits = [LETTERS[i] for i, o in enumerate(options) if normalize_free_text(o) == folded]
     return hits[0] if len(hits) == 1 else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _lone_surrogate(value: Any, field: str = "") -> str | None:

@@ -43,6 +43,7 @@ from madebate._errors import ConfigError, MadebateError
 from madebate._task import Task
 from madebate.engine._plan import DiscussionPlan, check_config
 from madebate.models._cache import CallCache
+from madebate.models._models import ModelSpec, model_spec
 from madebate.runs._experiment import Cell, ExperimentSpec
 from madebate.runs._jobs import Job, ModelPool, run_jobs
 from madebate.runs._records import ExecutorInfo, RecordKey, RunRecord, WorkerStats
@@ -51,7 +52,7 @@ INSTALL_HINT = "pip install 'madebate[ray]'"
 
 # A job as it travels to a worker: cell id, the example itself, repeat, seed. The cells go once,
 # when the worker is set up; the plans (compiled paradigm, protocol) are rebuilt there.
-_Item = tuple[str, Task, int, int]
+_Item = tuple[str, Task, int, int, int | None, str | None]  # a Job, by its cell's id
 
 
 def import_ray() -> Any:
@@ -137,8 +138,9 @@ class RayWorker:
                 )
 
         async with asyncio.TaskGroup() as group:
-            for cell_id, task, repeat, seed in items:
-                group.create_task(one(Job(self._cells[cell_id], task, repeat, seed)))
+            for cell_id, task, repeat, seed, refinements, matched in items:
+                job = Job(self._cells[cell_id], task, repeat, seed, refinements, matched)
+                group.create_task(one(job))
         c = self._cache
         return {"records": records, "cache": [c.hits if c else 0, c.misses if c else 0]}
 
@@ -365,7 +367,10 @@ class RayExecutor:
                     worker = min(room, key=lambda w: w.outstanding)
                     take = min(size, cap - worker.outstanding, len(queue))
                     chunk = [queue.popleft() for _ in range(take)]
-                    items = [(j.cell.id, j.task, j.repeat, j.seed) for j in chunk]
+                    items = [
+                        (j.cell.id, j.task, j.repeat, j.seed, j.refinements, j.matched)
+                        for j in chunk
+                    ]
                     fut = _future(worker.actor.run_batch.remote(items))
                     batches[fut] = _Batch(worker, chunk)
                     worker.outstanding += take
@@ -519,7 +524,13 @@ def _gpus_per_worker(cells: list[Cell]) -> float:
     """An in-process GPU engine (vLLM) takes its tensor-parallel GPUs on each worker."""
     gpus = 0.0
     for cell in cells:
-        model = cell.spec.model_spec()
-        if model.prefix == "vllm":
-            gpus = max(gpus, float(model.options.get("tensor_parallel_size", 1)))
+        # A mixed team may hold several vLLM engines in the worker's process: their GPUs add.
+        specs = [cell.spec.model_spec()] + [
+            model_spec(a.model)
+            for a in cell.spec.discussion.agent_entries()
+            if isinstance(a.model, str | ModelSpec)
+        ]
+        engines = {s.model_dump_json(): s for s in specs if s.prefix == "vllm"}
+        need = sum(float(s.options.get("tensor_parallel_size", 1)) for s in engines.values())
+        gpus = max(gpus, need)
     return gpus

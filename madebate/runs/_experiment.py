@@ -23,8 +23,9 @@ from pydantic import (
 )
 
 from madebate._errors import ConfigError
+from madebate._text import name_key, show_name
 from madebate._yaml import SPEC_CONFIG, config_error_from, read_yaml
-from madebate.engine._config import DiscussionConfig, set_path
+from madebate.engine._config import DiscussionConfig, TeamConfig, set_path
 from madebate.models._models import ModelSpec as ModelSpec  # re-exported: part of a spec
 from madebate.runs._datasets import DatasetSpec
 
@@ -100,12 +101,17 @@ class ExperimentSpec(_Spec):
     cache_path: str | None = None
     """The call cache's file; default: $MADEBATE_CACHE or ~/.cache/madebate/calls.sqlite."""
     scoring: list[str] | None = None
-    """Metrics (accuracy, exact_match, token_f1, numeric, contains, bleu, rouge_l); default: by
-    task kind."""
+    """Metrics (accuracy, exact_match, token_f1, numeric, contains, squad_em, squad_f1,
+    includes_answer, bleu, rouge1, rouge2, rougeL, meteor, bertscore, ifeval_strict,
+    ifeval_loose); default: by task kind."""
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    """Named teams (agents, personas, drafter, judge and a default model), for a sweep over
+    them: `sweep: {team: [homogeneous, mixed]}`; the cells are named after the teams."""
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     """Axes of the study: a dotted path and its values; the cells are the cross product. A path
     starts at a section of the spec (`discussion.max_turns`, `model.id`, `seed`) or, for a
-    discussion setting, may leave out `discussion.` (`max_turns`, `generation.temperature`)."""
+    discussion setting, may leave out `discussion.` (`max_turns`, `generation.temperature`);
+    `team` takes names from `teams`."""
 
     _renames: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -118,6 +124,17 @@ class ExperimentSpec(_Spec):
             upgraded, _ = upgrade_experiment(data)
             return upgraded
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _readable_name(cls, v: str) -> str:
+        if not name_key(v):
+            raise ValueError(
+                f"the name '{show_name(v)}' shows nothing (only spaces or invisible "
+                "characters); give the study a name people can read (it also names the "
+                "default run directory)"
+            )
+        return v
 
     @field_validator("discussion")
     @classmethod
@@ -167,7 +184,8 @@ def _old_sweep_keys(data: dict[str, Any]) -> list[str]:
     sweep = data.get("sweep")
     if not isinstance(sweep, dict):
         return []
-    return [k for k in sweep if isinstance(k, str) and k.split(".")[0] == "team"]
+    # `team` alone sweeps the named teams (`teams:`); `team.X` is the old layout's.
+    return [k for k in sweep if isinstance(k, str) and k.split(".")[0] == "team" and k != "team"]
 
 
 def upgrade_experiment(
@@ -280,6 +298,8 @@ def _check_dataset_file(spec: ExperimentSpec, path: Path) -> None:
     target = Path(data.path)
     if not target.is_absolute():
         target = path.resolve().parent / target
+    if data.preset is not None and target.is_dir():
+        return  # a preset's local copy may be a folder (saved by `datasets`; BTVote's files)
     if not target.is_file():
         what = "is a folder, not a file" if target.is_dir() else "does not exist"
         raise ConfigError(
@@ -315,12 +335,20 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
     path = dataset.get("path") if isinstance(dataset, dict) else None
     if isinstance(path, str) and not Path(path).is_absolute() and (folder / path).exists():
         dataset["path"] = str(folder / path)  # type: ignore[index]
-    discussion = data.get("discussion")
-    if isinstance(discussion, dict):
+    teams = data.get("teams")
+    sections = [data.get("discussion")]
+    sections += list(teams.values()) if isinstance(teams, dict) else []
+    for discussion in sections:
+        if not isinstance(discussion, dict):
+            continue
         if "paradigm" in discussion:
             discussion["paradigm"] = anchored(discussion["paradigm"])
         if "personas" in discussion:
             discussion["personas"] = anchored_persona(discussion["personas"])
+        entries = discussion.get("agents")
+        for agent in entries if isinstance(entries, list) else []:
+            if isinstance(agent, dict) and isinstance(agent.get("persona"), str):
+                agent["persona"] = anchored_persona(agent["persona"])  # a mixed team's entry
     sweep = data.get("sweep")
     if isinstance(sweep, dict):
         for key, values in sweep.items():
@@ -381,7 +409,10 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
         data = copy.deepcopy(base)
         overrides = dict(zip(keys, values, strict=True))
         for key, value in overrides.items():
-            set_path(data, targets[key], value, field=f"sweep.{key}")
+            if targets[key] == TEAM_KEY:
+                _apply_team(data, spec, value, source=source)
+            else:
+                set_path(data, targets[key], value, field=f"sweep.{key}")
         where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
         try:
             cell_spec = ExperimentSpec.model_validate(data)
@@ -413,7 +444,7 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
 # Settings the runner reads once for the whole run (one dataset and task list, one repeat count,
 # one worker pool, one cache); sweeping them would silently change nothing.
 _RUN_WIDE = {"dataset", "task", "repeats", "concurrency", "cache", "cache_path", "deadline_s"}
-_NOT_SWEEPABLE = {"sweep", "name", "description", *_RUN_WIDE}
+_NOT_SWEEPABLE = {"sweep", "teams", "name", "description", *_RUN_WIDE}
 
 
 def _canonical(key: str) -> str:
@@ -428,12 +459,34 @@ def _canonical(key: str) -> str:
     return key
 
 
+TEAM_KEY = "team"
+"""The sweep key over the named teams of `teams:`."""
+
+
+def _apply_team(data: dict[str, Any], spec: ExperimentSpec, name: Any, *, source: str) -> None:
+    """Sets the settings of the team named `name` in a cell's data (the discussion's team
+    settings, and its default model)."""
+    team = spec.teams.get(name) if isinstance(name, str) else None
+    if team is None:
+        valid = ", ".join(spec.teams) or "none (define them under teams:)"
+        raise ConfigError(
+            f"unknown team {name!r}; teams: {valid}", source=source, field=f"sweep.{TEAM_KEY}"
+        )
+    for key, value in team.model_dump(exclude_unset=True).items():
+        if key == "model":
+            data["model"] = value
+        else:
+            data.setdefault("discussion", {})[key] = value
+
+
 def sweep_target(key: str, *, source: str | None = None) -> str:
     """The path in the spec that a sweep key sets: the key itself when it starts at a section
     of the spec (`discussion.max_turns`, `model.id`, `seed`), `discussion.KEY` for a discussion
     setting (`max_turns`, `generation.temperature`); `team.X`, of the old layout, still
     names `discussion.X` (or `model`). The cell ids keep the key as written."""
     top = key.split(".")[0]
+    if key == TEAM_KEY:
+        return TEAM_KEY
     if top in ExperimentSpec.model_fields and top not in _NOT_SWEEPABLE:
         return key
     if top == "team" or top in DiscussionConfig.model_fields:

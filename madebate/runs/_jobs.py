@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from madebate._results import ErrorInfo
+from madebate._secrets import mask_settings
 from madebate._task import Task
 from madebate.engine._discussion import Discussion
 from madebate.engine._plan import DiscussionPlan
 from madebate.models._cache import CallCache
 from madebate.models._model_managed import ManagedModel
-from madebate.models._models import build_model, model_spec, shared_models
+from madebate.models._models import build_model, model_spec, shared_models, spec_key
 from madebate.runs._analytics import discussion_analytics
 from madebate.runs._datasets import shuffle_options
 from madebate.runs._experiment import Cell, ExperimentSpec, ModelSpec
@@ -32,6 +33,9 @@ class Job:
     task: Task
     repeat: int
     seed: int
+    # An ablation job matched to a discussion cell (`_matched.py`): its N and that cell's id.
+    refinements: int | None = None
+    matched: str | None = None
 
     @property
     def key(self) -> RecordKey:
@@ -81,6 +85,7 @@ _RUN_ONLY = {
     "cache",
     "cache_path",
     "sweep",
+    "teams",  # a cell's own team is applied to its discussion and model; the others are not its
 }
 # A model's settings for how calls are made, not what they answer.
 _CALL_MECHANICS = (
@@ -106,7 +111,8 @@ def cell_settings(cell: Cell) -> dict[str, Any]:
     if isinstance(model, dict):
         settings["model"] = {k: v for k, v in model.items() if k not in _CALL_MECHANICS}
     settings["dataset"] = {"shuffle_options": cell.spec.dataset.shuffle_options}
-    return settings
+    # A key in a URL is a credential, not a setting: a rotated key is the same cell.
+    return mask_settings(settings)
 
 
 def cell_fingerprint(cell: Cell) -> str:
@@ -136,7 +142,7 @@ class ModelPool:
         self._models: dict[str, ManagedModel] = {}
 
     def get(self, spec: ModelSpec) -> ManagedModel:
-        key = spec.model_dump_json()
+        key = spec_key(spec)
         model = self._models.get(key)
         if model is None:
             model = build_model(spec, cache=self.cache)
@@ -145,9 +151,9 @@ class ModelPool:
         return model
 
     def prepare(self, cells: list[Cell]) -> None:
-        """Builds every model a cell names (the panel's, a judge's, the drift judge's) now, so
-        a bad provider setting (a missing key, an unknown option) fails the run before anything
-        is written, not as an error record per example."""
+        """Builds every model a cell names (the panel's, each agent's own, a judge's, the drift
+        judge's) now, so a bad provider setting (a missing key, an unknown option) fails the
+        run before anything is written, not as an error record per example."""
         for cell in cells:
             self.get(cell.spec.model_spec())
             options = cell.spec.discussion.protocol_options
@@ -160,6 +166,9 @@ class ModelPool:
             drift = cell.spec.discussion.drift_judge
             if drift is not None and drift.model is not None:
                 self.get(model_spec(drift.model))
+            for agent in cell.spec.discussion.agent_entries():
+                if isinstance(agent.model, str | ModelSpec):  # a mixed team's own models
+                    self.get(model_spec(agent.model))
 
     async def start(self) -> None:
         """Loads every model's weights or engine (a worker does this before taking work)."""
@@ -175,9 +184,15 @@ async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:
     cell_spec = job.cell.spec
     model = pool.get(cell_spec.model_spec())
     config = job.cell.discussion_config(seed=job.seed)
+    if job.refinements is not None:
+        config = config.model_copy(update={"refinements": job.refinements})
     started = time.perf_counter()
     discussion = Discussion(job.task, model=model, config=config, plan=plan)
     result = await discussion.run_async()
+    if job.matched is not None:
+        result.stop_detail += (
+            f" ({job.refinements} refinements: the messages of cell {job.matched} for this example)"
+        )
     wall = time.perf_counter() - started
     calls = result.calls
     return RunRecord(

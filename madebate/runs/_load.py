@@ -5,36 +5,35 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from madebate._errors import ConfigError
 from madebate._yaml import config_error_from, read_yaml
 from madebate.runs._experiment import ExperimentSpec
 from madebate.runs._records import RunRecord, RunSummary, parse_summary
-from madebate.runs._runlog import CELLS_FILE, DAMAGED_HINT, SPEC_FILE, SUMMARY_FILE, latest_records
+from madebate.runs._runlog import (
+    DAMAGED_HINT,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    iter_latest_records,
+    latest_line_numbers,
+    read_cells,
+)
 from madebate.runs._scoring import score
 from madebate.runs._summary import summarize_records
 
 
-class RunCell(BaseModel):
-    """One sweep cell as cells.json lists it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    overrides: dict[str, Any] = {}
-
-
-_CELLS = TypeAdapter(list[RunCell])
-
-
 @dataclass
 class Run:
-    """A run directory read back."""
+    """A run directory read back. Its records are read when asked for: `records` holds them
+    all; `iter_records`, `summary` and `rows` stream them, so a run of any size can be
+    summarised in little memory."""
 
     run_dir: Path
     spec: ExperimentSpec
@@ -43,16 +42,40 @@ class Run:
     """spec.yaml as it is on disk (a plain mapping)."""
     cells: list[str]
     """The sweep cells' ids, in the sweep's order."""
-    records: list[RunRecord]
-    """One record per (cell, example, repeat): the latest written."""
     cell_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per cell id, the sweep values that made the cell ({"paradigm": "debate", ...})."""
+    record_lines: list[int] = field(default_factory=list, repr=False)
+    """Where the run's records are: their line numbers in records.jsonl (lines are only ever
+    appended, so these stay valid while a resume adds more)."""
 
     @property
+    def n_records(self) -> int:
+        """How many records the run has (one per cell, example and repeat that finished)."""
+        return len(self.record_lines)
+
+    @cached_property
+    def records(self) -> list[RunRecord]:
+        """One record per (cell, example, repeat): the latest written. All of them in memory,
+        transcripts included: for a large run, `iter_records` reads them one at a time."""
+        return list(self.iter_records())
+
+    def iter_records(self, positions: list[int] | None = None) -> Iterator[RunRecord]:
+        """The records in order, one at a time (from memory once `records` was read); with
+        `positions` (ascending places among them), those only: the others are not parsed."""
+        if "records" in self.__dict__:
+            held = self.records
+            return iter(held if positions is None else [held[i] for i in positions])
+        lines = self.record_lines
+        if positions is not None:
+            lines = [lines[i] for i in positions]
+        return iter_latest_records(self.run_dir, lines=lines)
+
+    @cached_property
     def summary(self) -> RunSummary:
         """The cells' summaries, recomputed from the records, so it is right for an interrupted
-        run too (its session fields are None: `stored_summary` has those)."""
-        return summarize_records(self.records, self.cells)
+        run too (its session fields are None: `stored_summary` has those). Streamed: the
+        records are not held."""
+        return summarize_records(self.iter_records(), self.cells)
 
     @property
     def stored_summary(self) -> RunSummary | None:
@@ -62,7 +85,7 @@ class Run:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per record (no transcript): easy to tabulate without pandas."""
         flat = []
-        for r in self.records:
+        for r in self.iter_records():
             row = r.model_dump(
                 mode="json", exclude={"schema_version", "result", "scores", "error", "analytics"}
             )
@@ -89,18 +112,22 @@ class Run:
 
     def rescore(self, metrics: list[str]) -> list[RunRecord]:
         """The records scored under other metrics, from the stored answer and task."""
-        out = []
-        for r in self.records:
+        return list(self.iter_rescored(metrics))
+
+    def iter_rescored(self, metrics: list[str]) -> Iterator[RunRecord]:
+        """`rescore` one record at a time."""
+        for r in self.iter_records():
             if r.result is None:  # failed before a discussion existed: stays wrong
                 scores = dict.fromkeys(metrics, 0.0)
             else:
                 scores = score(r.answer, r.solution, r.result.task, metrics)
-            out.append(r.model_copy(update={"scores": scores}))
-        return out
+            yield r.model_copy(update={"scores": scores})
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """Read a run directory: spec.yaml, cells.json and records.jsonl, validated."""
+    """Read a run directory: spec.yaml, cells.json and records.jsonl, validated (each record's
+    line is checked now, as far as telling which records are the run's needs; the records
+    themselves are read when asked for)."""
     path = Path(run_dir)
     spec_file = path / SPEC_FILE
     if not spec_file.exists():
@@ -119,25 +146,14 @@ def load_run(run_dir: str | Path) -> Run:
             spec = ExperimentSpec.model_validate(spec_data)
     except ValidationError as exc:
         raise config_error_from(exc, source=str(spec_file), model=ExperimentSpec) from None
-    cells: list[RunCell] = []
-    cells_file = path / CELLS_FILE
-    if cells_file.exists():
-        try:
-            cells = _CELLS.validate_json(cells_file.read_bytes())
-        except ValidationError as exc:
-            err = config_error_from(exc, source=str(cells_file))
-            raise ConfigError(f"{err}; {DAMAGED_HINT}") from None
-        except RecursionError:
-            raise ConfigError(
-                f"nested too deep to read; {DAMAGED_HINT}", source=str(cells_file)
-            ) from None
+    cells = read_cells(path)
     return Run(
         run_dir=path,
         spec=spec,
         spec_data=spec_data,
         cells=[c.id for c in cells],
-        records=latest_records(path),
         cell_overrides={c.id: c.overrides for c in cells},
+        record_lines=latest_line_numbers(path),
     )
 
 

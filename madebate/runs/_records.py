@@ -10,16 +10,17 @@ such as a per-record fingerprint) bumps `SCHEMA_VERSION` and adds one step to `u
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from madebate._errors import ConfigError
-from madebate._results import DiscussionResult, ErrorInfo, StopReason
+from madebate._results import DiscussionResult, ErrorInfo, StopReason, Usage
 from madebate._yaml import config_error_from
 from madebate.runs._scoring import MetricSummary
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The version of `RunRecord` and `RunSummary` this code writes."""
 
 RecordKey = tuple[str, str, int]  # (cell id, example id, repeat)
@@ -37,7 +38,7 @@ class RunRecord(_Document):
     writes one per (cell, example, repeat); an example that failed is recorded too (scored
     wrong, `stop_reason` "error"), and a resumed run appends a new record that supersedes it."""
 
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     """The version of this record's fields (see `madebate.runs._records.upgrade`)."""
     cell: str
     """The sweep cell's id, e.g. "paradigm=memory,protocol=simple_voting" ("main" unswept)."""
@@ -106,6 +107,46 @@ class RunRecord(_Document):
     def failed(self) -> bool:
         """The example ended in an error: a resumed run runs it again."""
         return self.stop_reason == "error"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHead:
+    """What bookkeeping needs of a record, without its discussion: which example it is, whether
+    it failed, and what it was made of. Read from a line in a fraction of a full record's time
+    and memory (the rest of the line is skipped, not built), so a resume of 100,000 records
+    holds these, not the records."""
+
+    cell: str
+    example_id: str
+    repeat: int
+    stop_reason: str
+    cell_fingerprint: str | None = None
+    example_fingerprint: str | None = None
+    schema_version: int = 0
+
+    @property
+    def key(self) -> RecordKey:
+        return (self.cell, self.example_id, self.repeat)
+
+    @property
+    def failed(self) -> bool:
+        return self.stop_reason == "error"
+
+
+_HEAD = TypeAdapter(RecordHead)
+
+
+def read_record_head(raw: bytes) -> RecordHead | None:
+    """The head of one records.jsonl line; None when the line is not plainly a current record's
+    (damaged, or a version this code does not read): `parse_record` then says what is wrong. A
+    head of an older version is as valid as its record: the fields it holds are unchanged."""
+    try:
+        head = _HEAD.validate_json(raw)
+    except ValueError:
+        return None
+    if not 0 <= head.schema_version <= SCHEMA_VERSION:
+        return None
+    return head
 
 
 class FailedExample(_Document):
@@ -185,6 +226,9 @@ class CellSummary(_Document):
     analytics: dict[str, Any] | None
     """Means of the records' analytics (`madebate.runs._analytics.aggregate_analytics`); None
     in a summary written before analytics existed."""
+    usage_by_model: dict[str, Usage] | None = None
+    """Calls and tokens per model (its label, else its id), summed over the records: a mixed
+    team's split (None: written before schema 4)."""
 
 
 class CacheCounts(_Document):
@@ -196,6 +240,9 @@ class CacheCounts(_Document):
     """Calls answered from it."""
     misses: int
     """Calls it did not hold."""
+    off: str | None = None
+    """Why the cache was turned off during the session (it could not be read or written: a
+    full disk, a read-only or locked file); None when it worked throughout."""
 
 
 class ExecutorInfo(_Document):
@@ -239,7 +286,7 @@ class RunSummary(_Document):
     session, that session's facts. A summary recomputed from the records (`Run.summary`) has
     the cells only; its session fields are None."""
 
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     """The version of this summary's fields (see `madebate.runs._records.upgrade`)."""
     cells: dict[str, CellSummary]
     """Per cell id, in the sweep's order."""
@@ -296,7 +343,10 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
     positions, and intervals over examples that name their method; a version 1 summary reads
     these as None and its intervals as "per_record" (computed over records).
     Version 3 added to a record the fingerprints of its cell's settings and of its example's
-    content; an older record reads them as None (unknown: a resume cannot check it)."""
+    content; an older record reads them as None (unknown: a resume cannot check it).
+    Version 4 added to a summary's cache counts `off` (why the cache was turned off during the
+    session) and to each cell its `usage_by_model`; an older summary reads them as None.
+    Records are unchanged."""
     out = dict(data)
     version = out.pop("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -331,6 +381,9 @@ def upgrade(kind: DocumentKind, data: Mapping[str, Any]) -> dict[str, Any]:
             out.setdefault("cell_fingerprint", None)
             out.setdefault("example_fingerprint", None)
         version = 3
+    if version == 3:
+        # Records are unchanged; a summary's cache `off` reads as None (its default).
+        version = 4
     out["schema_version"] = SCHEMA_VERSION
     return out
 

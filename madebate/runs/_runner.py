@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from madebate._errors import ConfigError
+from madebate._files import os_problem
+from madebate._secrets import masked_fields
 from madebate._sync import run_sync
 from madebate._task import Task
+from madebate._text import safe_slug
 from madebate.engine._plan import DiscussionPlan, check_config
 from madebate.engine._prompting import first_prompt
-from madebate.models._cache import CallCache, default_cache_path
+from madebate.models._cache import CacheFileError, CallCache, default_cache_path
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import named_only
 from madebate.runs._datasets import DatasetInfo, load_dataset_info
@@ -38,12 +41,15 @@ from madebate.runs._jobs import (
     cell_settings,
     example_fingerprint,
     jobs_for,
+    metric_names,
     run_jobs,
 )
 from madebate.runs._load import read_summary_file
+from madebate.runs._matched import matched_cells, resolve_matched, split_matched
+from madebate.runs._metrics_resources import check_metrics
 from madebate.runs._progress import RunProgress
 from madebate.runs._records import CacheCounts, RunRecord, RunSummary, StopKind
-from madebate.runs._runlog import Fingerprints, RunWriter, latest_records
+from madebate.runs._runlog import Fingerprints, RunWriter, iter_latest_records, latest_records
 from madebate.runs._summary import summarize_records
 
 
@@ -141,6 +147,10 @@ class LocalExecutor:
         c = self.call_cache
         return (c is not None, c.hits if c else 0, c.misses if c else 0)
 
+    def cache_off(self) -> str | None:
+        """Why the call cache was turned off during the run (None: it was not)."""
+        return self.call_cache.off if self.call_cache is not None else None
+
     async def aclose(self) -> None:
         await self.pool.aclose()
         if self.call_cache is not None:
@@ -151,9 +161,12 @@ def open_cache(path: str | None) -> CallCache:
     try:
         return CallCache(path)
     except (OSError, sqlite3.Error) as exc:
+        # A damaged file holds only cached replies: deleting it loses no result.
+        fix = "delete it or give" if isinstance(exc, CacheFileError) else "give"
+        why = os_problem(exc) if isinstance(exc, OSError) else str(exc)
         raise ConfigError(
-            f"cannot open the call cache {path or default_cache_path()}: {exc}; give a writable "
-            "file in cache_path, or run with --no-cache",
+            f"cannot open the call cache {path or default_cache_path()}: {why}; {fix} a "
+            "writable file in cache_path, or run with --no-cache",
             field="cache_path",
         ) from None
 
@@ -182,6 +195,15 @@ async def run_experiment_async(
         spec = load_experiment(spec)
     elif isinstance(spec, dict):
         spec = parse_experiment(spec)
+    masked = masked_fields(spec.model_dump(mode="json"))
+    if masked:  # a run directory's spec.yaml, whose URL keys were masked when written
+        raise ConfigError(
+            f"the key in this URL was masked (***) when the run directory was written, so it "
+            f"cannot be used; resume with the experiment file: madebate run EXPERIMENT.yaml "
+            f"--resume {resume or 'RUN_DIR'}",
+            source=source or (str(Path(resume) / "spec.yaml") if resume else None),
+            field=masked[0],
+        )
     if spec.dataset.path and not Path(spec.dataset.path).is_absolute():
         # The stored spec must work from anywhere (`madebate run --resume DIR`).
         absolute = str((base_dir / spec.dataset.path).resolve())
@@ -192,9 +214,12 @@ async def run_experiment_async(
     # run directory is created or locked and before any model is called.
     cells = expand_cells(spec)
     tasks = _prepare_tasks(spec, base_dir, source)
+    # A metric whose library, data or weights are missing would score every example 0: say so.
+    check_metrics({m for c in cells for t in tasks[:1] for m in metric_names(Job(c, t, 0, 0))})
     plans = {
         c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
     }
+    matches = matched_cells(cells)
     fingerprints = Fingerprints(
         cells={c.id: cell_fingerprint(c) for c in cells},
         settings={c.id: cell_settings(c) for c in cells},
@@ -233,9 +258,10 @@ async def run_experiment_async(
         jobs = [j for j in jobs_for(spec, cells, tasks) if j.key not in writer.done]
         totals = {c.id: len(tasks) * spec.repeats for c in cells}
         display = RunProgress(totals, enabled=progress)
-        for r in latest_records(run_dir, fingerprints):
-            if not r.failed:
-                display.add(r)
+        if display.enabled:  # the earlier sessions' records, streamed: none is kept
+            for r in iter_latest_records(run_dir, fingerprints):
+                if not r.failed:
+                    display.add(r)
 
         def emit(record: RunRecord) -> None:
             nonlocal new
@@ -254,7 +280,15 @@ async def run_experiment_async(
             deadline = asyncio.timeout(spec.deadline_s)
             try:
                 async with deadline:
-                    await executor.execute(spec, jobs, plans, emit)
+                    # Matched ablation jobs wait for their discussions' message counts.
+                    now, later = split_matched(jobs, matches)
+                    await executor.execute(spec, now, plans, emit)
+                    if later:
+                        done = latest_records(run_dir, fingerprints)
+                        ready, unmatched = resolve_matched(later, matches, done)
+                        for record in unmatched:
+                            emit(record)
+                        await executor.execute(spec, ready, plans, emit)
             except TimeoutError:
                 if not deadline.expired():
                     raise  # some other timeout, not the run's deadline
@@ -262,13 +296,17 @@ async def run_experiment_async(
             except (asyncio.CancelledError, KeyboardInterrupt):
                 stopped = "interrupted"  # for the summary written below; the stop goes on
                 raise
+            except BaseExceptionGroup:
+                if writer.failure is not None:  # a full disk, as the writer says it
+                    raise writer.failure from None
+                raise
     finally:
         # Also on Ctrl-C or a crash: the records written so far are summarised and kept. The
         # summary is written first, while the directory is still locked (a resume waiting for
         # it cannot start early and be overwritten), and before a slow executor shutdown.
         wall = time.perf_counter() - start
         cell_summaries = summarize_records(
-            latest_records(run_dir, fingerprints), [c.id for c in cells]
+            iter_latest_records(run_dir, fingerprints), [c.id for c in cells]
         ).cells
         # Optional executor hooks: cache counts, and fields of its own (a distributed executor's
         # per-worker throughput).
@@ -286,14 +324,21 @@ async def run_experiment_async(
             new_records=new,
             complete=len(writer.done) == len(cells) * len(tasks) * spec.repeats,
             stopped=stopped,
-            cache=CacheCounts(enabled=enabled, hits=hits, misses=misses),
+            cache=CacheCounts(
+                enabled=enabled,
+                hits=hits,
+                misses=misses,
+                off=executor.cache_off() if isinstance(executor, LocalExecutor) else None,
+            ),
             **(extra() if extra is not None else {}),
         )
-        writer.write_summary(summary)
         try:
-            await executor.aclose()
+            writer.write_summary(summary)  # a full disk: said, and the directory still freed
         finally:
-            writer.close()
+            try:
+                await executor.aclose()
+            finally:
+                writer.close()
     return RunResult(
         run_dir=run_dir,
         summary=summary,
@@ -317,8 +362,14 @@ def prepare_tasks(
     spec: ExperimentSpec, base_dir: Path, source: str | None = None
 ) -> tuple[list[Task], DatasetInfo]:
     """The examples as the runner discusses them (instruction, task kind and, where the file
-    names them, its metrics in metadata), and what the file says about itself."""
-    tasks, info = load_dataset_info(spec.dataset, base_dir=base_dir)
+    names them, its metrics in metadata), and what the file says about itself. An error in
+    examples given inline (or one naming only the dataset file) names the experiment file too."""
+    try:
+        tasks, info = load_dataset_info(spec.dataset, base_dir=base_dir)
+    except ConfigError as exc:
+        if exc.source is not None or source is None:
+            raise
+        raise ConfigError(str(exc), source=source) from None
     kind = (
         spec.task.kind
         or info.kind
@@ -326,6 +377,8 @@ def prepare_tasks(
     )
     # The file's metrics hold for the kind it names, not for another one set in task.kind.
     file_metrics = info.metrics if kind == (info.kind or kind) else None
+    # So does a preset's instruction.
+    info.instruction = info.instruction if kind == (info.kind or kind) else None
     info.kind, info.metrics = kind, file_metrics
     if kind in ("multiple_choice", "yes_no"):
         missing = [t.id for t in tasks if not t.is_multiple_choice]
@@ -335,17 +388,25 @@ def prepare_tasks(
                 field="task.kind",
                 source=source,
             )
-    instruction = spec.task.instruction or TASK_INSTRUCTIONS[kind]
-    prepared = []
-    for t in tasks:
+    instruction = spec.task.instruction or info.instruction or TASK_INSTRUCTIONS[kind]
+    # In place: each example as read is dropped as its prepared copy is made, so a dataset of
+    # 100,000 examples is not held twice at once. The copies share one set of field names per
+    # kind of example (pydantic keeps one per instance, about 470 bytes: 47 MB over 100,000
+    # examples); a Task is frozen, so nothing adds to it, and a copy of it gets its own.
+    names: dict[frozenset[str], set[str]] = {}
+    for i, t in enumerate(tasks):
         if kind == "yes_no" and not t.is_multiple_choice:
             refs = [{"yes": "A", "no": "B"}.get(r.strip().lower(), r) for r in t.references]
             t = t.model_copy(update={"options": ["Yes", "No"], "references": refs})
         metadata = {**t.metadata, "task_kind": kind}
         if file_metrics:
             metadata["file_metrics"] = list(file_metrics)
-        prepared.append(t.model_copy(update={"instruction": instruction, "metadata": metadata}))
-    return prepared, info
+        fields = frozenset(t.model_fields_set | {"instruction", "metadata"})
+        tasks[i] = Task.model_construct(  # t is valid already; so are the two values added
+            names.setdefault(fields, set(fields)),
+            **{**dict(t), "instruction": instruction, "metadata": metadata},
+        )
+    return tasks, info
 
 
 async def check_context(
@@ -388,9 +449,10 @@ def configured_window(spec: ModelSpec) -> ManagedModel:
 
 
 def default_run_dir(name: str) -> Path:
+    """runs/<name as a safe slug>-<stamp>: never starting with '-' (the CLI would read the
+    directory as an option), 'run' where the name holds nothing safe."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
-    return Path(os.environ.get("MADEBATE_RUNS", "runs")) / f"{safe}-{stamp}"
+    return Path(os.environ.get("MADEBATE_RUNS", "runs")) / f"{safe_slug(name)}-{stamp}"
 
 
 def _earlier_sessions(run_dir: Path) -> RunSummary | None:

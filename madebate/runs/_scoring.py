@@ -5,42 +5,27 @@ scores 0. Nothing is dropped."""
 
 from __future__ import annotations
 
-import importlib
 import math
-import re
-import string
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, Literal
+from collections.abc import Hashable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from madebate._errors import ConfigError
-from madebate._registry import Registry
 from madebate._stated import stated_answer, stated_number
 from madebate._task import Task
-
-Metric = Callable[[str | None, str | None, Task], float]
-metrics: Registry[Metric] = Registry("metric")
-
-
-def _squad_normalize(text: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def _scored_text(answer: str | None, solution: str | None, task: Task) -> str | None:
-    """The text that the text metrics score: the chosen option's text for multiple choice (so
-    "B) Paris" compares as "Paris"), the solution as stated otherwise, and nothing when the
-    answer is missing or unreadable (a solution naming no option earns no credit)."""
-    if answer is None:
-        return None
-    if task.is_multiple_choice and task.options and answer in task.letters:
-        return task.options[task.letters.index(answer)]
-    return solution or answer
+from madebate.runs import (  # imported for their registrations in `metrics`
+    _metrics_bertscore,  # noqa: F401
+    _metrics_ifeval,  # noqa: F401
+    _metrics_squad,  # noqa: F401
+    _metrics_text,  # noqa: F401
+)
+from madebate.runs._metric_base import (
+    _reference_texts,
+    _scored_text,
+    _squad_normalize,
+)
+from madebate.runs._metric_base import metrics as metrics  # re-exported: the registry's home
 
 
 def is_correct(answer: str | None, solution: str | None, task: Task) -> bool:
@@ -125,45 +110,6 @@ def contains(answer: str | None, solution: str | None, task: Task) -> float:
     return float(
         any(f" {_squad_normalize(r)} " in got for r in _reference_texts(task) if r.strip())
     )
-
-
-def _optional(module: str, metric: str, package: str) -> Any:
-    """A metric library from the optional extra, or a clear error naming how to get it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ConfigError(
-            f"the {metric} metric needs {package}: pip install 'madebate[metrics]'", field="scoring"
-        ) from None
-
-
-@metrics.register("bleu")
-def bleu(answer: str | None, solution: str | None, task: Task) -> float:
-    """Sentence BLEU (0-1) against all references, from sacrebleu (extra: madebate[metrics])."""
-    text, refs = _scored_text(answer, solution, task), _reference_texts(task)
-    if text is None or not refs:
-        return 0.0
-    sacrebleu = _optional("sacrebleu", "bleu", "sacrebleu")
-    return min(1.0, float(sacrebleu.sentence_bleu(text, refs).score) / 100)
-
-
-@metrics.register("rouge_l")
-def rouge_l(answer: str | None, solution: str | None, task: Task) -> float:
-    """ROUGE-L F-measure, best over references, from rouge-score (extra: madebate[metrics])."""
-    text, refs = _scored_text(answer, solution, task), _reference_texts(task)
-    if text is None or not refs:
-        return 0.0
-    scorer = _optional("rouge_score.rouge_scorer", "rouge_l", "rouge-score").RougeScorer(
-        ["rougeL"], use_stemmer=True
-    )
-    return max(float(scorer.score(r, text)["rougeL"].fmeasure) for r in refs)
-
-
-def _reference_texts(task: Task) -> list[str]:
-    if task.is_multiple_choice and task.options:
-        letters = task.letters
-        return [task.options[letters.index(r)] for r in task.references if r in letters]
-    return list(task.references)
 
 
 def default_metrics(task_kind: str) -> list[str]:

@@ -29,7 +29,7 @@ def _prompt_words(request: ScriptedRequest) -> int:
 
 
 async def test_an_oversized_prompt_is_refused_before_the_call() -> None:
-    scripted = ScriptedModel(["never sent"], context_window=50)
+    scripted = ScriptedModel(["never sent"], context_window=50, record_prompts=True)
     model = ManagedModel(scripted)
     config = GenerateConfig(max_tokens=20)
     small = [ChatMessage(role="user", content="one two three")]
@@ -44,16 +44,16 @@ async def test_an_oversized_prompt_is_refused_before_the_call() -> None:
 async def test_a_configured_window_overrides_an_unknown_one() -> None:
     # A remote endpoint reports no window: the spec's context_window is used, with the
     # conservative estimate (3 characters a token).
-    model = ManagedModel(ScriptedModel(), context_window=100)
+    model = ManagedModel(ScriptedModel(record_prompts=True), context_window=100)
     assert await model.context_window() == 100
-    plain = ManagedModel(ScriptedModel())
+    plain = ManagedModel(ScriptedModel(record_prompts=True))
     assert await plain.context_window() is None
     assert await plain.fits([ChatMessage(role="user", content="x" * 10_000)], GenerateConfig())
 
 
 async def test_memory_shrinks_to_fit_and_the_discussion_goes_on() -> None:
     window = 700
-    model = ScriptedModel(_long_disagreeing, context_window=window)
+    model = ScriptedModel(_long_disagreeing, context_window=window, record_prompts=True)
     result = await mb.discuss_async(
         "Capital of Italy?",
         options=OPTIONS,
@@ -82,7 +82,7 @@ async def test_memory_shrinks_to_fit_and_the_discussion_goes_on() -> None:
 
 
 async def test_stop_policy_ends_the_discussion_with_budget() -> None:
-    model = ScriptedModel(_long_disagreeing, context_window=700)
+    model = ScriptedModel(_long_disagreeing, context_window=700, record_prompts=True)
     result = await mb.discuss_async(
         "Capital of Italy?",
         options=OPTIONS,
@@ -103,7 +103,7 @@ async def test_stop_policy_ends_the_discussion_with_budget() -> None:
 
 
 async def test_a_task_that_cannot_fit_at_all_stops_with_budget_and_no_calls() -> None:
-    model = ScriptedModel(["never"], context_window=80)
+    model = ScriptedModel(["never"], context_window=80, record_prompts=True)
     result = await mb.discuss_async(
         " ".join(["long"] * 200) + "?",
         options=OPTIONS,
@@ -130,7 +130,7 @@ def test_a_run_with_an_example_beyond_the_context_fails_before_any_call(
     made: list[ScriptedModel] = []
 
     def create(model_id: str, options: dict[str, Any]) -> ScriptedModel:
-        made.append(ScriptedModel(context_window=2048))
+        made.append(ScriptedModel(context_window=2048, record_prompts=True))
         return made[-1]
 
     spec = {
@@ -177,7 +177,7 @@ def _split_disagreeing(request: ScriptedRequest) -> str:
 async def test_splitfreetext_follow_up_is_fitted_too() -> None:
     # The follow-up call holds the transcript twice (its agreement and revise prompts): it is
     # shrunk on its own, so the discussion runs its turns instead of stopping with budget.
-    model = ScriptedModel(_split_disagreeing, context_window=800)
+    model = ScriptedModel(_split_disagreeing, context_window=800, record_prompts=True)
     result = await mb.discuss_async(
         "Capital of Italy?",
         options=OPTIONS,

@@ -61,7 +61,7 @@ def test_judge_picks_a_candidate_by_label(pick: str):
     def verdict(req: ScriptedRequest) -> str:
         return json.dumps({"choice": judge_labels(req.prompt)[pick]})
 
-    model = ScriptedModel(judged_panel(verdict))
+    model = ScriptedModel(judged_panel(verdict), record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, protocol="judge")
     assert result.stop_reason == "judge" and result.decided
     assert result.answer == pick and result.solution == option(pick)
@@ -87,7 +87,9 @@ def test_judge_picks_a_candidate_by_label(pick: str):
 
 
 def test_judge_writes_its_own_answer():
-    model = ScriptedModel(judged_panel(lambda req: '{"choice": "new", "answer": "D) Madrid"}'))
+    model = ScriptedModel(
+        judged_panel(lambda req: '{"choice": "new", "answer": "D) Madrid"}'), record_prompts=True
+    )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, protocol="judge")
     assert result.stop_reason == "judge" and result.decided
     assert result.answer == "D" and result.solution == "D) Madrid"
@@ -95,7 +97,9 @@ def test_judge_writes_its_own_answer():
 
 
 def test_judge_that_may_not_write_is_reasked_then_lost_and_the_discussion_goes_on():
-    model = ScriptedModel(judged_panel(lambda req: '{"choice": "new", "answer": "D) Madrid"}'))
+    model = ScriptedModel(
+        judged_panel(lambda req: '{"choice": "new", "answer": "D) Madrid"}'), record_prompts=True
+    )
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -126,7 +130,7 @@ def test_judge_that_may_not_write_is_reasked_then_lost_and_the_discussion_goes_o
 
 @pytest.mark.parametrize("max_reasks", [0, 1, 3])
 def test_unreadable_verdict_is_reasked_at_most_max_reasks_times(max_reasks: int):
-    model = ScriptedModel(judged_panel(lambda req: "I really cannot decide."))
+    model = ScriptedModel(judged_panel(lambda req: "I really cannot decide."), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -151,7 +155,7 @@ def test_a_reasked_judge_that_then_answers_decides():
             return "Hmm, they all look plausible."
         return json.dumps({"choice": judge_labels(req.messages[1].content)["B"]})
 
-    model = ScriptedModel(judged_panel(verdict))
+    model = ScriptedModel(judged_panel(verdict), record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, max_turns=1, protocol="judge")
     assert result.stop_reason == "judge" and result.answer == "B"
     assert roles(result).count("judge") == 2
@@ -160,7 +164,9 @@ def test_a_reasked_judge_that_then_answers_decides():
 
 
 def test_judge_model_given_as_an_id_answers_judge_calls_and_is_closed():
-    panel = ScriptedModel(judged_panel(lambda req: pytest.fail("the panel model was asked")))
+    panel = ScriptedModel(
+        judged_panel(lambda req: pytest.fail("the panel model was asked")), record_prompts=True
+    )
     panel.model_id = "panel"
     discussion = mb.Discussion(
         "Q?",
@@ -180,6 +186,7 @@ def test_judge_model_given_as_an_id_answers_judge_calls_and_is_closed():
         closed.append(True)
 
     judge_provider.aclose = close  # type: ignore[method-assign]
+    judge_provider.record_prompts = True  # built from an id: asked to keep its prompts here
     result = discussion.run()
     assert result.stop_reason == "judge" and result.decided
     assert closed == [True]
@@ -200,7 +207,7 @@ def test_judge_under_debate_rules_once_per_turn():
         text = next(verdicts)
         return text if text is not None else json.dumps({"choice": judge_labels(req.prompt)["C"]})
 
-    model = ScriptedModel(judged_panel(verdict))
+    model = ScriptedModel(judged_panel(verdict), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -246,7 +253,7 @@ def discussion_prompts(model: ScriptedModel, turn: int) -> list[ScriptedRequest]
 
 def test_drift_guidance_is_delivered_to_everyone_and_shown_next_turn():
     guidance = "Stay on the capital question."
-    model = ScriptedModel(drifting([f"[[B]] {guidance}"] * 5))
+    model = ScriptedModel(drifting([f"[[B]] {guidance}"] * 5), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -284,7 +291,8 @@ def test_drift_judge_is_only_consulted_when_the_answer_changed():
         drifting(
             ["[[A]] On track."],
             answers=lambda agent, t: "A" if agent == "A1" else ("B" if t < 3 else "C"),
-        )
+        ),
+        record_prompts=True,
     )
     result = mb.discuss(
         "Q?", options=OPTIONS, model=model, agents=2, max_turns=5, drift_judge={"action": "guide"}
@@ -299,7 +307,7 @@ def test_drift_judge_is_only_consulted_when_the_answer_changed():
 
 
 def test_drift_judge_saying_on_track_changes_nothing():
-    model = ScriptedModel(drifting(["[[A]] All fine, keep going."] * 5))
+    model = ScriptedModel(drifting(["[[A]] All fine, keep going."] * 5), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -309,7 +317,11 @@ def test_drift_judge_saying_on_track_changes_nothing():
         drift_judge={"action": "redo", "max_interventions": 1},
     )
     plain = mb.discuss(
-        "Q?", options=OPTIONS, model=ScriptedModel(drifting([])), agents=2, max_turns=4
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(drifting([]), record_prompts=True),
+        agents=2,
+        max_turns=4,
     )
     assert all(m.speaker != "J" for m in result.messages)
     strip = re.compile(r" \(call \d+\)")
@@ -326,7 +338,7 @@ def test_drift_judge_saying_on_track_changes_nothing():
 
 def test_drift_interventions_are_bounded_by_max_interventions():
     replies = ["[[A]] Fine.", "[[B]] Refocus one.", "[[B]] Refocus two.", "[[B]] Too many."]
-    model = ScriptedModel(drifting(replies))
+    model = ScriptedModel(drifting(replies), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -348,7 +360,7 @@ def test_drift_interventions_are_bounded_by_max_interventions():
 
 def test_drift_redo_discards_the_turn_and_plays_it_again():
     guidance = "Go back to the question."
-    model = ScriptedModel(drifting([f"[[B]] {guidance}"] * 5))
+    model = ScriptedModel(drifting([f"[[B]] {guidance}"] * 5), record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -430,7 +442,9 @@ def agreeing_panel(challenges: dict[str, str], *, letter: str = "B"):
 
 
 def test_challenge_everyone_agrees_keeps_the_answer():
-    model = ScriptedModel(agreeing_panel({"A1": "AGREE", "A2": "AGREE", "A3": "AGREE"}))
+    model = ScriptedModel(
+        agreeing_panel({"A1": "AGREE", "A2": "AGREE", "A3": "AGREE"}), record_prompts=True
+    )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, challenge=True)
     assert result.stop_reason == "consensus" and result.answer == "B" and result.decided
     challenge = result.challenge
@@ -453,7 +467,8 @@ def test_challenge_majority_with_one_alternative_overturns():
                 "A2": "DISAGREE, Madrid.\nFinal Solution: D",
                 "A3": "AGREE",
             }
-        )
+        ),
+        record_prompts=True,
     )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, challenge=True)
     assert result.answer == "D" and result.solution == "D) Madrid"
@@ -508,7 +523,7 @@ def test_challenge_majority_with_one_alternative_overturns():
     ],
 )
 def test_challenge_without_a_clear_majority_does_not_overturn(replies, changed, kept, readable):
-    model = ScriptedModel(agreeing_panel(replies))
+    model = ScriptedModel(agreeing_panel(replies), record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, challenge=True)
     assert result.answer == "B" and result.solution == option("B")
     challenge = result.challenge
@@ -533,7 +548,7 @@ def test_challenge_asks_voters_only_never_the_drafter():
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
-        model=ScriptedModel(script),
+        model=ScriptedModel(script, record_prompts=True),
         agents=3,
         paradigm="debate",
         drafter=True,
@@ -553,7 +568,12 @@ def test_no_challenge_after_an_error():
         return stubborn_reply(req, HELD[req.agent or ""])
 
     result = mb.discuss(
-        "Q?", options=OPTIONS, model=ScriptedModel(script), agents=3, max_turns=3, challenge=True
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(script, record_prompts=True),
+        agents=3,
+        max_turns=3,
+        challenge=True,
     )
     assert result.stop_reason == "error" and result.error is not None
     assert result.challenge is None
@@ -561,7 +581,9 @@ def test_no_challenge_after_an_error():
 
 
 def test_no_challenge_after_running_out_of_budget():
-    model = ScriptedModel(agreeing_panel(dict.fromkeys(HELD, "DISAGREE\nFinal Solution: D")))
+    model = ScriptedModel(
+        agreeing_panel(dict.fromkeys(HELD, "DISAGREE\nFinal Solution: D")), record_prompts=True
+    )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, max_calls=1, challenge=True)
     assert result.stop_reason == "budget"
     assert result.challenge is None and "challenge" not in roles(result)
@@ -595,7 +617,7 @@ async def test_all_agents_drafting_then_the_paradigms_own_schedule():
         in_flight[turn] -= 1
         return stubborn_reply(req, HELD[req.agent or ""])
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = await mb.discuss_async(
         "Q?",
         options=OPTIONS,
@@ -631,7 +653,9 @@ async def test_all_agents_drafting_then_the_paradigms_own_schedule():
 
 
 def test_relay_without_all_agents_drafting_is_sequential_from_turn_one():
-    model = ScriptedModel(lambda req: stubborn_reply(req, HELD[req.agent or ""]))
+    model = ScriptedModel(
+        lambda req: stubborn_reply(req, HELD[req.agent or ""]), record_prompts=True
+    )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, paradigm="relay", max_turns=1)
     assert [(m.speaker, m.step) for m in result.messages] == [("A1", 1), ("A2", 2), ("A3", 3)]
     assert result.messages[1].visible_message_ids == [0]
@@ -641,7 +665,10 @@ def test_relay_without_all_agents_drafting_is_sequential_from_turn_one():
 
 
 def test_blind_turn_shows_only_the_agents_own_messages():
-    model = ScriptedModel(lambda req: stubborn_reply(req, HELD[req.agent or ""], f" #{req.index}"))
+    model = ScriptedModel(
+        lambda req: stubborn_reply(req, HELD[req.agent or ""], f" #{req.index}"),
+        record_prompts=True,
+    )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, max_turns=3, blind_turns=[2])
     assert result.turns == 3 and len(result.messages) == 9
     by_turn = {(m.turn, m.speaker): m for m in result.messages}  # memory: everyone hears everyone
@@ -667,7 +694,9 @@ def test_blind_turn_shows_only_the_agents_own_messages():
 
 
 def test_single_baseline_makes_one_call_as_the_first_panelist():
-    model = ScriptedModel(["Step by step: it is Paris.\nFinal Solution: B) Paris"])
+    model = ScriptedModel(
+        ["Step by step: it is Paris.\nFinal Solution: B) Paris"], record_prompts=True
+    )
     result = mb.discuss(
         "Capital of France?", options=OPTIONS, model=model, agents=3, method="single"
     )
@@ -686,7 +715,7 @@ def test_single_baseline_makes_one_call_as_the_first_panelist():
 
 
 def test_single_baseline_with_an_unreadable_reply_is_not_decided():
-    model = ScriptedModel(["Paris, I suppose."])
+    model = ScriptedModel(["Paris, I suppose."], record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, method="single")
     assert not result.decided and result.answer is None and result.stop_reason != "vote"
     assert any("unreadable" in w for w in result.warnings)
@@ -711,7 +740,7 @@ async def test_self_consistency_samples_concurrently_with_distinct_seeds():
         in_flight -= 1
         return f"Thinking.\nFinal Solution: {option(replies[req.index])}"
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = await mb.discuss_async(
         "Q?", options=OPTIONS, model=model, agents=3, method="self_consistency", samples=5, seed=11
     )
@@ -727,12 +756,12 @@ async def test_self_consistency_samples_concurrently_with_distinct_seeds():
 
 
 def test_self_consistency_raises_temperature_zero_with_a_warning():
-    model = ScriptedModel(["Final Solution: B"] * 3)
+    model = ScriptedModel(["Final Solution: B"] * 3, record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, method="self_consistency", samples=3)
     assert [r.config.temperature for r in model.requests] == [0.7] * 3
     assert any("temperature" in w for w in result.warnings)
 
-    model = ScriptedModel(["Final Solution: B"] * 3)
+    model = ScriptedModel(["Final Solution: B"] * 3, record_prompts=True)
     result = mb.discuss(
         "Q?",
         options=OPTIONS,
@@ -756,7 +785,7 @@ def _tied(seed: int | None) -> mb.DiscussionResult:
     return mb.discuss(
         "Q?",
         options=OPTIONS,
-        model=ScriptedModel(lambda req: replies[req.index]),
+        model=ScriptedModel(lambda req: replies[req.index], record_prompts=True),
         agents=3,
         method="self_consistency",
         samples=5,
@@ -781,7 +810,7 @@ def test_self_consistency_tie_is_a_seeded_pick_and_unreadable_samples_do_not_cou
 
 
 def test_self_consistency_with_no_readable_sample_is_not_decided():
-    model = ScriptedModel(["hmm"] * 3)
+    model = ScriptedModel(["hmm"] * 3, record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, method="self_consistency", samples=3)
     assert not result.decided and result.answer is None
     assert sum("unreadable" in w for w in result.warnings) == 3

@@ -31,7 +31,7 @@ def agree_or_propose(letter: str = "B"):
 
 
 def test_three_agents_reach_consensus_with_full_result():
-    model = ScriptedModel(agree_or_propose("B"))
+    model = ScriptedModel(agree_or_propose("B"), record_prompts=True)
     result = mb.discuss("Capital of France?", options=OPTIONS, model=model, agents=3)
     assert result.answer == "B"
     assert result.solution == "B) Paris"
@@ -48,7 +48,10 @@ def test_three_agents_reach_consensus_with_full_result():
 
 def test_result_json_round_trips():
     result = mb.discuss(
-        "Capital?", options=OPTIONS, model=ScriptedModel(agree_or_propose()), agents=3
+        "Capital?",
+        options=OPTIONS,
+        model=ScriptedModel(agree_or_propose(), record_prompts=True),
+        agents=3,
     )
     again = mb.DiscussionResult.from_json(result.to_json())
     assert again == result
@@ -62,7 +65,13 @@ def test_max_turns_bounds_a_discussion_that_never_agrees():
         tag = "" if "none yet" in req.prompt else "[DISAGREE] "
         return f"{tag}I insist.\nFinal Solution: {letter}"
 
-    result = mb.discuss("Q?", options=OPTIONS, model=ScriptedModel(stubborn), agents=2, max_turns=3)
+    result = mb.discuss(
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(stubborn, record_prompts=True),
+        agents=2,
+        max_turns=3,
+    )
     assert result.stop_reason == "max_turns" and not result.decided
     assert result.turns == 3 and len(result.messages) == 6
     assert result.answer in {"A", "C"}  # never empty
@@ -70,7 +79,13 @@ def test_max_turns_bounds_a_discussion_that_never_agrees():
 
 def test_unreadable_reply_is_recorded_not_guessed():
     replies = {"A1": ["I think it is Paris, obviously."] * 2, "A2": ["Maybe B?"] * 2}
-    result = mb.discuss("Q?", options=OPTIONS, model=ScriptedModel(replies), agents=2, max_turns=2)
+    result = mb.discuss(
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(replies, record_prompts=True),
+        agents=2,
+        max_turns=2,
+    )
     first = result.messages[0]
     assert not first.readable and first.answer is None and first.solution is None
     assert any("unreadable" in w for w in result.warnings)
@@ -82,7 +97,9 @@ def test_a_model_that_always_fails_gives_an_error_result():
     def broken(req: ScriptedRequest) -> str:
         raise mb.ModelCallError("backend down (HTTP 503)", retryable=False, status=503)
 
-    result = mb.discuss("Q?", options=OPTIONS, model=ScriptedModel(broken), agents=3)
+    result = mb.discuss(
+        "Q?", options=OPTIONS, model=ScriptedModel(broken, record_prompts=True), agents=3
+    )
     assert result.stop_reason == "error" and not result.decided
     assert result.error is not None and "backend down" in result.error.message
     assert result.error.turn == 1 and result.error.step == 1
@@ -96,7 +113,13 @@ def test_an_error_mid_discussion_keeps_what_was_said():
         tag = "" if "none yet" in req.prompt else "[DISAGREE] "
         return f"{tag}x\nFinal Solution: {'ABC'[req.index]}"
 
-    result = mb.discuss("Q?", options=OPTIONS, model=ScriptedModel(flaky), agents=3, max_turns=3)
+    result = mb.discuss(
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(flaky, record_prompts=True),
+        agents=3,
+        max_turns=3,
+    )
     assert result.stop_reason == "error"
     assert len(result.messages) == 3 and result.error is not None
     assert result.error.turn == 2 and result.error.calls_made == 4
@@ -108,7 +131,12 @@ def test_call_budget_stops_with_budget():
         return "[DISAGREE] no\nFinal Solution: " + "ABCD"[req.index % 4]
 
     result = mb.discuss(
-        "Q?", options=OPTIONS, model=ScriptedModel(stubborn), agents=3, max_turns=5, max_calls=4
+        "Q?",
+        options=OPTIONS,
+        model=ScriptedModel(stubborn, record_prompts=True),
+        agents=3,
+        max_turns=5,
+        max_calls=4,
     )
     assert result.stop_reason == "budget" and "call limit of 4" in result.stop_detail
     assert len(result.calls) == 4
@@ -117,7 +145,7 @@ def test_call_budget_stops_with_budget():
 @pytest.mark.parametrize("style", mb.RESPONSE_STYLES)
 @pytest.mark.parametrize("cot", [True, False])
 def test_every_response_style_runs(style: str, cot: bool):
-    model = ScriptedModel(agree_or_propose("C"))
+    model = ScriptedModel(agree_or_propose("C"), record_prompts=True)
     result = mb.discuss(
         "Q?", options=OPTIONS, model=model, agents=3, style=style, chain_of_thought=cot
     )
@@ -134,7 +162,7 @@ def test_splitfreetext_asks_for_agreement_separately():
             return "[DISAGREE] Rome is not right." if req.agent == "A2" else "[AGREE] fine"
         return "Final Solution: B) Paris" if req.agent == "A2" else "Final Solution: A) Rome"
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=3, style="splitfreetext")
     roles = [(r.agent, r.role) for r in model.requests]
     # A1 drafts (1 call); A2 disagrees (agreement call + revision call); A3 agrees (1 call).
@@ -159,7 +187,8 @@ def test_reasoning_style_hides_the_final_line_from_others():
             "Because 1+1=2.\nFinal Solution: B"
             if r.agent == "A1"
             else "[AGREE] ok\nFinal Solution: B"
-        )
+        ),
+        record_prompts=True,
     )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=2, style="reasoning")
     first = result.messages[0]
@@ -174,7 +203,7 @@ def test_reasoning_style_hides_the_final_line_from_others():
 
 def test_extraction_is_off_by_default_and_an_option():
     replies = ["The answer is Paris or Rome, I am not sure.", "[AGREE] yes"]
-    model = ScriptedModel(replies)
+    model = ScriptedModel(replies, record_prompts=True)
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=2, max_turns=1)
     assert len(model.requests) == 2 and result.messages[0].answer is None
 
@@ -183,7 +212,7 @@ def test_extraction_is_off_by_default_and_an_option():
             return "B) Paris"
         return "The answer is Paris or Rome, I am not sure." if req.agent == "A1" else "[AGREE] yes"
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = mb.discuss(
         "Q?", options=OPTIONS, model=model, agents=2, max_turns=1, extraction="on_failure"
     )
@@ -212,7 +241,7 @@ async def test_agents_in_a_concurrent_step_are_called_concurrently():
     result = await mb.discuss_async(
         "Q?",
         options=OPTIONS,
-        model=ScriptedModel(slow),
+        model=ScriptedModel(slow, record_prompts=True),
         agents=4,
         paradigm="collective_refinement",
         max_turns=2,
@@ -229,7 +258,7 @@ async def test_sync_facade_works_inside_a_running_loop():
 
 def test_seeded_runs_repeat_their_per_call_seeds():
     def run() -> list[int | None]:
-        model = ScriptedModel(agree_or_propose())
+        model = ScriptedModel(agree_or_propose(), record_prompts=True)
         mb.discuss("Q?", options=OPTIONS, model=model, agents=3, seed=7)
         return [r.config.seed for r in model.requests]
 
@@ -238,7 +267,9 @@ def test_seeded_runs_repeat_their_per_call_seeds():
 
 
 def test_template_syntax_in_task_and_replies_is_carried_as_text():
-    model = ScriptedModel(["{{ 7*7 }} {% if x %}\nFinal Solution: A", "[AGREE] {{ config }}"])
+    model = ScriptedModel(
+        ["{{ 7*7 }} {% if x %}\nFinal Solution: A", "[AGREE] {{ config }}"], record_prompts=True
+    )
     result = mb.discuss("What is {{ 7*7 }}?", options=["{{ 49 }}", "48"], model=model, agents=2)
     assert "What is {{ 7*7 }}?" in model.requests[0].prompt
     assert "A) {{ 49 }}" in model.requests[0].prompt
@@ -275,7 +306,8 @@ def test_free_text_task():
         [
             "Final Solution: The sky scatters blue light.",
             "[AGREE]\nFinal Solution: the sky scatters blue light",
-        ]
+        ],
+        record_prompts=True,
     )
     result = mb.discuss("Why is the sky blue?", model=model, agents=2)
     assert result.decided and result.answer == "the sky scatters blue light"

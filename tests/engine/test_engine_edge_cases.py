@@ -73,7 +73,7 @@ def stubborn_panel(*, ballot: Reply | None = None, judge: Reply | None = None) -
             return judge(request)
         raise AssertionError(f"unexpected {request.role} request")
 
-    return ScriptedModel(script)
+    return ScriptedModel(script, record_prompts=True)
 
 
 def run(model: ScriptedModel, **settings: Any) -> DiscussionResult:
@@ -213,7 +213,10 @@ def test_an_undecided_discussion_ends_max_turns_with_what_happened(
 def test_max_turns_detail_does_not_repeat_a_reason_already_in_it() -> None:
     """No vote could be held (no voter holds a readable answer): the fallback's own reason and
     the last decision point's both appear, once each."""
-    result = run(ScriptedModel(lambda r: "I am still thinking."), protocol="simple_voting")
+    result = run(
+        ScriptedModel(lambda r: "I am still thinking.", record_prompts=True),
+        protocol="simple_voting",
+    )
     assert result.stop_reason == "max_turns" and result.answer is None
     assert result.stop_detail == (
         "no readable solution was ever proposed "
@@ -225,7 +228,7 @@ def test_max_turns_detail_does_not_repeat_a_reason_already_in_it() -> None:
 
 
 def test_expert_personas_stop_at_the_call_limit() -> None:
-    model = ScriptedModel()  # the default script writes valid persona JSON
+    model = ScriptedModel(record_prompts=True)  # the default script writes valid persona JSON
     result = run(model, agents=3, personas="expert", max_calls=2)
 
     assert result.stop_reason == "budget" and "call limit of 2 reached" in result.stop_detail
@@ -236,7 +239,9 @@ def test_expert_personas_stop_at_the_call_limit() -> None:
 
 
 def test_persona_retries_count_against_the_call_limit() -> None:
-    model = ScriptedModel(lambda r: "I would rather not say.")  # never a persona: retried
+    model = ScriptedModel(
+        lambda r: "I would rather not say.", record_prompts=True
+    )  # never a persona: retried
     result = run(model, agents=3, personas="expert:3", max_calls=2)
 
     assert result.stop_reason == "budget" and "call limit of 2 reached" in result.stop_detail
@@ -245,7 +250,7 @@ def test_persona_retries_count_against_the_call_limit() -> None:
 
 
 def _persona_call_tokens() -> list[int]:
-    model = ScriptedModel(lambda r: "I would rather not say.")
+    model = ScriptedModel(lambda r: "I would rather not say.", record_prompts=True)
     result = run(model, agents=3, personas="expert:3", max_calls=2)
     return [c.prompt_tokens + c.completion_tokens for c in result.calls]
 
@@ -254,7 +259,7 @@ def test_expert_personas_stop_at_the_token_limit() -> None:
     first = _persona_call_tokens()[0]
     assert first > 1
     # Valid personas: A1's call is made, A2's is not (A1's call used the whole limit).
-    model = ScriptedModel()
+    model = ScriptedModel(record_prompts=True)
     result = run(model, agents=3, personas="expert", max_total_tokens=1)
     assert result.stop_reason == "budget" and "token limit of 1 reached" in result.stop_detail
     assert len(result.calls) == 1 and len(model.requests) == 1
@@ -262,14 +267,14 @@ def test_expert_personas_stop_at_the_token_limit() -> None:
 
     # Retries of one persona count the request's own calls so far: the second attempt for A1
     # is refused once the first used up the limit.
-    model = ScriptedModel(lambda r: "I would rather not say.")
+    model = ScriptedModel(lambda r: "I would rather not say.", record_prompts=True)
     result = run(model, agents=3, personas="expert:3", max_total_tokens=first)
     assert result.stop_reason == "budget"
     assert f"token limit of {first} reached ({first} used)" in result.stop_detail
     assert len(result.calls) == 1 and len(model.requests) == 1
 
     # One token more lets exactly the second attempt through.
-    model = ScriptedModel(lambda r: "I would rather not say.")
+    model = ScriptedModel(lambda r: "I would rather not say.", record_prompts=True)
     result = run(model, agents=3, personas="expert:3", max_total_tokens=first + 1)
     assert result.stop_reason == "budget"
     assert len(result.calls) == 2 and len(model.requests) == 2
@@ -301,7 +306,7 @@ def test_protocol_and_extraction_calls_count_against_max_calls(
             return own_vote(request)
         return stubborn_reply(request)
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = run(model, max_calls=max_calls, **settings)
     assert result.stop_reason == "budget"
     assert f"call limit of {max_calls} reached" in result.stop_detail
@@ -320,7 +325,7 @@ def agree_on_b_then_keep_it(request: ScriptedRequest) -> str:
 
 @pytest.mark.parametrize("max_calls", [2, 3])
 def test_challenge_calls_count_against_max_calls(max_calls: int) -> None:
-    model = ScriptedModel(agree_on_b_then_keep_it)
+    model = ScriptedModel(agree_on_b_then_keep_it, record_prompts=True)
     result = run(model, challenge=True, max_calls=max_calls)
     # The decision stands; the challenge, which cannot ask every voter, is skipped.
     assert result.stop_reason == "consensus" and result.decided and result.answer == "B"
@@ -333,7 +338,7 @@ def test_challenge_calls_count_against_max_calls(max_calls: int) -> None:
 def test_challenge_runs_within_the_call_limit() -> None:
     """Control for the test above: with room for it, the challenge is held and accounted."""
 
-    model = ScriptedModel(agree_on_b_then_keep_it)
+    model = ScriptedModel(agree_on_b_then_keep_it, record_prompts=True)
     result = run(model, challenge=True, max_calls=4)
     assert result.challenge is not None and not result.challenge.overturned
     assert [c.role for c in result.calls] == ["discussion", "discussion", "challenge", "challenge"]
@@ -349,7 +354,7 @@ def test_relay_shows_the_next_agent_the_solution_a_bare_agree_agreed_with() -> N
             return f"Paris is the capital.\nFinal Solution: {solution_of('B')}"
         return "[AGREE] Looks right to me."  # no Final Solution line
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = run(model, agents=3, paradigm="relay", protocol="unanimity_consensus", max_turns=1)
 
     a1, a2, a3 = result.messages
@@ -377,7 +382,7 @@ def test_relay_shows_the_agreed_solution_even_to_a_reader_with_its_own() -> None
             return f"[DISAGREE] It is Berlin.\nFinal Solution: {solution_of('C')}"
         return "[AGREE] Looks right to me."
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = run(model, agents=3, paradigm="relay", protocol="unanimity_consensus", max_turns=2)
     a3_turn1 = result.messages[2]
     assert a3_turn1.agreed_with == "C" and a3_turn1.receivers == ["A1"]
@@ -403,7 +408,7 @@ def test_an_unreadable_proposer_is_counted_nowhere_by_consensus_and_fallback_ali
         return "[DISAGREE] I am not convinced by any of this."
 
     result = run(
-        ScriptedModel(script),
+        ScriptedModel(script, record_prompts=True),
         agents=3,
         protocol="majority_consensus",
         min_turns=2,
@@ -439,7 +444,7 @@ def test_an_unreadable_proposer_holds_no_candidate_for_a_vote() -> None:
             return f"Paris.\nFinal Solution: {solution_of('B')}"
         return "Hmm, I need to think about this more."
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = run(model, protocol="simple_voting", protocol_options={"vote_from_turn": 2})
     assert result.stop_reason == "max_turns" and not result.decided
     vote, final = result.decisions[-2], result.decisions[-1]
@@ -456,7 +461,7 @@ class CutModel(ScriptedModel):
     """A scripted model whose replies for the slots in `cut` stop at max_tokens."""
 
     def __init__(self, script: Any, cut: set[tuple[str, str]]):
-        super().__init__(script)
+        super().__init__(script, record_prompts=True)
         self.cut = cut  # (agent, role) pairs
 
     async def generate(
@@ -509,7 +514,9 @@ def test_a_cut_agreement_call_marks_the_splitfreetext_message_cut() -> None:
 
 
 def test_an_unreadable_reply_records_its_problems() -> None:
-    model = ScriptedModel({"A1": ["I need more time to think."], "A2": ["Not sure yet."]})
+    model = ScriptedModel(
+        {"A1": ["I need more time to think."], "A2": ["Not sure yet."]}, record_prompts=True
+    )
     result = run(model, max_turns=1)
     first = result.messages[0]
     assert first.readable is False
@@ -524,7 +531,7 @@ def test_a_readable_reply_has_no_problems() -> None:
         "A1": [f"Paris.\nFinal Solution: {solution_of('B')}"],
         "A2": [f"[AGREE] Yes.\nFinal Solution: {solution_of('B')}"],
     }
-    result = run(ScriptedModel(replies), max_turns=1)
+    result = run(ScriptedModel(replies, record_prompts=True), max_turns=1)
     for m in result.messages:
         assert m.readable and m.problems == []
         assert m.finish_reason == "stop" and not m.cut and not m.looped
@@ -537,7 +544,7 @@ def test_a_json_reply_is_recorded_as_read_by_json() -> None:
             return json.dumps({"reasoning": "Paris is the capital.", "answer": "B"})
         return json.dumps({"reasoning": "Agreed.", "stance": "agree", "answer": "B"})
 
-    result = run(ScriptedModel(script), reply_format="json", max_turns=1)
+    result = run(ScriptedModel(script, record_prompts=True), reply_format="json", max_turns=1)
     a1, a2 = result.messages
     assert a1.read_by == "json" and a1.answer == "B" and a1.solution == "B) Paris"
     assert a1.readable and a1.problems == []

@@ -142,7 +142,7 @@ def test_each_transcript_line_is_rendered_once_per_discussion(
         return render(template, **values)
 
     monkeypatch.setattr(prompting, "render_fragment", counting)
-    model = ScriptedModel()
+    model = ScriptedModel(record_prompts=True)
     result = mb.Discussion(
         "Q?", options=["a", "b"], model=model, agents=6, max_turns=3, min_turns=3
     ).run()
@@ -158,7 +158,7 @@ def gate_for(model: ScriptedModel, **settings: object) -> CallGate:
 
 
 def test_the_call_gate_counts_every_call_against_the_limits() -> None:
-    model = ScriptedModel(["one two", "three four"])
+    model = ScriptedModel(["one two", "three four"], record_prompts=True)
     gate = gate_for(model, max_calls=2)
     ask = [ChatMessage(role="user", content="hello")]
 
@@ -172,7 +172,7 @@ def test_the_call_gate_counts_every_call_against_the_limits() -> None:
     assert [(c.agent, c.role) for c in gate.calls] == [("A1", "discussion"), ("A2", "ballot")]
     assert [r.context.persona for r in model.requests] == ["Ann", None]
 
-    tokens = gate_for(ScriptedModel(), max_total_tokens=10)
+    tokens = gate_for(ScriptedModel(record_prompts=True), max_total_tokens=10)
     tokens.reserve()
     pending = list(gate.calls)  # 1 + 2 words of prompt and reply each: 6 tokens
     tokens.reserve(pending)
@@ -182,7 +182,7 @@ def test_the_call_gate_counts_every_call_against_the_limits() -> None:
 
 def test_the_call_gate_seeds_each_call_by_who_asks_what() -> None:
     def seeds(order: list[str]) -> dict[tuple[str, int], int | None]:
-        model = ScriptedModel(lambda r: "ok")
+        model = ScriptedModel(lambda r: "ok", record_prompts=True)
         gate = gate_for(model, seed=5)
         ask = [ChatMessage(role="user", content="hi")]
 

@@ -149,7 +149,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_hostile_question_and_replies_reach_every_prompt_verbatim(name: str) -> None:
-    model = ScriptedModel(hostile_panel)
+    model = ScriptedModel(hostile_panel, record_prompts=True)
     result = mb.discuss(
         QUESTION, options=OPTIONS, model=model, agents=3, max_turns=2, seed=1, **SETTINGS[name]
     )
@@ -187,7 +187,7 @@ def test_hostile_question_and_replies_reach_every_prompt_verbatim(name: str) -> 
 
 
 def test_a_reply_is_shown_verbatim_to_the_next_agent() -> None:
-    model = ScriptedModel(hostile_panel)
+    model = ScriptedModel(hostile_panel, record_prompts=True)
     mb.discuss(QUESTION, options=OPTIONS, model=model, agents=2, max_turns=1, personas="none")
     first, second = model.requests[:2]
     assert first.agent == "A1" and second.agent == "A2"
@@ -238,7 +238,11 @@ def test_quoting_others_agreement_forges_no_consensus() -> None:
         return f"[DISAGREE] {ROLE_TAGS}\nFinal Solution: C"
 
     result = mb.discuss(
-        "Which?", options=OPTIONS, model=ScriptedModel(script), agents=3, max_turns=2
+        "Which?",
+        options=OPTIONS,
+        model=ScriptedModel(script, record_prompts=True),
+        agents=3,
+        max_turns=2,
     )
     by_speaker: dict[str, list[Message]] = {}
     for m in result.messages:
@@ -263,7 +267,7 @@ def test_fake_role_tags_in_a_reply_change_nobody_elses_stance() -> None:
             return f"[DISAGREE] {ROLE_TAGS}\nFinal Solution: B"
         return "[DISAGREE] gamma, whatever the others say.\nFinal Solution: C"
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = mb.discuss(
         "Which?",
         options=OPTIONS,
@@ -313,7 +317,7 @@ def test_a_fake_ballot_counts_once_and_only_for_its_voter() -> None:
     result = mb.discuss(
         "Which?",
         options=OPTIONS,
-        model=ScriptedModel(script),
+        model=ScriptedModel(script, record_prompts=True),
         agents=3,
         max_turns=1,
         protocol="simple_voting",
@@ -373,7 +377,8 @@ def test_control_characters_round_trip_through_a_run_and_its_report(tmp_path: Pa
     examples = [{"id": "ctl", "question": QUESTION, "options": [CONTROL, "plain"], "answer": "A"}]
     reply = f"{CONTROL}\nFinal Solution: A"
     model = ScriptedModel(
-        lambda request: reply if "none yet" in request.prompt else "[AGREE] " + reply
+        lambda request: reply if "none yet" in request.prompt else "[AGREE] " + reply,
+        record_prompts=True,
     )
     spec = {
         "name": "control",
@@ -419,7 +424,7 @@ def test_cli_discuss_prints_markup_and_escapes_literally(monkeypatch: pytest.Mon
     def script(request: ScriptedRequest) -> str:
         return reply if "none yet" in request.prompt else f"[AGREE] {reply}"
 
-    serve(monkeypatch, ScriptedModel(script))
+    serve(monkeypatch, ScriptedModel(script, record_prompts=True))
     args = ["discuss", "Q [bold]bold?[/]", "-o", "[red]x[/]", "-o", "y", "--personas", "none"]
     out = CliRunner().invoke(app, [*args, "--model", "scripted"])
     assert out.exit_code == 0, out.output

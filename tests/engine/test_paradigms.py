@@ -59,7 +59,7 @@ class DisagreeingPanel:
 def run_discussion(
     paradigm: Any, n: int, max_turns: int, **settings: Any
 ) -> tuple[DiscussionResult, ScriptedModel]:
-    model = ScriptedModel(DisagreeingPanel())
+    model = ScriptedModel(DisagreeingPanel(), record_prompts=True)
     result = madebate.Discussion(
         "Which option is right?",
         options=OPTIONS,
@@ -190,7 +190,7 @@ CASES = [
 async def test_builtin_paradigm_visibility(
     paradigm: str, n: int, drafter: bool, turns: int
 ) -> None:
-    model = ScriptedModel(DisagreeingPanel())
+    model = ScriptedModel(DisagreeingPanel(), record_prompts=True)
     result = await madebate.Discussion(
         "Which option is right?",
         options=OPTIONS,
@@ -548,7 +548,10 @@ def test_with_params_unknown_fails_naming_it() -> None:
         spec.with_params(debate_rounds=0)
     with pytest.raises(ConfigError, match="unknown"):
         madebate.Discussion(
-            "q?", options=["a", "b"], model=ScriptedModel(), paradigm_params={"unknown": 2}
+            "q?",
+            options=["a", "b"],
+            model=ScriptedModel(record_prompts=True),
+            paradigm_params={"unknown": 2},
         )
     assert spec.with_params(debate_rounds=3).params == {"debate_rounds": 3}
     assert spec.params == {"debate_rounds": 2}  # the original is untouched
@@ -557,7 +560,11 @@ def test_with_params_unknown_fails_naming_it() -> None:
 def test_fixed_slots_with_wrong_team_size_fails_clearly() -> None:
     with pytest.raises(ConfigError) as info:
         madebate.Discussion(
-            "q?", options=["a", "b"], model=ScriptedModel(), paradigm=str(TWO_TEAMS), agents=4
+            "q?",
+            options=["a", "b"],
+            model=ScriptedModel(record_prompts=True),
+            paradigm=str(TWO_TEAMS),
+            agents=4,
         )
     message = str(info.value)
     assert info.value.field == "slots"
@@ -568,7 +575,11 @@ def test_fixed_slots_with_wrong_team_size_fails_clearly() -> None:
 def test_drafter_with_a_paradigm_that_has_none_fails_clearly() -> None:
     with pytest.raises(ConfigError) as info:
         madebate.Discussion(
-            "q?", options=["a", "b"], model=ScriptedModel(), paradigm="memory", drafter=True
+            "q?",
+            options=["a", "b"],
+            model=ScriptedModel(record_prompts=True),
+            paradigm="memory",
+            drafter=True,
         )
     assert info.value.field == "drafter"
     assert "memory" in str(info.value)

@@ -202,7 +202,7 @@ def panel_script(persona_reply: Callable[[ScriptedRequest, int], str]) -> Script
             return persona_reply(request, k)
         return _discussing(request)
 
-    return ScriptedModel(script)
+    return ScriptedModel(script, record_prompts=True)
 
 
 def run(model: ScriptedModel, personas: str | list[str], **settings: object) -> DiscussionResult:
@@ -341,7 +341,7 @@ async def _ipip(slot: str, seed: int | None) -> Persona:
         index=0,
         task_text="task",
         existing=[],
-        model=ManagedModel(ScriptedModel([])),
+        model=ManagedModel(ScriptedModel([], record_prompts=True)),
         config=GenerateConfig(),
         seed=seed,
     )
@@ -367,7 +367,7 @@ async def test_ipip_is_deterministic_for_a_seed_and_differs_across_slots() -> No
 
 def test_ipip_in_a_discussion_repeats_with_the_seed() -> None:
     def describe(seed: int) -> list[str]:
-        result = run(ScriptedModel(_discussing), "ipip", seed=seed)
+        result = run(ScriptedModel(_discussing, record_prompts=True), "ipip", seed=seed)
         assert {a.persona_source for a in result.agents} == {"ipip"}
         return [a.persona_description for a in result.agents]
 
@@ -379,7 +379,7 @@ def test_ipip_in_a_discussion_repeats_with_the_seed() -> None:
 
 
 def test_mixed_sources_per_agent() -> None:
-    model = ScriptedModel(_discussing)
+    model = ScriptedModel(_discussing, record_prompts=True)
     result = run(model, ["library", "ipip", "none"])
     assert result.stop_reason == "consensus"
     info = {a.slot: a for a in result.agents}
@@ -408,7 +408,9 @@ def test_library_source_skips_names_already_taken() -> None:
 
 
 def test_named_library_for_the_whole_team() -> None:
-    result = run(ScriptedModel(_discussing), "library:science", agents=4, max_turns=1)
+    result = run(
+        ScriptedModel(_discussing, record_prompts=True), "library:science", agents=4, max_turns=1
+    )
     assert [a.persona_name for a in result.agents] == [
         "Mathematician",
         "Physicist",

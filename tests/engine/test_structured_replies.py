@@ -77,7 +77,7 @@ def structured_panel(req: ScriptedRequest) -> str:
 
 
 def test_a_discussion_with_json_replies_reads_like_text_to_the_agents():
-    model = ScriptedModel(structured_panel)
+    model = ScriptedModel(structured_panel, record_prompts=True)
     result = mb.discuss(
         "Capital of France?", options=OPTIONS, model=model, agents=3, reply_format="json"
     )
@@ -97,14 +97,17 @@ def test_a_server_that_ignores_the_schema_is_still_read():
     model = ScriptedModel(
         lambda r: (
             "B is right.\nFinal Solution: B" if r.agent == "A1" else "[AGREE]\nFinal Solution: B"
-        )
+        ),
+        record_prompts=True,
     )
     result = mb.discuss("Q?", options=OPTIONS, model=model, agents=2, reply_format="json")
     assert result.answer == "B" and result.decided
 
 
 def test_auto_uses_json_only_where_a_schema_is_enforced():
-    scripted = mb.Discussion("Q?", options=OPTIONS, model=ScriptedModel(structured_panel))
+    scripted = mb.Discussion(
+        "Q?", options=OPTIONS, model=ScriptedModel(structured_panel, record_prompts=True)
+    )
     assert scripted.json_replies is False  # the scripted model passes schemas, enforces nothing
     from madebate.models.providers.openai_http import OpenAICompatibleModel
 

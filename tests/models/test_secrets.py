@@ -10,6 +10,7 @@ searched for the key, and for a fragment of it (a truncated or partly masked key
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -289,3 +290,204 @@ async def test_a_key_with_a_stray_line_break_is_masked_in_the_connection_error(s
         assert server.requests == []
     assert "connection error" in str(caught.value)
     assert_no_key("the error", f"{caught.value!s} {caught.value!r}")
+
+
+# -- a key in base_url (issue 14, item 5) ----------------------------------------------------
+
+URL_KEY = "sk-INURL-def456UVW"
+URL_FRAGMENTS = (URL_KEY, "INURL", "def456UVW")
+BAD_INPUTS = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
+
+
+def assert_no_url_key(where: str, data: bytes | str) -> None:
+    raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
+    # user:KEY@ goes out as HTTP basic credentials: base64 of "user:KEY", as an echo holds it
+    basic = base64.b64encode(f"user:{URL_KEY}".encode())
+    assert basic not in raw, f"the key in base_url (as basic credentials) leaked into {where}"
+    for fragment in URL_FRAGMENTS:
+        assert fragment.encode() not in raw, f"the key in base_url ({fragment}) leaked into {where}"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("http://user:KEY12345@host:8000/v1", "http://user:***@host:8000/v1"),
+        ("http://KEY12345@host/v1", "http://***@host/v1"),
+        (
+            "https://h/v1?api-key=KEY%2B1&api-version=2024",
+            "https://h/v1?api-key=***&api-version=2024",
+        ),
+        ("https://h/v1?api_key=a1;token=b2#frag", "https://h/v1?api_key=***;token=***#frag"),
+        ("https://h/v1?key=a1&design=2", "https://h/v1?key=***&design=2"),
+        ("https://h/v1?access_token=a1", "https://h/v1?access_token=***"),
+        ("https://h/o?X-Amz-Signature=a1&sig=b2", "https://h/o?X-Amz-Signature=***&sig=***"),
+        ("http://[::1]:80/v1?apikey=a1", "http://[::1]:80/v1?apikey=***"),
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),  # nothing to mask
+        ("no url here: key=a1", "no url here: key=a1"),
+        (
+            "failed: POST http://u:pw123@h/v1/chat (see 'https://h?token=t1')",
+            "failed: POST http://u:***@h/v1/chat (see 'https://h?token=***')",
+        ),
+    ],
+)
+def test_the_secret_parts_of_a_url_are_masked(url: str, masked: str) -> None:
+    from madebate._secrets import mask_text
+
+    assert mask_text(url) == masked
+
+
+def echo_path(request: RecordedRequest) -> ScriptedResponse:
+    """A hostile server failing with 401, its body quoting the path and query it was sent and
+    the credentials it got."""
+    return ScriptedResponse(
+        401,
+        {"error": {"message": f"bad credentials for {request.path}: {request.headers}"}},
+    )
+
+
+def _url_experiment(tmp_path: Path, base_url: str) -> Path:
+    path = experiment(tmp_path, base_url)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["model"]["api_key_env"] = "MADEBATE_TEST_NO_SUCH_VARIABLE"  # the key is in the URL
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("form", ["userinfo", "query"])
+@pytest.mark.parametrize("server_kind", ["honest", "401"])
+def test_a_key_in_base_url_is_used_and_appears_nowhere(
+    form: str,
+    server_kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs every request's URL at INFO
+    caplog.set_level(logging.INFO, logger="matplotlib")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    outputs: list[str] = []
+    run_dir = tmp_path / "run"
+    with OpenAITestServer(honest if server_kind == "honest" else echo_path) as server:
+        scheme, _, rest = server.base_url.partition("://")
+        url = (
+            f"{scheme}://user:{URL_KEY}@{rest}"
+            if form == "userinfo"
+            else f"{server.base_url}?api-key={URL_KEY}&api-version=2024-06-01"
+        )
+        spec = _url_experiment(tmp_path, url)
+        outputs.append(_outputs(runner.invoke(app, ["validate", str(spec)])))
+        ran = runner.invoke(app, ["run", str(spec), "--out", str(run_dir)])  # with progress
+        outputs.append(_outputs(ran))
+        assert ran.exit_code == 0, ran.output
+        args = ["discuss", "Capital of France?", "-o", "Rome", "-o", "Paris", "--agents", "2"]
+        args += ["--model", "openai/m", "--base-url", url, "--personas", "none"]
+        args += ["--max-turns", "1", "--reply-format", "text", "--max-attempts", "1"]
+        outputs += [_outputs(runner.invoke(app, a)) for a in (args, [*args, "--json"])]
+        # Resumed from the run directory alone, the key is not there to use: said plainly.
+        alone = runner.invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
+        outputs.append(_outputs(alone))
+        assert alone.exit_code == 2, alone.output
+        assert "field 'model.base_url'" in flat(alone.output)
+        assert "masked (***)" in flat(alone.output) and "EXPERIMENT.yaml" in flat(alone.output)
+        # With the experiment file it resumes; a rotated key is no change of settings.
+        rotated = _url_experiment(tmp_path, url.replace(URL_KEY, "sk-ROTATED-000000"))
+        again = runner.invoke(app, ["run", str(rotated), "--resume", str(run_dir), "--quiet"])
+        outputs.append(_outputs(again))
+        assert again.exit_code == 0, again.output
+        requests = server.requests
+
+    # The endpoint worked: every request went to the chat path, carrying the key.
+    assert requests and all(r.path.startswith("/v1/chat/completions") for r in requests)
+    if form == "userinfo":
+        basic = "Basic " + base64.b64encode(f"user:{URL_KEY}".encode()).decode()
+        assert _auth(requests[0]) == basic
+    else:
+        assert f"api-key={URL_KEY}" in requests[0].path
+    records = [r.model_dump(mode="json") for r in mb.load_run(run_dir).records]
+    errors = [r["error"]["message"] for r in records if r["error"]]
+    if server_kind == "honest":
+        assert errors == [] and all(r["answer"] == "B" for r in records)
+    else:
+        assert len(errors) == 2 and all("HTTP 401" in e and "***" in e for e in errors)
+    for command in (["report"], ["summary"], ["eval", "-m", "accuracy"]):
+        done = runner.invoke(app, [*command, str(run_dir)])
+        assert done.exit_code == 0, done.output
+        outputs.append(_outputs(done))
+
+    stored = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
+    assert "***" in stored["model"]["base_url"]
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "exp.yaml"]
+    files = [p for p in files if p.name != "secrets.yaml"]  # the user's own file holds it
+    assert {"records.jsonl", "spec.yaml", "fingerprints.json", "index.html"} <= {
+        p.name for p in files
+    }
+    for path in files:
+        assert_no_url_key(str(path.relative_to(tmp_path)), path.read_bytes())
+    for i, text in enumerate(outputs):
+        assert_no_url_key(f"command output {i}", text)
+    assert "HTTP Request" in caplog.text  # the URL was logged, masked
+    assert_no_url_key("the log", caplog.text)
+    captured = capfd.readouterr()
+    assert_no_url_key("stdout", captured.out)
+    assert_no_url_key("stderr", captured.err)
+
+
+def test_a_report_of_an_older_run_masks_a_key_its_spec_still_holds(tmp_path: Path) -> None:
+    """A run written before keys in URLs were masked: its report masks them when shown."""
+    spec = _url_experiment(tmp_path, "http://127.0.0.1:9/v1")
+    raw = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    raw["model"] = "scripted"
+    run_dir = tmp_path / "run"
+    assert mb.run_experiment(raw, out=run_dir).new_records == 2
+    on_disk = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
+    on_disk["discussion"]["protocol_options"] = {"base_url": f"http://u:{URL_KEY}@h/v1"}
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(on_disk), encoding="utf-8")
+    done = runner.invoke(app, ["report", str(run_dir)])
+    assert done.exit_code == 0, done.output
+    page = (run_dir / "report" / "index.html").read_text(encoding="utf-8")
+    assert "http://u:***@h/v1" in page
+    assert_no_url_key("the report", page)
+
+
+# The cases of tests/data/bad_inputs/ with a credential in the model's settings; each value
+# holds "planted" (the basic one, base64 of "user:planted-password", starts "dXNlcjpw").
+SECRET_CASES = [
+    "exp_model_api_key.yaml",
+    "exp_options_api_key_header.yaml",
+    "exp_options_auth_header.yaml",
+    "exp_options_basic_value.yaml",
+    "exp_options_bearer_value.yaml",
+    "exp_options_cookie.yaml",
+    "exp_options_query_token.yaml",
+    "exp_sweep_model_secret.yaml",
+]
+
+
+def test_the_secret_cases_are_the_files_that_plant_one() -> None:
+    planted = [
+        p.name
+        for p in BAD_INPUTS.glob("exp_*.yaml")
+        if b"planted" in p.read_bytes() or b"dXNlcjpw" in p.read_bytes()
+    ]
+    assert sorted(planted) == SECRET_CASES
+
+
+@pytest.mark.parametrize("name", SECRET_CASES)
+def test_a_secret_in_the_spec_is_refused_alike_and_never_quoted(name: str, tmp_path: Path) -> None:
+    """`validate` and `run` refuse it with the same message, which names the field, not the
+    value (tests/runs/test_bad_inputs.py checks what each message says)."""
+    case = BAD_INPUTS / name
+    checked = runner.invoke(app, ["validate", str(case)])
+    ran = runner.invoke(app, ["run", str(case), "--out", str(tmp_path / "run"), "--quiet"])
+    assert checked.exit_code == ran.exit_code == 2
+    assert flat(checked.output) == flat(ran.output)
+    assert "secrets never go in a spec" in flat(ran.output)
+    for value in ("planted", "dXNlcjpw"):
+        assert value not in checked.output + ran.output
+    assert not (tmp_path / "run").exists()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())

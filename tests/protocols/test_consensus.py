@@ -396,7 +396,7 @@ def _agreeing_panel(request: ScriptedRequest) -> str:
     ],
 )
 async def test_three_agents_who_agree_reach_consensus(protocol: str, messages: int) -> None:
-    model = ScriptedModel(_agreeing_panel)
+    model = ScriptedModel(_agreeing_panel, record_prompts=True)
     result = await Discussion(
         "What is the capital of Italy?",
         options=MC,
@@ -430,7 +430,7 @@ def _always_disagree(request: ScriptedRequest) -> str:
 
 @pytest.mark.parametrize("max_turns", [1, 3])
 async def test_two_agents_who_always_disagree_run_out_of_turns(max_turns: int) -> None:
-    model = ScriptedModel(_always_disagree)
+    model = ScriptedModel(_always_disagree, record_prompts=True)
     result = await Discussion(
         "What is the capital of Italy?",
         options=MC,
@@ -486,7 +486,7 @@ async def test_simultaneous_bare_agreement_is_not_counted_for_a_switch_it_never_
     result = await Discussion(
         "What is the capital of Italy?",
         options=MC,
-        model=ScriptedModel(_switch_while_others_agree),
+        model=ScriptedModel(_switch_while_others_agree, record_prompts=True),
         agents=3,
         paradigm="collective_refinement",
         protocol="majority_consensus",

@@ -188,7 +188,7 @@ SPLIT = {"A1": "A", "A2": "B", "A3": "B"}  # B holds a majority; the judge picks
 @pytest.mark.parametrize("paradigm", PARADIGMS)
 def test_every_paradigm_with_every_rule_votes_and_decides(paradigm: str, protocol: str) -> None:
     panel = Panel(SPLIT, judge_picks="A")
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     result = discuss(model, protocol=protocol, paradigm=paradigm)
 
     assert result.error is None, result.stop_detail
@@ -254,7 +254,7 @@ def test_every_paradigm_with_every_rule_votes_and_decides(paradigm: str, protoco
 def test_debate_with_a_drafter_votes_among_panelists_only(protocol: str) -> None:
     """MALLM's debate never votes; here it does, and the drafter D never casts a ballot."""
     panel = Panel({"D": "C", **SPLIT}, judge_picks="B")
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     result = discuss(model, protocol=protocol, paradigm="debate", drafter=True)
 
     assert result.error is None
@@ -279,7 +279,7 @@ def test_judge_may_write_its_own_answer() -> None:
         return panel(request)
 
     panel = Panel(SPLIT)
-    result = discuss(ScriptedModel(script), protocol="judge")
+    result = discuss(ScriptedModel(script, record_prompts=True), protocol="judge")
     assert result.stop_reason == "judge" and result.decided
     assert (result.answer, result.solution) == ("D", solution_of("D"))
     (ballot,) = result.decisions[-1].ballots
@@ -299,7 +299,7 @@ def test_judge_writing_a_null_answer_is_reasked_not_read_as_none() -> None:
         return panel(request)
 
     panel = Panel(SPLIT)
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = mb.Discussion(  # free text: there "None" would normalise to the answer "none"
         QUESTION, model=model, agents=3, protocol="judge", max_turns=1, personas="none"
     ).run()
@@ -320,7 +320,7 @@ TIE = {"A1": "C", "A2": "C", "A3": "A", "A4": "A"}
 def tied(
     seed: int | None, *, protocol: str = "simple_voting", max_turns: int = 2, **options: Any
 ) -> tuple[DiscussionResult, ScriptedModel]:
-    model = ScriptedModel(Panel(TIE))
+    model = ScriptedModel(Panel(TIE), record_prompts=True)
     result = discuss(model, protocol=protocol, agents=4, max_turns=max_turns, seed=seed, **options)
     return result, model
 
@@ -386,7 +386,7 @@ def test_consensus_voting_refuses_random_tie_break() -> None:
         mb.Discussion(
             QUESTION,
             options=OPTIONS,
-            model=ScriptedModel(Panel(TIE)),
+            model=ScriptedModel(Panel(TIE), record_prompts=True),
             protocol="consensus_voting",
             protocol_options={"tie_break": "random"},
         )
@@ -400,7 +400,7 @@ def test_a_rerun_does_not_reuse_the_previous_runs_tie() -> None:
         raise ModelCallError("backend down", retryable=False)
 
     panel = Panel(SPLIT, ballots={"A3": lambda r: "I cannot decide between them."})
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     discussion = mb.Discussion(
         QUESTION,
         options=OPTIONS,
@@ -427,7 +427,7 @@ def test_a_rerun_does_not_reuse_the_previous_runs_tie() -> None:
 
 
 def test_vote_from_turn_2_holds_no_ballot_in_turn_1() -> None:
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     result = discuss(model, max_turns=3, vote_from_turn=2)
 
     assert result.stop_reason == "vote" and result.decided and result.answer == "B"
@@ -440,7 +440,10 @@ def test_vote_from_turn_2_holds_no_ballot_in_turn_1() -> None:
     assert second.turn == 2 and second.decided and len(second.ballots) == 3
 
 
-VOTING_OPTIONS = "anonymous, confidence, history, max_reasks, tie_break, vote_from_turn"
+VOTING_OPTIONS = (
+    "anonymous, confidence, history, max_reasks, missing_confidence_weight, model_weights, "
+    "recalibrate, tie_break, vote_from_turn, weights"
+)
 
 
 @pytest.mark.parametrize("protocol", VOTING)
@@ -465,7 +468,7 @@ def test_bad_protocol_options_name_the_key_and_the_valid_values(
     assert f"protocol_options.{key}" in str(info.value)
     assert valid in str(info.value)
     # The same error surfaces from a Discussion, before any model call.
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     with pytest.raises(ConfigError, match=f"protocol_options.{key}"):
         mb.Discussion(
             QUESTION, options=OPTIONS, model=model, protocol=protocol, protocol_options={key: value}
@@ -511,7 +514,7 @@ def candidates_section(prompt: str) -> str:
 
 
 def test_history_false_shows_no_transcript() -> None:
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     discuss(model, history=False)
     prompts = ballot_prompts(model)
     assert sorted(prompts) == ["A1", "A2", "A3"]
@@ -523,13 +526,13 @@ def test_history_false_shows_no_transcript() -> None:
 
 
 def test_history_true_shows_what_the_voter_could_see() -> None:
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     discuss(model, paradigm="memory")
     for prompt in ballot_prompts(model).values():
         assert "Discussion so far" in prompt
         assert set(_TOKEN.findall(prompt)) == {"<<A1|t1>>", "<<A2|t1>>", "<<A3|t1>>"}
     # In a relay each message goes to the next agent only: A2 saw A1's and its own.
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     discuss(model, paradigm="relay")
     prompts = ballot_prompts(model)
     assert set(_TOKEN.findall(prompts["A2"])) == {"<<A1|t1>>", "<<A2|t1>>"}
@@ -537,14 +540,14 @@ def test_history_true_shows_what_the_voter_could_see() -> None:
 
 
 def test_anonymous_false_names_proposers_and_true_hides_them() -> None:
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     discuss(model, anonymous=False)
     for prompt in ballot_prompts(model).values():
         section = candidates_section(prompt)
         assert re.search(r"^Solution \d \(proposed by A1\b[^\n]*:\nA\) ", section, re.M)
         assert re.search(r"^Solution \d \(proposed by A2\b[^\n]*A3\b[^\n]*:\nB\) ", section, re.M)
 
-    model = ScriptedModel(Panel(SPLIT))
+    model = ScriptedModel(Panel(SPLIT), record_prompts=True)
     discuss(model)  # anonymous by default
     for prompt in ballot_prompts(model).values():
         section = candidates_section(prompt)
@@ -555,13 +558,13 @@ def test_anonymous_false_names_proposers_and_true_hides_them() -> None:
 
 def test_candidates_are_deduplicated_and_labelled_1_to_k() -> None:
     panel = Panel(SPLIT)  # three agents, two answers
-    discuss(ScriptedModel(panel))
+    discuss(ScriptedModel(panel, record_prompts=True))
     for voter in ("A1", "A2", "A3"):
         shown = panel.seen[(voter, 1)]
         assert list(shown) == ["1", "2"] and sorted(shown.values()) == ["A", "B"]
 
     panel = Panel({"A1": "A", "A2": "B", "A3": "C", "A4": "C", "A5": "C"})
-    result = discuss(ScriptedModel(panel), agents=5)
+    result = discuss(ScriptedModel(panel, record_prompts=True), agents=5)
     shown = panel.seen[("A1", 1)]
     assert list(shown) == ["1", "2", "3"] and sorted(shown.values()) == ["A", "B", "C"]
     assert result.answer == "C"
@@ -573,7 +576,7 @@ def test_candidate_order_is_seeded() -> None:
 
     def order(seed: int) -> tuple[str, ...]:
         panel = Panel(answers)
-        discuss(ScriptedModel(panel), agents=4, max_turns=1, seed=seed)
+        discuss(ScriptedModel(panel, record_prompts=True), agents=4, max_turns=1, seed=seed)
         orders = {tuple(panel.seen[(v, 1)].values()) for v in answers}
         assert len(orders) == 1, "every voter of one vote sees the same order"
         return orders.pop()
@@ -588,7 +591,7 @@ def test_candidate_order_is_seeded() -> None:
 
 def test_prompted_confidence_asks_each_voter_once_and_shows_it() -> None:
     panel = Panel(SPLIT, confidence={"A1": 90, "A2": 70, "A3": 50})
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     result = discuss(model, confidence="prompted")
 
     assert result.stop_reason == "vote" and result.answer == "B"
@@ -607,7 +610,7 @@ def test_prompted_confidence_asks_each_voter_once_and_shows_it() -> None:
 
 
 def test_prompted_confidence_is_not_asked_when_no_ballot_is_needed() -> None:
-    model = ScriptedModel(Panel({"A1": "B", "A2": "B", "A3": "B"}))
+    model = ScriptedModel(Panel({"A1": "B", "A2": "B", "A3": "B"}), record_prompts=True)
     result = discuss(model, confidence="prompted")
     assert result.stop_reason == "vote" and result.answer == "B"
     assert result.decisions[-1].ballots == []
@@ -630,7 +633,7 @@ def test_unreadable_ballot_is_reasked_then_not_counted_and_a_lost_one_is_recorde
         raise ModelCallError("backend exploded", retryable=False)
 
     panel = Panel(SPLIT, ballots={"A2": broken, "A3": prose})
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     result = discuss(model, max_reasks=max_reasks)
 
     # A1's ballot alone decides: A beats B although B is held by two panelists.
@@ -665,7 +668,7 @@ def test_all_ballots_lost_falls_back_undecided() -> None:
     def broken(request: ScriptedRequest) -> str:
         raise ModelCallError("down", retryable=False)
 
-    model = ScriptedModel(Panel(SPLIT, ballots=dict.fromkeys(SPLIT, broken)))
+    model = ScriptedModel(Panel(SPLIT, ballots=dict.fromkeys(SPLIT, broken)), record_prompts=True)
     result = discuss(model, max_turns=1)
     assert result.stop_reason == "max_turns" and not result.decided
     assert result.answer == "B"  # never empty: the most held answer
@@ -692,7 +695,7 @@ def test_an_abstention_is_recorded_not_reasked_and_supports_no_candidate(
 ) -> None:
     """A1 holds A and abstains: A gets nothing from it, and B wins among the counted ballots
     (abstentions do not count toward turnout; there is no quorum)."""
-    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in(how)}))
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in(how)}), record_prompts=True)
     result = discuss(model, protocol=protocol)
 
     assert result.stop_reason == "vote" and result.decided and result.answer == "B"
@@ -710,7 +713,9 @@ def test_an_abstention_is_recorded_not_reasked_and_supports_no_candidate(
 
 
 def test_every_voter_abstaining_holds_no_vote() -> None:
-    model = ScriptedModel(Panel(SPLIT, ballots=dict.fromkeys(SPLIT, abstain_in("prose"))))
+    model = ScriptedModel(
+        Panel(SPLIT, ballots=dict.fromkeys(SPLIT, abstain_in("prose"))), record_prompts=True
+    )
     result = discuss(model, max_turns=1)
 
     assert result.stop_reason == "max_turns" and not result.decided
@@ -727,7 +732,7 @@ def test_abstentions_and_lost_ballots_are_told_apart() -> None:
         raise ModelCallError("down", retryable=False)
 
     ballots = {"A1": abstain_in("json"), "A2": broken, "A3": broken}
-    result = discuss(ScriptedModel(Panel(SPLIT, ballots=ballots)), max_turns=1)
+    result = discuss(ScriptedModel(Panel(SPLIT, ballots=ballots), record_prompts=True), max_turns=1)
     vote = result.decisions[0]
     assert not vote.decided
     assert "no valid ballots (0 of 3 ballots counted, 1 abstained)" in vote.reason
@@ -740,7 +745,7 @@ def test_abstentions_and_lost_ballots_are_told_apart() -> None:
     "reply", ['{"approve": []}', "I approve none of the 2 solutions.", '{"approve": "none"}']
 )
 def test_approving_none_is_a_counted_ballot_not_an_abstention(reply: str) -> None:
-    model = ScriptedModel(Panel(SPLIT, ballots={"A1": lambda request: reply}))
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": lambda request: reply}), record_prompts=True)
     result = discuss(model, protocol="approval_voting")
 
     decision = result.decisions[-1]
@@ -774,7 +779,7 @@ def test_a_vote_for_a_number_that_is_no_candidate_is_reasked(protocol: str, gues
         return json.dumps(ballot_for(schema, mine))
 
     panel.ballots["A1"] = once_astray
-    model = ScriptedModel(panel)
+    model = ScriptedModel(panel, record_prompts=True)
     result = discuss(model, protocol=protocol)
     ballot = result.decisions[-1].ballots[0]
     assert ballot.counted and ballot.reasks == 1
@@ -785,7 +790,7 @@ def test_a_vote_for_a_number_that_is_no_candidate_is_reasked(protocol: str, gues
 def test_the_report_shows_an_abstention_as_such() -> None:
     from madebate.report._report import decision_html
 
-    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in("prose")}))
+    model = ScriptedModel(Panel(SPLIT, ballots={"A1": abstain_in("prose")}), record_prompts=True)
     decision = discuss(model).decisions[-1]
     html = decision_html(decision)
     assert "<td>abstained</td>" in html and "1 abstained" in html
@@ -794,7 +799,7 @@ def test_the_report_shows_an_abstention_as_such() -> None:
 def test_without_structured_output_prose_ballots_are_read_by_the_tolerant_parser() -> None:
     answers = {"A1": "A", "A2": "B", "A3": "C", "A4": "C"}
     panel = Panel(answers)
-    model = ScriptedModel(panel, structured_output=None)
+    model = ScriptedModel(panel, structured_output=None, record_prompts=True)
     result = discuss(model, agents=4)
 
     calls = requests(model, "ballot")

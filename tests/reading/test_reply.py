@@ -227,7 +227,7 @@ def test_template_syntax_reaches_the_next_prompt_verbatim() -> None:
             return "Try {{ 7*7 }} and {% if true %}x{% endif %}.\nFinal Solution: {{ 7*7 }}"
         return "[AGREE] ok\nFinal Solution: {{ 7*7 }}"
 
-    model = ScriptedModel(script)
+    model = ScriptedModel(script, record_prompts=True)
     result = Discussion("Say {{ 7*7 }}", model=model, agents=2, personas="none", max_turns=1).run()
     assert result.stop_reason == "consensus"
     assert result.solution == "{{ 7*7 }}"

@@ -35,6 +35,7 @@ PLOTS = [
     "turns",
     "agreement",
     "changes",
+    "answer_diversity",
     "participation",
     "stop_reasons",
 ]
@@ -222,6 +223,15 @@ def test_every_plot_is_inline_and_a_png_file_beside_the_report(report: Path):
         assert len(inline) == 1, f"{name}.png is not the inline image"
 
 
+def test_dynamics_show_persona_diversity_with_its_measure(run_dir: Path, report: Path):
+    html = report.read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    methods = {c["analytics"]["persona_diversity_method"] for c in summary["cells"].values()}
+    assert len(methods) == 1 and None not in methods
+    assert f"persona diversity: {methods.pop()}" in html
+    assert '<th scope="col" title="click to sort">mean persona diversity</th>' in html
+
+
 def test_discussion_lists_link_to_viewer_pages_and_filter_by_outcome(run_dir: Path, report: Path):
     tags = Tags(report.read_text())
     links = [a["href"] for a in tags.find("a") if a.get("href", "").startswith("discussions/")]
@@ -368,6 +378,7 @@ def test_report_without_analytics_skips_those_plots_and_shows_failed_records(
     assert 'data-plot="accuracy"' in html and 'data-plot="participation"' in html
     assert 'data-plot="agreement"' not in html and not (view.path.parent / "agreement.png").exists()
     assert 'data-plot="changes"' not in html
+    assert 'data-plot="answer_diversity"' not in html
     broken = next((view.path.parent / "discussions").glob("*broken*.html")).read_text()
     assert "backend &lt;down&gt;" in broken and "ModelCallError" in broken
 

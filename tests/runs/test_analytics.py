@@ -15,6 +15,7 @@ import madebate as mb
 from madebate._results import AgentInfo, CallRecord, DiscussionResult, Message, Stance
 from madebate.report import _plots
 from madebate.runs._analytics import aggregate_analytics, discussion_analytics, gini
+from madebate.runs._diversity import persona_diversity
 from madebate.runs._scoring import accuracy, is_correct
 from madebate.runs._summary import summarize_records
 
@@ -30,6 +31,10 @@ KEYS = [
     "gini",
     "correct_proposed",
     "lost_correct",
+    "answer_diversity_by_turn",
+    "persona_diversity",
+    "persona_diversity_method",
+    "team",
 ]
 AGGREGATE_KEYS = [
     "n",
@@ -43,7 +48,13 @@ AGGREGATE_KEYS = [
     "lost_correct_rate",
     "mean_agreement_by_turn",
     "mean_changes_by_turn",
+    "mean_answer_diversity_by_turn",
+    "mean_persona_diversity",
+    "persona_diversity_method",
+    "team",
 ]
+# The measure of these tests' personas (all without a description: diversity 0.0 either way).
+BLANK_METHOD = persona_diversity(["", ""])[1]
 
 
 # -- hand-built results ---------------------------------------------------------------------
@@ -263,6 +274,26 @@ def test_nothing_said_at_all():
         "gini": None,
         "correct_proposed": False,
         "lost_correct": False,
+        "answer_diversity_by_turn": [],
+        "persona_diversity": 0.0,
+        "persona_diversity_method": BLANK_METHOD,
+        "team": {  # tests/runs/test_team_analytics.py covers these figures
+            "agents": {
+                slot: {
+                    "model": "model",
+                    "first_answer": None,
+                    "final_answer": None,
+                    "first_correct": False,
+                    "final_correct": False,
+                    "first_won": False,
+                    "final_won": False,
+                    "changes": 0,
+                    "unattributed_changes": 0,
+                }
+                for slot in ("A1", "A2", "A3")
+            },
+            "influence": {},
+        },
     }
 
 
@@ -334,6 +365,9 @@ PLAN: dict[int, dict[str, str | None]] = {
     2: {"A1": "B", "A2": "C", "A3": None},
     3: {"A1": None, "A2": None, "A3": None},
 }
+# Distinct positions at each turn end: {B, C}, {B, C}, then everyone on C.
+SHORT_DIVERSITY = 2
+FULL_DIVERSITY = [2.0, 2.0, 1.0]
 
 
 def planned(request: mb.ScriptedRequest) -> str:
@@ -372,6 +406,7 @@ def test_scripted_discussion_where_the_panel_abandons_the_correct_answer():
     assert a["answer_flips"] == 3  # B -> C, C -> B, B -> C
     assert a["changes_by_turn"] == [1, 2, 0]
     assert a["agreement_by_turn"] == pytest.approx([2 / 3, 2 / 3, 1.0])
+    assert a["answer_diversity_by_turn"] == FULL_DIVERSITY
     assert a["first_majority_turn"] == 1
     assert a["final_answer_stability"] == 1.0
     # A1 6+6+3, A2 6+6+3, A3 6+3+3 tokens of 42
@@ -462,6 +497,10 @@ def test_aggregate_of_nothing():
         "lost_correct_rate": None,
         "mean_agreement_by_turn": [],
         "mean_changes_by_turn": [],
+        "mean_answer_diversity_by_turn": [],
+        "mean_persona_diversity": None,
+        "persona_diversity_method": None,
+        "team": None,
     }
 
 
@@ -531,6 +570,11 @@ def test_run_experiment_stores_analytics_in_records_and_the_summary(tmp_path: Pa
                 "gini": 0.0,
                 "correct_proposed": lost,
                 "lost_correct": lost,
+                "answer_diversity_by_turn": [SHORT_DIVERSITY],
+                "persona_diversity": 0.0,
+                "persona_diversity_method": BLANK_METHOD,
+                # tests/runs/test_team_analytics.py covers these figures
+                "team": r["analytics"]["team"],
             }
         else:
             assert r["turns"] == 3
@@ -554,6 +598,10 @@ def test_run_experiment_stores_analytics_in_records_and_the_summary(tmp_path: Pa
         "lost_correct_rate": 0.5,
         "mean_agreement_by_turn": pytest.approx([2 / 3]),
         "mean_changes_by_turn": [1.0],
+        "mean_answer_diversity_by_turn": [SHORT_DIVERSITY],
+        "mean_persona_diversity": 0.0,
+        "persona_diversity_method": BLANK_METHOD,
+        "team": summary["cells"][short]["analytics"]["team"],
     }
     assert summary["cells"][full]["analytics"] == {
         "n": 2,
@@ -567,6 +615,10 @@ def test_run_experiment_stores_analytics_in_records_and_the_summary(tmp_path: Pa
         "lost_correct_rate": 0.5,
         "mean_agreement_by_turn": pytest.approx([2 / 3, 2 / 3, 1.0]),
         "mean_changes_by_turn": [1.0, 2.0, 0.0],
+        "mean_answer_diversity_by_turn": FULL_DIVERSITY,
+        "mean_persona_diversity": 0.0,
+        "persona_diversity_method": BLANK_METHOD,
+        "team": summary["cells"][full]["analytics"]["team"],
     }
     # a run read back recomputes the same summary
     assert mb.load_run(run_dir).summary.model_dump(mode="json")["cells"] == summary["cells"]

@@ -171,6 +171,25 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "experiment",
         ("sweep cell paradigm=debtae", "field 'paradigm'", "did you mean 'debate'"),
     ),
+    # -- experiment files: secrets in the model's settings (issue 14, item 5), refused by
+    # `validate` as by `run`, naming the field and never quoting the value
+    *[
+        (name, "experiment", (field, path, "secrets never go in a spec", "api_key_env"))
+        for name, field, path in [
+            ("exp_options_auth_header.yaml", "field 'model.options'", "Authorization"),
+            ("exp_options_api_key_header.yaml", "field 'model.options'", "X-Api-Key"),
+            (
+                "exp_options_bearer_value.yaml",
+                "field 'model.options'",
+                "default_headers.X-Forwarded-Credentials-Blob",
+            ),
+            ("exp_options_basic_value.yaml", "field 'model.options'", "extra_headers.X-Upstream"),
+            ("exp_options_query_token.yaml", "field 'model.options'", "access_token"),
+            ("exp_options_cookie.yaml", "field 'model.options'", "default_headers.Cookie"),
+            ("exp_model_api_key.yaml", "field 'model'", "api_key:"),
+            ("exp_sweep_model_secret.yaml", "sweep cell", "default_headers.Authorization"),
+        ]
+    ],
     # -- paradigm files
     (
         "par_unknown_group.yaml",
@@ -251,7 +270,151 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "dataset",
         ("'.txt'", "dataset.format", "jsonl, json, csv"),
     ),
+    # -- data that would be silently mis-scored, or shown as a Python repr (issue 14, item 6)
+    (
+        "data_answer_number_ambiguous.jsonl",
+        "dataset",
+        ("line 1", "answer 2 is ambiguous", "option B ('2')", "option C ('3')", "answer_index"),
+    ),
+    (
+        "data_answer_digit_string_ambiguous.csv",
+        "dataset",
+        ("line 3", "answer '1' is ambiguous", "option A ('1')", "option B ('2')", "answer_index"),
+    ),
+    (
+        "data_answer_number_two_ways.jsonl",
+        "dataset",
+        ("read two ways", "line 1 (answer 3)", "line 2 (answer 0)", "answer_index: true"),
+    ),
+    ("data_question_list.json", "dataset", ("item 0", "field 'question' is a list, not text")),
+    ("data_question_object.jsonl", "dataset", ("line 2", "field 'question' is an object")),
+    (
+        "data_options_null.jsonl",
+        "dataset",
+        ("line 1", "field 'options' is null", "leave the field out"),
+    ),
+    ("data_options_hold_null.jsonl", "dataset", ("line 1", "field 'options[1]' is null, not text")),
+    ("data_options_hold_objects.json", "dataset", ("item 0", "field 'options[0]' is an object")),
+    ("data_options_object_values.jsonl", "dataset", ("line 1", "field 'options.B' is an object")),
+    (
+        "data_options_plain_text.csv",
+        "dataset",
+        ("line 2", "field 'options' is a text ('iron; oxygen; salt'), not a list", "JSON list"),
+    ),
+    ("data_answer_object.jsonl", "dataset", ("line 1", "field 'answer' is an object")),
+    ("data_context_object.jsonl", "dataset", ("line 1", "field 'context' is an object")),
+    ("data_mallm_inputs_object.jsonl", "dataset", ("line 1", "field 'inputs[1]' is an object")),
+    ("data_bigbench_input_object.json", "dataset", ("examples[1]", "field 'input' is an object")),
+    (
+        "data_bigbench_score_text.json",
+        "dataset",
+        ("examples[0]", "'target_scores.Mars' is a text ('no')", "must be a number"),
+    ),
+    (
+        "exp_answer_index_out_of_range.yaml",
+        "experiment",
+        (
+            "dataset.examples[1]",
+            "answer 3 names no option",
+            "index 0-2 (columns.answer_index: true)",
+        ),
+    ),
+    (
+        "exp_answer_index_not_bool.yaml",
+        "experiment",
+        ("field 'dataset.columns.answer_index'", "valid boolean", "got 'sometimes'"),
+    ),
+    (
+        "exp_inline_options_object.yaml",
+        "experiment",
+        ("dataset.examples[0]", "field 'options[0]' is an object, not text"),
+    ),
+    (
+        "exp_mallm_ambiguous_reference.yaml",
+        "experiment",
+        ("_mallm_numbers.json item 0", "answer '1' is ambiguous", "option A ('1')", "option B"),
+    ),
+    # -- names people cannot see (item 7)
+    (
+        "per_duplicate_invisible.yaml",
+        "personas",
+        ("duplicate persona name 'Alice' (personas[0]) and 'Ali<U+200B>ce' (personas[1])",),
+    ),
+    (
+        "per_duplicate_lookalike.yaml",
+        "personas",
+        ("'Physicist' (personas[0]) and 'Ｐhysicist' (read as 'Physicist') (personas[2])",),
+    ),
+    (
+        "per_duplicate_case.yaml",
+        "personas",
+        ("'Historian' (personas[0]) and 'HISTORIAN' (personas[1])", "ignoring case"),
+    ),
+    (
+        "per_invisible_name.yaml",
+        "personas",
+        ("field 'personas[1].name'", "'<U+200B><U+200D>' shows nothing"),
+    ),
+    (
+        "par_lookalike_slot.yaml",
+        "paradigm",
+        ("field 'slots'", "duplicate slot name 'A1' and 'Ａ1' (read as 'A1')"),
+    ),
+    ("par_invisible_slot.yaml", "paradigm", ("field 'slots'", "'A1' and 'A<U+2060>1'")),
+    (
+        "par_unreadable_slot.yaml",
+        "paradigm",
+        ("field 'slots'", "slot name 'Ｑ' (read as 'Q') cannot be named in a selector"),
+    ),
+    ("par_invisible_name.yaml", "paradigm", ("field 'name'", "'<U+FEFF>' shows nothing")),
+    ("per_invisible_library_name.yaml", "personas", ("field 'name'", "'<U+200D>' shows nothing")),
+    (
+        "par_group_invisible_member.yaml",
+        "paradigm",
+        ("field 'groups.red'", "unknown slot(s) 'A<U+200B>2'", "slots: A1, A2, A3"),
+    ),
+    (
+        "par_invisible_selector.yaml",
+        "paradigm",
+        ("field 'schedule[0].deliver_to'", "'A<U+200B>1' holds an invisible", "as 'A1'"),
+    ),
+    (
+        "par_lookalike_selector.yaml",
+        "paradigm",
+        ("field 'schedule[0].speakers'", "look-alike character", "write it as 'panel'"),
+    ),
+    ("exp_invisible_name.yaml", "experiment", ("field 'name'", "'<U+200B><U+2060>' shows nothing")),
+    ("exp_soft_hyphen_name.yaml", "experiment", ("field 'name'", "' <U+00AD> ' shows nothing")),
+    # -- paradigms that cannot work (item 8)
+    (
+        "par_no_delivery.yaml",
+        "paradigm",
+        ("paradigm 'echo-chamber'", "no message reaches another agent", "blind: true"),
+    ),
+    (
+        "par_blind_with_delivery.yaml",
+        "paradigm",
+        ("field 'blind'", "declared blind", "A1's messages reach A2"),
+    ),
+    (
+        "par_speaker_twice.yaml",
+        "paradigm",
+        ("field 'schedule[0].speakers'", "speaker A1 is listed twice in schedule[0]"),
+    ),
+    (
+        "par_speaker_in_group_and_by_name.yaml",
+        "paradigm",
+        ("field 'schedule[1].speakers'", "speaker A2", "as 'A2' and in 'panel'"),
+    ),
+    (
+        "exp_blind_consensus.yaml",
+        "experiment",
+        ("field 'protocol'", "'majority_consensus' seeks a consensus", "simple_voting"),
+    ),
 ]
+
+# Cases new with issue 14 (items 6, 7, 8 and 10): counted so that none is lost unnoticed.
+ISSUE_14_CASES = 38
 
 
 CASE_IDS = [name for name, _, _ in CASES]
@@ -292,14 +455,13 @@ def experiment_for(name: str, kind: str, tmp_path: Path) -> Path:
         "name": f"uses-{case.stem}",
         "dataset": {"path": str(GOOD_DATA)},
         "model": "scripted",
-        "team": {"agents": 3},
-        "discussion": {"max_turns": 2},
+        "discussion": {"agents": 3, "max_turns": 2},
         "cache": False,
     }
     if kind == "paradigm":
-        spec["paradigm"] = str(case)
+        spec["discussion"]["paradigm"] = str(case)
     elif kind == "personas":
-        spec["team"]["personas"] = f"library:{case}"
+        spec["discussion"]["personas"] = f"library:{case}"
     else:
         spec["dataset"] = {"path": str(case)}
     path = tmp_path / "uses_case.yaml"
@@ -324,7 +486,7 @@ def assert_clear_error(result: Result, name: str, expected: tuple[str, ...], *, 
 def test_every_case_file_is_in_the_table_and_says_what_it_is():
     on_disk = sorted(p.name for p in DATA.iterdir() if not p.name.startswith("_"))
     assert sorted(CASE_IDS) == on_disk
-    assert len(CASES) >= 32
+    assert len(CASES) >= 62 + ISSUE_14_CASES
     assert {kind for _, kind, _ in CASES} == {"experiment", "paradigm", "personas", "dataset"}
     for name, kind, expected in CASES:
         assert expected, name
@@ -368,13 +530,51 @@ def test_run_fails_before_any_model_call(
 def test_validate_fails_naming_the_file(
     model_calls: list[Any], name: str, kind: str, expected: tuple[str, ...]
 ):
-    # --dataset: an experiment's dataset is loaded too; a file that is no YAML is a dataset.
+    # An experiment's dataset is checked by default, as `run` checks it (no --dataset); a
+    # dataset file whose name says nothing needs --dataset to be read as one.
     args = ["validate", str(DATA / name)]
-    if kind in ("experiment", "dataset"):
+    if kind == "dataset":
         args.append("--dataset")
     result = cli.invoke(app, args)
     assert_clear_error(result, name, expected, file=True)
     assert model_calls == []
+
+
+# -- validate checks what run checks (issue 14, item 10) -----------------------------------------
+
+# Experiments that only their dataset makes bad: the settings alone are valid.
+DATASET_BOUND = [
+    "exp_task_kind_mismatch.yaml",
+    "exp_example_beyond_context.yaml",
+    "exp_answer_index_out_of_range.yaml",
+    "exp_inline_options_object.yaml",
+    "exp_mallm_ambiguous_reference.yaml",
+]
+
+
+@pytest.mark.parametrize("name", DATASET_BOUND)
+def test_validate_checks_the_dataset_by_default_as_run_does(tmp_path: Path, name: str) -> None:
+    case = str(DATA / name)
+    ran = cli.invoke(app, ["run", case, "--out", str(tmp_path / "run"), "--quiet"])
+    checked = cli.invoke(app, ["validate", case])
+    assert checked.exit_code == ran.exit_code == 2, flat(checked)
+    # The same check, not a second version of it: the same first line of the message.
+    assert flat(checked).startswith(flat(ran)[:120]), (flat(checked), flat(ran))
+    # --dataset, once needed for this, still works; --no-dataset checks the settings alone.
+    assert cli.invoke(app, ["validate", case, "--dataset"]).exit_code == 2
+    skipped = cli.invoke(app, ["validate", case, "--no-dataset"])
+    assert skipped.exit_code == 0, flat(skipped)
+    assert "experiment, 1 cell(s)" in flat(skipped) and "example(s)" not in flat(skipped)
+
+
+def test_validate_no_dataset_does_not_read_the_dataset(tmp_path: Path) -> None:
+    spec = tmp_path / "exp.yaml"
+    data = DATA / "data_bad_json_line.jsonl"
+    spec.write_text(f"name: later\ndataset: {{path: {data}}}\nmodel: scripted\n", encoding="utf-8")
+    out = cli.invoke(app, ["validate", str(spec)])
+    assert out.exit_code == 2 and "line 3: invalid JSON" in flat(out)
+    out = cli.invoke(app, ["validate", str(spec), "--no-dataset"])
+    assert out.exit_code == 0, flat(out)
 
 
 # -- validate on a dataset file, and --debug -----------------------------------------------------

@@ -71,6 +71,7 @@ RUN_CASES: list[tuple[str, int | None, tuple[str, ...]]] = [
     ("cells_garbage.json", None, ("Invalid JSON",)),
     ("cells_wrong_keys.json", None, ("field '[0].id'",)),
     ("cells_not_a_list.json", None, ("valid array",)),
+    ("cells_empty.json", None, ("Invalid JSON", "EOF")),
 ]
 
 COMMANDS = ["resume", "summary", "report", "eval"]
@@ -212,11 +213,6 @@ def test_a_damaged_run_directory_fails_clearly(
     run_dir, path = damaged(good_run, name, tmp_path)
     result = invoke(command, run_dir, tmp_path)
     text = flat(result)
-    if command == "resume" and name.startswith("cells"):
-        # --resume never reads cells.json: it writes it afresh from spec.yaml, a repair.
-        assert result.exit_code == 0, text
-        assert (path.read_bytes()) == (good_run / "cells.json").read_bytes()
-        return
     assert result.exit_code == 2, f"exit {result.exit_code}: {text}\n{result.exception!r}"
     assert "Traceback" not in result.output, text
     assert text.startswith("error:"), text
@@ -225,8 +221,22 @@ def test_a_damaged_run_directory_fails_clearly(
         assert f"line {line}" in text, text
     for part in expected:
         assert part in text, f"{part!r} missing from: {text}"
-    if name.startswith(("records", "cells", "spec_top")) or name == "spec_empty.yaml":
+    if name.startswith(("records", "spec_top")) or name == "spec_empty.yaml":
         assert "start the run afresh" in text, text
+    if name.startswith("cells"):
+        # cells.json holds nothing of its own: deleting it and resuming rewrites it (below).
+        assert "delete it, then resume the run" in text, text
+        assert path.read_bytes() == (RUNS / name).read_bytes()  # not written over
+
+
+def test_a_deleted_cells_file_is_written_again_on_resume(good_run: Path, tmp_path: Path) -> None:
+    """What the cells.json message says to do works: delete it, resume, and it is back."""
+    run_dir, path = damaged(good_run, "cells_garbage.json", tmp_path)
+    path.unlink()
+    result = invoke("resume", run_dir, tmp_path)
+    assert result.exit_code == 0, flat(result)
+    assert path.read_bytes() == (good_run / "cells.json").read_bytes()
+    assert invoke("summary", run_dir, tmp_path).exit_code == 0
 
 
 def test_a_torn_last_line_is_still_tolerated(good_run: Path, tmp_path: Path) -> None:

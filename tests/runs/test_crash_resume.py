@@ -349,7 +349,7 @@ def interrupting(run_dir: Path, *, delay_s: float = 0.0) -> mb.ScriptedModel:
             await asyncio.sleep(delay_s)
         return default_script(request)
 
-    return mb.ScriptedModel(script)
+    return mb.ScriptedModel(script, record_prompts=True)
 
 
 def test_ctrl_c_in_this_process_releases_the_directory_at_once(
@@ -370,7 +370,7 @@ def test_ctrl_c_in_this_process_releases_the_directory_at_once(
     assert f"continue with: madebate run --resume {run_dir}" in out.output
     assert json.loads((run_dir / "summary.json").read_text())["complete"] is False
 
-    model[0] = mb.ScriptedModel()
+    model[0] = mb.ScriptedModel(record_prompts=True)
     out = cli.invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
     assert out.exit_code == 0, out.output
     assert_like_reference(run_dir, reference)
@@ -406,7 +406,7 @@ def test_an_interrupted_run_inside_a_running_loop_stops_and_releases_the_directo
             assert time.monotonic() < deadline, "the run's worker thread did not end"
             time.sleep(0.01)
         assert check_lines(run_dir, complete=True) == kept, "the run went on after Ctrl-C"
-        model[0] = mb.ScriptedModel()
+        model[0] = mb.ScriptedModel(record_prompts=True)
         mb.run_experiment(spec, resume=run_dir)
         assert_like_reference(run_dir, reference)
     finally:  # today the abandoned run finishes in the background: let it, before tmp goes
@@ -533,8 +533,8 @@ def test_resume_runs_the_failed_examples_again_and_only_those(
             raise ModelCallError("the backend is down for this one", retryable=False)
         return default_script(request)
 
-    healthy = mb.ScriptedModel()
-    model: list[mb.models.ModelAPI] = [mb.ScriptedModel(flaky)]
+    healthy = mb.ScriptedModel(record_prompts=True)
+    model: list[mb.models.ModelAPI] = [mb.ScriptedModel(flaky, record_prompts=True)]
 
     def create(model_id: str, options: dict[str, Any]) -> mb.models.ModelAPI:
         assert model_id == "test"

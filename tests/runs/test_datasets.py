@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import madebate as mb
 from madebate import ColumnMap, ConfigError, DatasetSpec, Task
+from madebate._task import LETTERS
 from madebate.cli import app
 from madebate.models.providers.scripted import default_script
 from madebate.runs._datasets import (
@@ -743,3 +744,238 @@ def test_readme_table_of_task_kinds_matches_the_code() -> None:
         metrics = ", ".join(f"`{m}`" for m in default_metrics(kind))
         row = f"| `{kind}` | {instruction} | {ANSWER_SHAPES[kind]} | {metrics} |"
         assert row in readme, row
+
+
+# -- number answers, and values that are not text (issue 14, item 6) -----------------------------
+
+NUMBERS = ["1", "2", "3"]
+
+
+def examples(*rows: dict[str, Any], **spec: Any) -> list[Task]:
+    return mb.load_dataset(DatasetSpec(examples=list(rows), **spec))
+
+
+def examples_error(*rows: dict[str, Any], **spec: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        examples(*rows, **spec)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("answer", [3, "3", " 3 "])
+def test_a_number_answer_names_the_option_with_that_text_first(answer: Any) -> None:
+    # 3 is no index of three options but the text of option C: it scores against "3".
+    (task,) = examples({"question": "q", "options": NUMBERS, "answer": answer})
+    assert task.references == ["C"]
+
+
+@pytest.mark.parametrize("answer", [1, "1", 2, "2"])
+def test_an_answer_naming_one_option_by_text_and_another_by_index_is_an_error(
+    answer: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "numbers.jsonl"
+    rows = [
+        {"id": "a", "question": "q", "options": ["x", "y"], "answer": "B"},
+        {"id": "b", "question": "q", "options": NUMBERS, "answer": answer},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    message = load_error(path)
+    n = int(answer)
+    by_text, by_index = LETTERS[n - 1], LETTERS[n]
+    assert message.startswith(f"{path} line 2: answer {answer!r} is ambiguous"), message
+    assert f"by its text it is option {by_text} ('{n}')" in message
+    assert f"as a 0-based index option {by_index} ('{n + 1}')" in message
+    assert "dataset.columns.answer_index" in message
+
+
+def test_answer_index_says_which_reading_holds() -> None:
+    row = {"question": "q", "options": NUMBERS, "answer": "2"}
+    assert examples(row, columns={"answer_index": True})[0].references == ["C"]
+    assert examples(row, columns={"answer_index": False})[0].references == ["B"]
+    # Letters and option text read as before either way; only numbers change.
+    letter = {"question": "q", "options": NUMBERS, "answer": "A"}
+    assert examples(letter, columns={"answer_index": True})[0].references == ["A"]
+    # With a reading fixed, a number that has only the other reading names no option.
+    message = examples_error(
+        {"question": "q", "options": NUMBERS, "answer": 3}, columns={"answer_index": True}
+    )
+    assert "answer 3 names no option of the 3" in message
+    assert "index 0-2 (columns.answer_index: true)" in message
+    assert "an option's text" not in message
+    message = examples_error(
+        {"question": "q", "options": ["x", "y"], "answer": 1}, columns={"answer_index": False}
+    )
+    assert "an index" not in message and "columns.answer_index: false" in message
+
+
+def test_a_file_that_reads_number_answers_both_ways_is_an_error() -> None:
+    message = examples_error(
+        {"question": "q1", "options": NUMBERS, "answer": 3},  # only option C's text
+        {"question": "q2", "options": NUMBERS, "answer": 0},  # only index 0
+    )
+    assert "read two ways" in message
+    assert (
+        "dataset.examples[0] (answer 3)" in message and "dataset.examples[1] (answer 0)" in message
+    )
+    # Options that are not numbers cannot be confused: an index is an index there.
+    tasks = examples(
+        {"question": "q1", "options": NUMBERS, "answer": 3},
+        {"question": "q2", "options": ["x", "y"], "answer": 0},
+    )
+    assert [t.references for t in tasks] == [["C"], ["A"]]
+
+
+def test_number_answers_over_other_options_are_indexes_as_before() -> None:
+    (task,) = examples({"question": "q", "options": CITIES, "answer": 2})
+    assert task.references == ["C"]
+    # An option text that is also a valid index, pointing at itself, is not ambiguous.
+    (task,) = examples({"question": "q", "options": ["0", "x", "y"], "answer": 0})
+    assert task.references == ["A"]
+
+
+def test_option_labels_name_the_answer(tmp_path: Path) -> None:
+    # ARC on the hub labels some questions 1-4: answerKey "1" is the first option, not index 1.
+    arc = {"label": ["1", "2", "3", "4"], "text": ["iron", "oxygen", "salt", "gold"]}
+    (task,) = examples(
+        {"question": "q", "choices": arc, "answerKey": "1"},
+        columns={"options": "choices", "answer": "answerKey"},
+    )
+    assert task.options == ["iron", "oxygen", "salt", "gold"] and task.references == ["A"]
+    (task,) = examples({"question": "q", "options": {"A": "iron", "B": "oxygen"}, "answer": "B"})
+    assert task.options == ["iron", "oxygen"] and task.references == ["B"]
+
+
+def test_hf_rows_take_the_same_path(hf_datasets: Any, tmp_path: Path) -> None:
+    rows = [
+        {"id": "h1", "question": "q", "options": NUMBERS, "answer": "3"},
+        {"id": "h2", "question": "q", "options": NUMBERS, "answer": "2"},
+    ]
+    hf_datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "numbers"))
+    spec = DatasetSpec(path=str(tmp_path / "numbers"), format="hf")
+    with pytest.raises(ConfigError, match=r"numbers row 1: answer '2' is ambiguous"):
+        mb.load_dataset(spec)
+    spec = spec.model_copy(update={"columns": ColumnMap(answer_index=False)})
+    assert [t.references for t in mb.load_dataset(spec)] == [["C"], ["B"]]
+    # A MALLM-format dataset on the hub reads as MALLM's files do.
+    mallm = [{"example_id": "m1", "inputs": "Pick one.\nA) yes\nB) no", "references": ["A"]}]
+    hf_datasets.Dataset.from_list(mallm).save_to_disk(str(tmp_path / "mallm"))
+    (task,) = mb.load_dataset(DatasetSpec(path=str(tmp_path / "mallm"), format="hf"))
+    assert (task.id, task.question, task.options) == ("m1", "Pick one.", ["yes", "no"])
+
+
+def test_mallm_inputs_given_as_one_text_are_text(tmp_path: Path) -> None:
+    rows = [
+        {"example_id": "s1", "inputs": "In what year was the tower built?", "references": "1889"},
+        {"example_id": "s2", "inputs": "Pick one.\nA) yes\nB) no", "references": ["B"]},
+    ]
+    for path in (tmp_path / "mallm.json", tmp_path / "mallm.jsonl"):
+        text = (
+            json.dumps(rows)
+            if path.suffix == ".json"
+            else "".join(json.dumps(r) + "\n" for r in rows)
+        )
+        path.write_text(text, encoding="utf-8")
+        free, choice = load(path)
+        assert free.question == "In what year was the tower built?"  # not one letter a line
+        assert free.references == ["1889"]
+        assert (choice.question, choice.options, choice.references) == (
+            "Pick one.",
+            ["yes", "no"],
+            ["B"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"question": {"text": "q"}}, "field 'question' is an object, not text"),
+        ({"question": ["q", "r"]}, "field 'question' is a list, not text"),
+        ({"question": "q", "options": None}, "field 'options' is null"),
+        ({"question": "q", "options": ["a", None]}, "field 'options[1]' is null, not text"),
+        ({"question": "q", "options": ["a", {"t": "b"}]}, "field 'options[1]' is an object"),
+        ({"question": "q", "options": ["a", ["b"]]}, "field 'options[1]' is a list"),
+        ({"question": "q", "options": 3}, "field 'options' is a number"),
+        (
+            {"question": "q", "options": "a or b"},
+            "field 'options' is a text ('a or b'), not a list",
+        ),
+        ({"question": "q", "answer": {"t": 1}}, "field 'answer' is an object"),
+        ({"question": "q", "answer": ["a", None]}, "field 'answer[1]' is null"),
+        ({"question": "q", "context": {"p": 1}}, "field 'context' is an object"),
+        ({"question": "q", "id": {"n": 1}}, "field 'id' is an object"),
+    ],
+)
+def test_values_that_are_not_text_fail_naming_the_field(row: dict[str, Any], expected: str) -> None:
+    message = examples_error(row)
+    assert message.startswith("dataset.examples[0]: "), message
+    assert expected in message, message
+    assert "{'" not in message  # never a Python repr of the value
+
+
+def test_option_columns_that_are_not_text_fail_naming_the_column() -> None:
+    message = examples_error(
+        {"question": "q", "opa": "x", "opb": {"t": "y"}}, columns={"options": ["opa", "opb"]}
+    )
+    assert "field 'opb' (an option) is an object" in message
+
+
+def test_context_given_as_a_list_of_texts_is_joined() -> None:
+    (task,) = examples({"question": "q", "context": ["First line.", "Second line."]})
+    assert task.context == "First line.\nSecond line."
+
+
+def test_a_short_csv_row_leaves_fields_missing_not_null(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text('question,options,answer\n"Largest ocean?"\n', encoding="utf-8")
+    (task,) = load(path)
+    assert task.options is None and task.references == []
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        ({"input": ["a"], "target": "x"}, "examples[0]: field 'input' is a list, not text"),
+        ({"input": "a", "target": {"t": 1}}, "examples[0]: field 'target' is an object"),
+        ({"input": "a", "target": ["x", None]}, "examples[0]: field 'target' is null"),
+        (
+            {"input": "a", "target_scores": {"x": 1, "y": None}},
+            "field 'target_scores.y' is null; a score must be a number",
+        ),
+    ],
+)
+def test_bigbench_values_that_are_not_text_fail(
+    example: dict[str, Any], expected: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps({"name": "t", "examples": [example]}), encoding="utf-8")
+    message = load_error(path, format="bigbench")
+    assert expected in message and str(path) in message
+
+
+def test_answer_index_is_documented_in_the_schema_and_the_readme() -> None:
+    schema = ColumnMap.model_json_schema()
+    text = " ".join(schema["properties"]["answer_index"]["description"].split())
+    assert "as a 0-based option index" in text and "is an error naming the line" in text
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "answer_index" in readme
+
+
+def test_true_and_false_read_as_text_where_they_did() -> None:
+    # BoolQ gives its answers as true and false.
+    (task,) = examples({"question": "Is the sky blue?", "answer": True})
+    assert task.references == ["True"]
+    (task,) = examples({"question": "q", "options": [True, False], "answer": "A"})
+    assert task.options == ["True", "False"]
+
+
+def test_inline_examples_in_mallm_format_read_as_files_do() -> None:
+    (task,) = examples(
+        {"example_id": "m1", "inputs": "Pick one.\nA) yes\nB) no", "references": "B"}
+    )
+    assert (task.id, task.question, task.options, task.references) == (
+        "m1",
+        "Pick one.",
+        ["yes", "no"],
+        ["B"],
+    )
+    message = examples_error({"example_id": "m2", "inputs": [None], "references": []})
+    assert "dataset.examples[0]: field 'inputs[0]' is null, not text" in message

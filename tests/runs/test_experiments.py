@@ -180,7 +180,7 @@ def test_repeats_double_the_records_and_seeds_are_paired_across_cells(tmp_path: 
 
 
 def test_a_sweep_over_seed_changes_the_example_seeds(tmp_path: Path, model_seam):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(
         tmp_path,
         model=model_seam.use(model),
@@ -246,7 +246,7 @@ BAD_SPECS = [
 def test_bad_spec_fails_naming_the_field_before_any_model_call(
     tmp_path: Path, model_seam, changes: dict[str, Any], field: str, message: str
 ):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(tmp_path, model=model_seam.use(model), **changes)
     out = tmp_path / "run"
     with pytest.raises(mb.ConfigError) as info:
@@ -275,7 +275,7 @@ BAD_CELLS = [
 def test_bad_sweep_value_names_the_cell_before_any_model_call(
     tmp_path: Path, model_seam, sweep: dict[str, list[Any]], cell: str, message: str
 ):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(tmp_path, model=model_seam.use(model), sweep=sweep)
     out = tmp_path / "run"
     with pytest.raises(mb.ConfigError) as info:
@@ -505,7 +505,7 @@ def test_resume_keeps_settings_that_are_none(tmp_path: Path):
 
 
 def test_an_identical_rerun_is_served_from_the_cache(tmp_path: Path, model_seam):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(
         tmp_path,
         model=model_seam.use(model),
@@ -539,7 +539,7 @@ def test_an_identical_rerun_is_served_from_the_cache(tmp_path: Path, model_seam)
 
 
 def test_cli_no_cache_makes_the_calls_again(tmp_path: Path, model_seam):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(tmp_path, model=model_seam.use(model), dataset={"path": str(GK), "limit": 3})
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump(spec))
@@ -555,7 +555,7 @@ def test_cli_no_cache_makes_the_calls_again(tmp_path: Path, model_seam):
 
 
 def test_sampling_runs_are_cached_on_the_seed(tmp_path: Path, model_seam):
-    model = mb.ScriptedModel()
+    model = mb.ScriptedModel(record_prompts=True)
     spec = make_spec(
         tmp_path,
         model=model_seam.use(model),
@@ -604,7 +604,7 @@ def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path:
 
     spec = make_spec(
         tmp_path,
-        model=model_seam.use(mb.ScriptedModel(script)),
+        model=model_seam.use(mb.ScriptedModel(script, record_prompts=True)),
         sweep={"protocol": ["majority_consensus", "simple_voting"]},
     )
     result = mb.run_experiment(spec, out=tmp_path / "run")
@@ -646,7 +646,9 @@ def test_a_cell_whose_model_cannot_be_made_fails_the_run_before_anything_is_writ
     assert not (tmp_path / "run").exists()
     # Nothing is left locked or half-made: the same directory works once the key is there.
     monkeypatch.setenv("MADEBATE_TEST_NO_SUCH_KEY", "k")
-    model_seam.use(mb.ScriptedModel(), prefix="openai")  # no server: the scripted model stands in
+    model_seam.use(
+        mb.ScriptedModel(record_prompts=True), prefix="openai"
+    )  # no server: the scripted model stands in
     result = mb.run_experiment(spec, out=tmp_path / "run")
     assert result.new_records == 6
 

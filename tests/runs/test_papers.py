@@ -46,6 +46,14 @@ def test_every_finding_has_a_recipe() -> None:
         "all_agents_drafting",
         "collective_refinement",
         "debate_vs_self_consistency",
+        "mixed_vs_homogeneous",
+        # One per task family of Becker 2024, each on a benchmark preset.
+        "summarisation_xsum",
+        "translation_wmt19",
+        "paraphrase_etpc",
+        "extractive_qa_squad2",
+        "strategy_qa",
+        "ethical_qa",
     }
 
 
@@ -69,7 +77,37 @@ def test_recipe_runs_on_the_scripted_model(path: Path, tmp_path: Path) -> None:
         for r in records:
             assert r["error"] is None and r["stop_reason"] != "error", (cell, r["error"])
             assert r["answer"] is not None and r["calls"] > 0, cell
-            assert "accuracy" in r["scores"], cell
+            assert set(recipe_metrics(spec)) <= set(r["scores"]), cell
+
+
+def recipe_metrics(spec: mb.ExperimentSpec) -> list[str]:
+    """What a recipe is scored by: its scoring, its preset's metrics, else accuracy."""
+    from madebate.runs._preset_table import get_preset
+
+    if spec.scoring:
+        return list(spec.scoring)
+    return list(get_preset(spec.dataset.preset).metrics) if spec.dataset.preset else ["accuracy"]
+
+
+def test_preset_recipes_run_on_the_shipped_fixture_and_say_how_to_use_the_benchmark() -> None:
+    # As shipped a preset recipe reads the preset's test fixture (offline), and its comments
+    # say so and how to read the real benchmark instead.
+    families = {
+        "summarisation_xsum": "xsum",
+        "translation_wmt19": "wmt19-de-en",
+        "paraphrase_etpc": "etpc",
+        "extractive_qa_squad2": "squad2",
+        "strategy_qa": "strategyqa",
+        "ethical_qa": "simple-ethical-questions",
+    }
+    for stem, preset in families.items():
+        spec = mb.load_experiment(PAPERS / f"{stem}.yaml")
+        assert spec.dataset.preset == preset
+        assert spec.dataset.path is not None and "/tests/fixtures/presets/" in spec.dataset.path
+        assert spec.sweep == {"paradigm": ["memory", "relay", "report", "debate"]}
+        lines = (PAPERS / f"{stem}.yaml").read_text(encoding="utf-8").splitlines()
+        comment = " ".join(line.lstrip("# ") for line in lines if line.startswith("#"))
+        assert "delete the `path:` entry" in comment and "made-up examples" in comment
 
 
 def test_paradigm_recipes_differ_only_in_data() -> None:
@@ -136,3 +174,22 @@ def test_all_agents_drafting_drafts_blind(tmp_path: Path) -> None:
                 assert len(first) == 3 and all(m["visible_message_ids"] == [] for m in first)
             else:
                 assert len(first) == 1
+
+
+def test_mixed_vs_homogeneous_matches_the_budget_and_mixes_the_models(tmp_path: Path) -> None:
+    spec, by_cell = run_recipe(PAPERS / "mixed_vs_homogeneous.yaml", tmp_path / "run")
+    assert spec.sweep == {"team": ["model_a_alone", "model_b_alone", "mixed"]}
+    expected = {
+        "team=model_a_alone": ["model-a"] * 3,
+        "team=model_b_alone": ["model-b"] * 3,
+        "team=mixed": ["model-a", "model-b", "model-a"],
+    }
+    assert set(by_cell) == set(expected)
+    for cell, models in expected.items():
+        for record in by_cell[cell]:
+            result = record["result"]
+            assert [a["model"] for a in result["agents"]] == models
+            # The budget arithmetic in the recipe's comment: 2 turns x 3 agents, every team.
+            assert record["calls"] == 6
+            by_model = {name: u["calls"] for name, u in result["usage_by_model"].items()}
+            assert by_model == {m: 2 * models.count(m) for m in set(models)}

@@ -143,8 +143,13 @@ def _before_v2(cell: CellSummary) -> dict[str, Any]:
     data = cell.model_dump(
         exclude={"examples", "messages", "unreadable_rate", "truncated_rate", "option_positions"}
     )
+    data.pop("usage_by_model")  # added in schema 4: None in the old summary
     for m in data["metrics"].values():
         del m["examples"], m["method"]
+    # Analytics added later: empty or None for records made before them.
+    for key in ("mean_answer_diversity_by_turn", "mean_persona_diversity", "team"):
+        (data.get("analytics") or {}).pop(key, None)
+    (data.get("analytics") or {}).pop("persona_diversity_method", None)
     return data
 
 

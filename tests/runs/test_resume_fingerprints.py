@@ -65,7 +65,7 @@ def test_records_carry_fingerprints(tmp_path: Path) -> None:
     mb.run_experiment(make_spec(tmp_path), out=run_dir)
     records = lines(run_dir)
     assert len(records) == 12
-    assert all(r["schema_version"] == 3 for r in records)
+    assert all(r["schema_version"] >= 3 for r in records)  # 3 added the fingerprints
     by_cell = {r["cell"]: r["cell_fingerprint"] for r in records}
     assert set(by_cell) == set(CELLS) and len(set(by_cell.values())) == 2  # cells differ
     by_example = {(r["example_id"], r["example_fingerprint"]) for r in records}
@@ -178,3 +178,59 @@ def test_records_without_fingerprints_resume_as_unknown(tmp_path: Path) -> None:
         result = mb.run_experiment(spec, resume=run_dir)
     assert result.new_records == 0 and result.summary.cells[CELLS[0]].n == 6
     assert all(r.cell_fingerprint is None for r in latest_records(run_dir))
+
+
+def _as_if_older_madebate(run_dir: Path, dropped: str) -> None:
+    """Make the run look written by a madebate that lacked the setting `dropped`
+    ("discussion.judge"): drop it from the stored settings and give the records and the stored
+    cell another fingerprint, as the smaller settings hashed."""
+    path = run_dir / FINGERPRINTS_FILE
+    stored = json.loads(path.read_text())
+    section, key = dropped.split(".")
+    for cid, cell in stored["cells"].items():
+        del cell["settings"][section][key]
+        cell["fingerprint"] = f"older-{cid}"
+    path.write_text(json.dumps(stored))
+    records = lines(run_dir)
+    for r in records:
+        r["cell_fingerprint"] = f"older-{r['cell']}"
+    (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_a_setting_added_since_at_its_default_keeps_the_records(tmp_path: Path) -> None:
+    """Upgrading madebate mid-study: a setting it gained (at its default, None here) changes
+    the settings' hash but not the discussions, so the records are kept; the old fingerprint is
+    remembered (later resumes keep them too), and a real change is still refused by name."""
+    spec = make_spec(tmp_path)
+    run_dir = tmp_path / "run"
+    mb.run_experiment(spec, out=run_dir)
+    assert (
+        json.loads((run_dir / FINGERPRINTS_FILE).read_text())["cells"][CELLS[0]]["settings"][
+            "discussion"
+        ]["judge"]
+        is None
+    )
+    _as_if_older_madebate(run_dir, "discussion.judge")
+
+    for _ in range(2):  # the second resume reads the `same_as` the first one wrote
+        result = mb.run_experiment(spec, resume=run_dir)
+        assert len(lines(run_dir)) == 12  # nothing ran again
+        assert result.summary.cells[CELLS[0]].n == 6
+    stored = json.loads((run_dir / FINGERPRINTS_FILE).read_text())
+    assert stored["cells"][CELLS[0]]["same_as"] == [f"older-{CELLS[0]}"]
+    assert len(load_run(run_dir).records) == 12
+
+    spec["discussion"]["max_turns"] = 2
+    with pytest.raises(ConfigError, match=r"discussion\.max_turns: 3 -> 2"):
+        mb.run_experiment(spec, resume=run_dir)
+
+
+def test_a_dropped_setting_with_a_value_is_a_change(tmp_path: Path) -> None:
+    """Only a setting at an added setting's default passes: one that is missing from the old
+    settings but set now (max_turns 3) is a change, named."""
+    spec = make_spec(tmp_path)
+    run_dir = tmp_path / "run"
+    mb.run_experiment(spec, out=run_dir)
+    _as_if_older_madebate(run_dir, "discussion.max_turns")
+    with pytest.raises(ConfigError, match=r"discussion\.max_turns: null -> 3"):
+        mb.run_experiment(spec, resume=run_dir)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import json
 import os
 import time
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from madebate._errors import ConfigError, ModelCallError
+from madebate._secrets import mask_logs, mask_url, url_secrets
 from madebate.models._model import (
     CallContext,
     ChatMessage,
@@ -52,9 +55,18 @@ class OpenAICompatibleModel(ModelAPI):
                 )
             key = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key
         self._api_key = key
-        # What `_redact` masks, computed once: the key as sent and as error texts quote it.
+        # What `_redact` masks, computed once: the key as sent and as error texts quote it,
+        # and a key written into base_url (user:KEY@host, ?api-key=KEY).
         forms = {key, key.strip(), json.dumps(key)[1:-1], repr(key)[1:-1]} - {""}
-        self._key_forms = sorted(forms, key=len, reverse=True) if len(key.strip()) >= 8 else []
+        if len(key.strip()) < 8:
+            forms = set()
+        for secret in url_secrets(self.base_url or ""):  # as written, and decoded
+            forms |= {f for f in (secret, unquote(secret)) if len(f) >= 4}
+            mask_logs()  # the HTTP client logs each request's URL
+        basic = _basic_credentials(self.base_url)
+        if basic:  # user:KEY@ is sent as "Basic base64(user:KEY)", which a server may echo
+            forms.add(basic)
+        self._key_forms = sorted(forms, key=len, reverse=True)
         self.timeout_s = timeout_s
         # OpenAI, vLLM's server and llama.cpp's C++ llama-server take response_format
         # json_schema (llama-cpp-python's server does through `python -m
@@ -74,7 +86,8 @@ class OpenAICompatibleModel(ModelAPI):
         return f"{self.model_id} at {self.base_url or 'https://api.openai.com/v1'}"
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAICompatibleModel(model={self.model!r}, base_url={self.base_url!r})"
+        shown = mask_url(self.base_url) if self.base_url else None
+        return f"OpenAICompatibleModel(model={self.model!r}, base_url={shown!r})"
 
     def _get_client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -84,9 +97,13 @@ class OpenAICompatibleModel(ModelAPI):
             from openai import AsyncOpenAI
 
             self._client_loop = loop
+            # A query in base_url (?api-key=KEY, Azure's ?api-version=...) goes on every
+            # request: the SDK would append the path after it.
+            base_url, query = _split_query(self.base_url)
             self._client = AsyncOpenAI(
                 api_key=self._api_key,
-                base_url=self.base_url,
+                base_url=base_url,
+                default_query=query or None,
                 timeout=self.timeout_s,
                 max_retries=0,  # retries belong to ManagedModel, never to both
             )
@@ -189,6 +206,29 @@ class OpenAICompatibleModel(ModelAPI):
         # this one: its connections belong to that loop ("Event loop is closed"). Drop it.
         if client is not None and loop is asyncio.get_running_loop():
             await client.close()
+
+
+def _basic_credentials(url: str | None) -> str | None:
+    """The HTTP basic credentials the client sends for a user:password@ in the URL, as sent."""
+    if not url or "@" not in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return None
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return base64.b64encode(pair.encode()).decode()
+
+
+def _split_query(url: str | None) -> tuple[str | None, dict[str, str]]:
+    """A base URL without its query, and the query's parameters."""
+    if url is None or "?" not in url:
+        return url, {}
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(query="")), query
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -45,7 +46,9 @@ class ScriptedModel(ModelAPI):
 
     A function may raise `ModelCallError` to play a failing backend. With no script the
     built-in `default_script` plays a cooperative panel, good for offline demos.
-    Every request is kept in `requests` so tests can inspect what each agent was shown.
+    With `record_prompts=True` every request is kept in `requests`, so a test can inspect what
+    each agent was shown; by default none is kept (`request_count` still counts them), so a
+    run of 100,000 examples does not hold every prompt it sent.
     """
 
     def __init__(
@@ -55,15 +58,45 @@ class ScriptedModel(ModelAPI):
         model_id: str = "scripted",
         structured_output: str | None = "json_schema",
         context_window: int | None = None,
+        record_prompts: bool = False,
+        offset: int = 0,
+        stubborn: bool = False,
     ):
         self.model_id = model_id
+        # The default script's behaviour, settable from a spec's options: two scripted models
+        # that answer differently (a mixed team offline). `offset` shifts the option it picks;
+        # `stubborn` keeps its own pick instead of agreeing with another.
+        self.offset = offset
+        self.stubborn = stubborn
+        self.record_prompts = record_prompts
         self._window = context_window  # in words: the scripted model's "tokens"
         # Claiming structured output passes the JSON schema through in `request.config`, so a
         # script (and the default one) can answer ballots in the requested shape.
         self.structured_output = structured_output
         self._script: Script = script if script is not None else default_script
+        if script is None and (offset or stubborn):
+            self._script = functools.partial(default_script, offset=offset, stubborn=stubborn)
         self._positions: dict[str | None, int] = {}
-        self.requests: list[ScriptedRequest] = []
+        self._requests: list[ScriptedRequest] = []
+        self.request_count = 0
+        """Requests answered so far (kept or not)."""
+
+    @property
+    def requests(self) -> list[ScriptedRequest]:
+        """Every request answered, in order; only with `record_prompts=True`."""
+        if not self.record_prompts:
+            raise AttributeError(
+                "this ScriptedModel keeps no requests: make it with record_prompts=True to "
+                "inspect what each agent was shown (request_count counts them either way)"
+            )
+        return self._requests
+
+    @property
+    def cache_identity(self) -> str:
+        """The id and the default script's behaviour: two behaviours are two models."""
+        if not self.offset and not self.stubborn:
+            return self.model_id
+        return f"{self.model_id} offset={self.offset} stubborn={self.stubborn}"
 
     async def context_window(self) -> int | None:
         return self._window
@@ -78,9 +111,11 @@ class ScriptedModel(ModelAPI):
         context: CallContext | None = None,
     ) -> ModelOutput:
         request = ScriptedRequest(
-            list(messages), config, context or CallContext(), len(self.requests)
+            list(messages), config, context or CallContext(), self.request_count
         )
-        self.requests.append(request)
+        self.request_count += 1
+        if self.record_prompts:
+            self._requests.append(request)
         text = await self._reply(request)
         prompt_words = sum(len(m.content.split()) for m in messages)
         return ModelOutput(
@@ -114,9 +149,10 @@ _OPTION = re.compile(r"^\s*([A-Z])\)\s*(.+?)\s*$", re.M)
 _CURRENT = re.compile(r"Current solution:\s*(.+)", re.I)
 
 
-def default_script(request: ScriptedRequest) -> str:
+def default_script(request: ScriptedRequest, *, offset: int = 0, stubborn: bool = False) -> str:
     """A cooperative panel: the first speaker proposes an option chosen by a stable hash of the
-    question, everyone else agrees. Persona requests get valid persona JSON."""
+    question (shifted by `offset` places), everyone else agrees (a `stubborn` one restates its
+    own pick instead). Persona requests get valid persona JSON."""
     prompt = request.prompt
     if request.role == "persona":
         n = len(re.findall(r'"name"', prompt))
@@ -132,17 +168,22 @@ def default_script(request: ScriptedRequest) -> str:
     if request.role == "confidence":
         return "80"
     current = _CURRENT.search(prompt)
-    if current and current.group(1).strip().lower() not in {"none", "none yet"}:
-        return f"[AGREE] The current solution holds up.\nFinal Solution: {current.group(1).strip()}"
     options = _OPTION.findall(prompt)
+    own = None
     if options:
         # Hash the question (the line before the options), so answers vary across questions.
         lines = prompt.split("\n")
         first = next(i for i, line in enumerate(lines) if _OPTION.match(line))
         question = lines[first - 1] if first else ""
-        pick = int(hashlib.sha256(question.encode()).hexdigest(), 16) % len(options)
-        letter, text = options[pick]
-        return f"I weighed each option.\nFinal Solution: {letter}) {text}"
+        pick = (int(hashlib.sha256(question.encode()).hexdigest(), 16) + offset) % len(options)
+        own = "{}) {}".format(*options[pick])
+    if current and current.group(1).strip().lower() not in {"none", "none yet"}:
+        shown = current.group(1).strip()
+        if stubborn and own is not None and not shown.startswith(own.split(")")[0] + ")"):
+            return f"[DISAGREE] I still hold my answer.\nFinal Solution: {own}"
+        return f"[AGREE] The current solution holds up.\nFinal Solution: {shown}"
+    if own is not None:
+        return f"I weighed each option.\nFinal Solution: {own}"
     return "This follows from the task as stated.\nFinal Solution: 42"
 
 

