@@ -288,9 +288,11 @@ def _step(annotation: Any, part: int | str) -> Any:
 
 
 def _options(annotation: Any) -> list[Any]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [_bare(a) for a in typing.get_args(annotation)]
-    return [_bare(annotation)]
+    # Flattened: a tagged union inside an optional one (an agent's `persona`) is one level.
+    bare = _bare(annotation)
+    if typing.get_origin(bare) in (typing.Union, types.UnionType):
+        return [o for a in typing.get_args(bare) for o in _options(a)]
+    return [bare]
 
 
 def _bare(annotation: Any) -> Any:

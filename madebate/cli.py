@@ -328,6 +328,12 @@ def _agent_entry(text: str, index: int) -> dict[str, Any]:
             parts[-1] += "," + part
         else:
             parts.append(part)
+    keys = [part.partition("=")[0].strip() for part in parts]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:  # one would silently replace the other
+        raise MadebateError(
+            f"--agent '{text}': {', '.join(twice)} given twice; give each setting once"
+        )
     return agent_from_pairs(_pairs("--agent", parts), field=f"agents[{index}]")
 
 
@@ -897,7 +903,8 @@ def validate(
                 detail = f"{len(cells)} cell(s)"
                 notes = preset_notes(spec.dataset)  # what a preset resolves to
                 if dataset is not False:  # by default, as `run` checks it before any call
-                    from madebate.runs._runner import prepare_tasks
+                    from madebate._errors import MissingResource
+                    from madebate.runs._runner import check_scoring, prepare_tasks
                     from madebate.runs._scoring import default_metrics
 
                     try:  # the runner's own check: the dataset, and the task kind against it
@@ -905,6 +912,12 @@ def validate(
                             warnings.simplefilter("always", UserWarning)
                             tasks, info = prepare_tasks(spec, file.resolve().parent, str(file))
                         _check_configured_context(spec, cells, tasks, str(file))
+                        data = spec.dataset.path
+                        data = str((file.resolve().parent / data).resolve()) if data else None
+                        try:  # what the metrics read from each example; their resources
+                            check_scoring(cells, tasks, data, str(file))
+                        except MissingResource as exc:  # run fails; here, perhaps elsewhere
+                            notes.append(f"warning: `run` here would fail: {exc}")
                     except ConfigError as exc:
                         if exc.source is not None:
                             raise

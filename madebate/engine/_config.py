@@ -44,6 +44,25 @@ class InlinePersona(BaseModel):
     """Areas of expertise (kept with the persona)."""
 
 
+def _persona_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "str"
+    return "InlinePersona" if isinstance(value, dict | InlinePersona) else None
+
+
+# A persona source's name, or a persona written out; tagged, so an error in a written-out
+# persona names its key (persona.descr), not the other form's "should be a valid string".
+PersonaSetting = Annotated[
+    Annotated[str, Tag("str")] | Annotated[InlinePersona, Tag("InlinePersona")],
+    Discriminator(
+        _persona_kind,
+        custom_error_type="persona_type",
+        custom_error_message="a persona is a source's name (library[:NAME|FILE], expert, "
+        "ipip, none) or written out as {name, description}",
+    ),
+]
+
+
 class Agent(BaseModel):
     """One agent of a team (a panelist, the drafter or the judge): its model, persona and
     sampling settings. What is not given is the discussion's: its model, its persona source,
@@ -59,7 +78,7 @@ class Agent(BaseModel):
     """The agent's model: an id (openai/NAME, vllm/NAME, llamacpp[/FILE.gguf], scripted) or a
     model spec with its own base_url and options; in Python also a model object. Default: the
     discussion's model."""
-    persona: str | InlinePersona | None = None
+    persona: PersonaSetting | None = None
     """A persona source for this agent (library[:NAME|FILE], expert, ipip, none) or an inline
     persona {name, description}; default: the discussion's `personas`."""
     generation: GenerateConfig | None = None

@@ -24,7 +24,7 @@ from madebate.engine._plan import DiscussionPlan, check_config
 from madebate.engine._prompting import render_task
 from madebate.engine._run import run_session
 from madebate.engine._session import open_session
-from madebate.engine._team import resolve_team_models
+from madebate.engine._team import check_team_protocol, resolve_team_models
 from madebate.models._model import ModelAPI
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import ModelSpec, as_managed, model_spec, spec_key
@@ -86,6 +86,7 @@ class Discussion:
         if isinstance(model, str | ModelSpec | None):
             known[spec_key(model_spec(model))] = self.model
         self.team_models = resolve_team_models(self.config, plan.paradigm, self.model, known=known)
+        check_team_protocol(self.config, plan.paradigm, self.protocol, self.team_models)
         for slot, own in self.team_models.models.items():
             self.team_models.json_replies[slot] = fmt == "json" or (
                 fmt == "auto" and own.provider.enforces_structured_output

@@ -4,7 +4,7 @@ baseline), fall back when undecided, hold the challenge, and account for everyth
 
 from __future__ import annotations
 
-from madebate._errors import BudgetExceeded
+from madebate._errors import BudgetExceeded, ModelCallError
 from madebate._results import (
     ChallengeResult,
     Decision,
@@ -21,6 +21,16 @@ from madebate.engine._loop import DecisionHook, MessageHook, TurnLoop
 from madebate.engine._session import Session
 from madebate.engine._team import seat_team
 from madebate.protocols._protocols import DecisionProtocol
+
+
+def _error_message(exc: Exception) -> str:
+    """The exception's message; a failed model call's says whose call it was and to which model
+    (in a mixed team, which of the models failed)."""
+    record = exc.record if isinstance(exc, ModelCallError) else None
+    if record is None:
+        return str(exc)
+    who = f"{record.agent}'s " if record.agent else ""
+    return f"{who}{record.role} call to model '{record.model}' failed: {exc}"
 
 
 async def run_session(
@@ -67,10 +77,11 @@ async def run_session(
     except BudgetExceeded as exc:
         stop, detail = "budget", str(exc)
     except Exception as exc:
-        stop, detail = "error", f"{type(exc).__name__}: {exc}"
+        message = _error_message(exc)
+        stop, detail = "error", f"{type(exc).__name__}: {message}"
         error = ErrorInfo(
             type=type(exc).__name__,
-            message=str(exc),
+            message=message,
             turn=loop.turn,
             step=loop.step,
             calls_made=len(gate.calls),

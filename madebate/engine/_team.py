@@ -27,6 +27,7 @@ from madebate.models._model import GenerateConfig, ModelAPI
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import ModelSpec, as_managed, model_spec, providers, spec_key
 from madebate.protocols._judge import JUDGE_SLOT
+from madebate.protocols._protocols import DecisionProtocol
 
 JUDGE_PERSONA = Persona(name="Judge", description="An impartial judge outside the panel.")
 
@@ -245,7 +246,7 @@ def check_team(config: DiscussionConfig, paradigm: CompiledParadigm) -> None:
         if where in ("drafter", "judge") and isinstance(entry.persona, str):
             raise ConfigError(
                 f"'{entry.persona}': the {where}'s persona is written out, {{name, "
-                "description}}; persona sources (library, expert, ipip, none) are for panelists",
+                "description}; persona sources (library, expert, ipip, none) are for panelists",
                 field=f"{where}.persona",
             )
 
@@ -271,7 +272,44 @@ def resolve_team_models(
             team.generations[slot] = config.generation.model_copy(update=update)
         if isinstance(entry.persona, InlinePersona) and slot in (JUDGE_SLOT, paradigm.drafter):
             team.personas[slot] = _persona(entry.persona, f"{where}.persona")
+    _check_model_names(team, {slot: where for slot, where, _ in team_entries(config, paradigm)})
     return team
+
+
+def check_team_protocol(
+    config: DiscussionConfig,
+    paradigm: CompiledParadigm,
+    protocol: DecisionProtocol,
+    team: TeamModels,
+) -> None:
+    """What the protocol needs of the team, before any call (a weighted vote: a weight for
+    every voter's model)."""
+    if config.method == "discussion":
+        protocol.check_team(paradigm.voters, {v: team.name(v) for v in paradigm.voters})
+
+
+def _check_model_names(team: TeamModels, wheres: Mapping[str, str]) -> None:
+    """Results, usage per model and `model_weights` tell models apart by name (the label, else
+    the id): two different models of one team may not share one."""
+    seen = {team.default.name: ("model", _identity(team.default))}
+    for slot, model in team.models.items():
+        where, identity = f"{wheres[slot]}.model", _identity(model)
+        first_where, first_identity = seen.setdefault(model.name, (where, identity))
+        if first_identity != identity:
+            raise ConfigError(
+                f"'{model.name}' names two different models ({first_where} and {where}): "
+                "results, usage per model and model_weights tell models apart by name; give "
+                "each its own label",
+                field=where,
+            )
+
+
+def _identity(model: ManagedModel) -> str:
+    """What makes a model another one (its call cache identity: id, server, weights file)."""
+    try:
+        return model.provider.cache_identity
+    except OSError:  # a weights file not there yet: the file's name is all there is
+        return model.model_id
 
 
 def _agent_model(

@@ -82,6 +82,10 @@ class DecisionProtocol(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release a model the protocol owns (a judge's)."""
 
+    def check_team(self, voters: Sequence[str], agent_models: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
+        """Refuse a team the protocol cannot decide for, before any call is made (a weighted
+        vote: a voter whose model has no weight). `agent_models`: each voter's model's name."""
+
     def fallback(self, ctx: DecisionContext) -> Decision:
         """The answer when max_turns ends the discussion undecided: the voters' most held
         latest answer, ties going to the current solution. `decided` stays False."""

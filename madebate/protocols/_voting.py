@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from madebate._concurrent import gather_all
@@ -103,6 +103,10 @@ class VotingProtocol(DecisionProtocol):
     @property
     def wants_logprobs(self) -> bool:
         return self.confidence == "logprobs" or self.weighting.mode == "logprobs"
+
+    def check_team(self, voters: Sequence[str], agent_models: Mapping[str, str]) -> None:
+        if self.weighting.model_weights is not None:
+            self.weighting.check_models(voters, agent_models)
 
     # -- the rule ----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from madebate._errors import ConfigError
-from madebate._text import name_key, show_name
+from madebate._text import name_key, quote_name, show_name
 from madebate._yaml import SPEC_CONFIG, config_error_from, read_yaml
 from madebate.engine._config import DiscussionConfig, TeamConfig, set_path
 from madebate.models._models import ModelSpec as ModelSpec  # re-exported: part of a spec
@@ -134,6 +134,28 @@ class ExperimentSpec(_Spec):
                 "characters); give the study a name people can read (it also names the "
                 "default run directory)"
             )
+        return v
+
+    @field_validator("teams")
+    @classmethod
+    def _readable_team_names(cls, v: dict[str, TeamConfig]) -> dict[str, TeamConfig]:
+        # A team's name names its sweep cells (team=NAME): two names a reader cannot tell
+        # apart would be two cells that look like one.
+        seen: dict[str, str] = {}
+        for name in v:
+            key = name_key(name)
+            if not key:
+                raise ValueError(
+                    f"the team name {quote_name(name)} shows nothing (only spaces or invisible "
+                    "characters); give the team a name people can read"
+                )
+            if key in seen:
+                raise ValueError(
+                    f"team names {quote_name(seen[key])} and {quote_name(name)} are one name to "
+                    "a reader (compared ignoring case, invisible characters and look-alike "
+                    "letters); give each team its own name"
+                )
+            seen[key] = name
         return v
 
     @field_validator("discussion")
@@ -302,9 +324,16 @@ def _check_dataset_file(spec: ExperimentSpec, path: Path) -> None:
         return  # a preset's local copy may be a folder (saved by `datasets`; BTVote's files)
     if not target.is_file():
         what = "is a folder, not a file" if target.is_dir() else "does not exist"
+        valid = (
+            f"a local copy of preset {data.preset} in the source's own schema: a .jsonl, .json, "
+            ".csv or .parquet file or a folder saved by datasets; or leave out path: to "
+            "download it"
+            if data.preset is not None
+            else "a .jsonl, .json or .csv file; or hf: for a Hugging Face dataset"
+        )
         raise ConfigError(
             f"dataset file {target} {what}; a relative path is relative to the experiment "
-            "file's folder (a .jsonl, .json or .csv file; or hf: for a Hugging Face dataset)",
+            f"file's folder ({valid})",
             source=str(path),
             field="dataset.path",
         )
@@ -404,6 +433,7 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
             source=source,
             field="sweep",
         )
+    _check_team_axis(spec, targets, source=source)
     cells = []
     for values in itertools.product(*(spec.sweep[k] for k in keys)) if keys else [()]:
         data = copy.deepcopy(base)
@@ -463,15 +493,48 @@ TEAM_KEY = "team"
 """The sweep key over the named teams of `teams:`."""
 
 
+def _check_team_axis(spec: ExperimentSpec, targets: dict[str, str], *, source: str) -> None:
+    """A sweep over teams and another axis that sets what a swept team sets (`agents` beside
+    a team with its own agents) is refused: one would silently replace the other, and the
+    cell named after the team would not hold that team."""
+    if TEAM_KEY not in targets:
+        return
+    for name in spec.sweep[TEAM_KEY]:
+        team = spec.teams.get(name) if isinstance(name, str) else None
+        if team is None:
+            continue  # an unknown team fails, naming it, when its cells are made
+        for setting in sorted(team.model_fields_set):
+            path = "model" if setting == "model" else f"discussion.{setting}"
+            for key, target in targets.items():
+                if key == TEAM_KEY:
+                    continue
+                if target == path or target.startswith(f"{path}.") or path.startswith(
+                    f"{target}."
+                ):
+                    raise ConfigError(
+                        f"sweep.{key} sets {target}, which team {quote_name(name)} sets too "
+                        f"(teams.{name}.{setting}), and would replace it; sweep one or the "
+                        "other (or define a team for each combination)",
+                        source=source,
+                        field=f"sweep.{key}",
+                    )
+
+
 def _apply_team(data: dict[str, Any], spec: ExperimentSpec, name: Any, *, source: str) -> None:
     """Sets the settings of the team named `name` in a cell's data (the discussion's team
     settings, and its default model)."""
     team = spec.teams.get(name) if isinstance(name, str) else None
     if team is None:
         valid = ", ".join(spec.teams) or "none (define them under teams:)"
-        raise ConfigError(
-            f"unknown team {name!r}; teams: {valid}", source=source, field=f"sweep.{TEAM_KEY}"
-        )
+        if not isinstance(name, str):
+            what = f"a team is named by its name under teams:, got {name!r}"
+        else:
+            what = f"unknown team {quote_name(name)}"
+            same = [t for t in spec.teams if name_key(t) == name_key(name)]
+            near = same or difflib.get_close_matches(name, list(spec.teams), n=1, cutoff=0.6)
+            if near:
+                what += f" (did you mean {quote_name(near[0])}?)"
+        raise ConfigError(f"{what}; teams: {valid}", source=source, field=f"sweep.{TEAM_KEY}")
     for key, value in team.model_dump(exclude_unset=True).items():
         if key == "model":
             data["model"] = value

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from madebate._errors import ConfigError
 from madebate._results import ErrorInfo
 from madebate._secrets import mask_settings
 from madebate._task import Task
 from madebate.engine._discussion import Discussion
 from madebate.engine._plan import DiscussionPlan
+from madebate.engine._team import check_team_protocol, resolve_team_models
 from madebate.models._cache import CallCache
 from madebate.models._model_managed import ManagedModel
 from madebate.models._models import build_model, model_spec, shared_models, spec_key
@@ -27,7 +29,7 @@ from madebate.runs._records import RecordKey, RunRecord
 from madebate.runs._scoring import default_metrics, score
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run holds one per example, 100,000 of them
 class Job:
     cell: Cell
     task: Task
@@ -169,6 +171,25 @@ class ModelPool:
             for agent in cell.spec.discussion.agent_entries():
                 if isinstance(agent.model, str | ModelSpec):  # a mixed team's own models
                     self.get(model_spec(agent.model))
+
+    def check_teams(
+        self, cells: list[Cell], plans: dict[str, DiscussionPlan], *, source: str | None = None
+    ) -> None:
+        """Each cell's team with the models its discussions will get: two different models
+        under one name, or a weighted vote with no weight for a voter's model, fail the run
+        here, before any call, not once per example."""
+        token = shared_models.set(self.get)
+        try:
+            for cell in cells:
+                config, plan = cell.spec.discussion, plans[cell.id]
+                try:
+                    default = self.get(cell.spec.model_spec())
+                    team = resolve_team_models(config, plan.paradigm, default)
+                    check_team_protocol(config, plan.paradigm, plan.protocol, team)
+                except ConfigError as exc:
+                    raise ConfigError(f"in sweep cell {cell.id}: {exc}", source=source) from None
+        finally:
+            shared_models.reset(token)
 
     async def start(self) -> None:
         """Loads every model's weights or engine (a worker does this before taking work)."""

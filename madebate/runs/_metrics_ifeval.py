@@ -25,7 +25,12 @@ from typing import Any
 from madebate._errors import ConfigError
 from madebate._task import Task
 from madebate.runs._metric_base import _scored_text, metrics
-from madebate.runs._metrics_resources import library, nltk_data, requires
+from madebate.runs._metrics_resources import (
+    library,
+    nltk_data,
+    requires,
+    requires_of_examples,
+)
 
 Check = Callable[[str, dict[str, Any]], bool]
 
@@ -190,7 +195,7 @@ def _json_format(text: str, kw: dict[str, Any]) -> bool:
 
 
 def _title(text: str, kw: dict[str, Any]) -> bool:
-    return any(t[2:-2].strip() for t in re.findall(r"<<[^\n]+>>", text))
+    return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", text))
 
 
 def _two_responses(text: str, kw: dict[str, Any]) -> bool:
@@ -279,7 +284,9 @@ def _as_list(value: Any, name: str, task: Task) -> list[Any]:
             value = json.loads(value)
         except ValueError:
             raise ConfigError(
-                f"example {task.id}: metadata '{name}' is not JSON: {value[:80]!r}",
+                f"example {task.id}: metadata '{name}' is not JSON: {value[:80]!r} (a list "
+                "written as JSON text; a .csv copy written by pandas or datasets holds Python "
+                "or numpy reprs: save the copy as .jsonl or .parquet)",
                 field="scoring",
             ) from None
     if not isinstance(value, list):
@@ -369,3 +376,5 @@ def _needs() -> None:
 
 requires("ifeval_strict", _needs)
 requires("ifeval_loose", _needs)
+requires_of_examples("ifeval_strict", instructions_of)
+requires_of_examples("ifeval_loose", instructions_of)

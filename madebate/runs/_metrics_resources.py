@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from madebate._errors import MissingResource
+from madebate._task import Task
 
 METRICS_EXTRA = "pip install 'madebate[metrics]'"
 
@@ -40,6 +41,7 @@ def nltk_data(resource: str, metric: str) -> Any:
 
 
 _REQUIREMENTS: dict[str, Callable[[], object]] = {}
+_EXAMPLE_CHECKS: dict[str, Callable[[Task], object]] = {}
 
 
 def requires(metric: str, check: Callable[[], object]) -> None:
@@ -54,3 +56,18 @@ def check_metrics(names: Iterable[str]) -> None:
         check = _REQUIREMENTS.get(name)
         if check is not None:
             check()
+
+
+def requires_of_examples(metric: str, check: Callable[[Task], object]) -> None:
+    """Register what a metric reads from each example (IFEval's instruction ids): `check`
+    raises `ConfigError` naming the example when it is missing or malformed."""
+    _EXAMPLE_CHECKS[metric] = check
+
+
+def check_examples(names: Iterable[str], tasks: Iterable[Task]) -> None:
+    """Fail before any model call when an example lacks what a metric reads from it (else every
+    discussion would run and then be recorded as an error, scored 0)."""
+    checks = [c for n in dict.fromkeys(names) if (c := _EXAMPLE_CHECKS.get(n)) is not None]
+    for task in tasks if checks else ():
+        for check in checks:
+            check(task)

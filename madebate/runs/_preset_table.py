@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
 import json
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -78,6 +80,9 @@ class Preset:
     note: str = ""
     splits: tuple[str, ...] = field(default_factory=tuple)
     """Other splits worth naming (`dataset.split`), where the default is not the obvious one."""
+    needs: tuple[str, ...] = ()
+    """The source's columns every row must have: a copy in another schema that happens to
+    share the question's column is refused, not read with no answers."""
 
     @property
     def split(self) -> str | None:
@@ -159,9 +164,71 @@ def _without(row: Row, *keys: str) -> Row:
     return {k: v for k, v in row.items() if k not in keys}
 
 
+_CSV_HINT = "save the copy as .jsonl or .parquet, which keep the source's lists and mappings"
+
+
+def _list_cell(value: Any, column: str) -> list[Any]:
+    """A list column as a copy holds it: a list (.jsonl, .parquet), or in a .csv the list as
+    text: JSON, a Python repr, or the numpy repr that pandas writes for a `datasets` list column
+    (`['a' 'b']`, no commas: read item by item, never as one concatenated string)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = _flat_literals(text)
+        if isinstance(parsed, list):
+            return parsed
+    raise ValueError(f"column {column!r} is not a list: {text[:60]!r}; {_CSV_HINT}")
+
+
+def _flat_literals(text: str) -> list[Any] | None:
+    """The strings and numbers of a flat list written as Python or numpy repr, or None."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    skip = (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
+    inner = [t for t in tokens if t.type not in skip]
+    if len(inner) < 2 or inner[0].string != "[" or inner[-1].string != "]":
+        return None
+    items = []
+    for t in inner[1:-1]:
+        if t.type in (tokenize.STRING, tokenize.NUMBER):
+            items.append(ast.literal_eval(t.string))
+        elif t.string != ",":
+            return None  # nested, or not literals: not a flat list
+    return items
+
+
+def _mapping_cell(value: Any, column: str) -> dict[str, Any]:
+    """A mapping column as a copy holds it: a dict, or in a .csv JSON or a Python repr."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            try:
+                value = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                pass
+    if not isinstance(value, dict):
+        raise ValueError(f"column {column!r} is not a mapping: {str(value)[:60]!r}; {_CSV_HINT}")
+    return value
+
+
+def _listed(column: str) -> Callable[[Row], Row]:
+    """A prepare step that reads a list column the way `_list_cell` does (a .csv copy)."""
+    return lambda row: {**row, column: _list_cell(row[column], column)}
+
+
 def _aqua(row: Row) -> Row:
     # "A)21" -> "21": the letters are madebate's to show.
-    options = [str(o).split(")", 1)[1] if ")" in str(o)[:3] else str(o) for o in row["options"]]
+    listed = _list_cell(row["options"], "options")
+    options = [str(o).split(")", 1)[1] if ")" in str(o)[:3] else str(o) for o in listed]
     return {**_without(row, "options"), "_options": [o.strip() for o in options]}
 
 
@@ -173,12 +240,17 @@ def _gsm8k(row: Row) -> Row:
     # The answer is a worked solution ending in "#### 42"; the number after it is the answer.
     solution = str(row.get("answer") or "")
     final = solution.rsplit("####", 1)[-1].strip().replace(",", "") if "####" in solution else ""
-    return {**row, "_final": final or None}
+    if not final:  # scored against no reference, every answer would count as wrong
+        raise ValueError(f"answer {solution[-60:]!r} ends in no '#### <number>'")
+    return {**row, "_final": final}
 
 
 def _ethics(row: Row) -> Row:
     # label 1: the narrator's action is clearly morally wrong; 0: it is not.
-    wrong = str(row.get("label")).strip() in ("1", "True", "true")
+    label = str(row.get("label")).strip()
+    if label not in ("0", "1", "True", "False", "true", "false"):
+        raise ValueError(f"label {row.get('label')!r} is not 0 or 1")
+    wrong = label in ("1", "True", "true")
     question = f"{row.get('input')}\n\nIs what the narrator did morally acceptable?"
     return {**_without(row, "input"), "_question": question, "_answer": "No" if wrong else "Yes"}
 
@@ -187,26 +259,19 @@ def _etpc(row: Row) -> Row | None:
     if str(row.get("etpc_label")).strip() not in ("1", "True", "true"):
         return None  # MALLM keeps the pairs that are paraphrases
     types = row.get("paraphrase_types") or []
-    if isinstance(types, str):
-        types = ast.literal_eval(types) if types.strip().startswith("[") else [types]
+    types = _list_cell(types, "paraphrase_types") if str(types).strip()[:1] == "[" else [types]
     listed = ", ".join(dict.fromkeys(str(t) for t in types))
     return {**row, "_types": f"Paraphrase types: {listed}" if listed else None}
 
 
 def _translation(row: Row) -> Row:
-    pair = row.get("translation")
-    if isinstance(pair, str):
-        pair = json.loads(pair)
-    if not isinstance(pair, dict):
-        return {**_without(row, "translation"), "_de": None, "_en": None}
+    pair = _mapping_cell(row.get("translation"), "translation")
     return {**_without(row, "translation"), "_de": pair.get("de"), "_en": pair.get("en")}
 
 
 def _musr(row: Row) -> Row:
-    choices = row.get("choices")
-    if isinstance(choices, str):  # published as the text of a Python list
-        choices = ast.literal_eval(choices)
-    return {**_without(row, "choices"), "_choices": choices}
+    # Published as the text of a Python list.
+    return {**_without(row, "choices"), "_choices": _list_cell(row.get("choices"), "choices")}
 
 
 def _moca(row: Any) -> Row:
@@ -222,7 +287,7 @@ def _moral_except(row: Row) -> Row:
         f"{row.get('scenario')}\n\nConsider the person's action. Is it OK to break the rule "
         "in this situation?"
     )
-    agree = float(row.get("human.response") or 0) > 0.5  # the share of people who said yes
+    agree = float(row["human.response"]) > 0.5  # the share of people who said yes
     return {**_without(row, "scenario"), "_question": question, "_answer": "Yes" if agree else "No"}
 
 
@@ -233,24 +298,26 @@ def _multi_news(row: Row) -> Row:
 
 
 def _squad(row: Row) -> Row:
-    answers = row.get("answers") or {}
-    if isinstance(answers, str):
-        answers = json.loads(answers)
-    texts = answers.get("text") if isinstance(answers, dict) else answers
+    answers = _mapping_cell(row.get("answers"), "answers")
+    texts = _list_cell(answers.get("text"), "answers.text")
     # No answer text: unanswerable (the squad metrics read no references that way).
     return {**_without(row, "answers"), "_answers": [str(t) for t in texts or []]}
 
 
 def _winogrande(row: Row) -> Row:
     answer = str(row.get("answer") or "").strip()
-    return {**row, "_answer": int(answer) - 1 if answer in ("1", "2") else None}
+    if answer not in ("1", "2"):  # the test split has none: every answer would count as wrong
+        raise ValueError(f"answer {answer!r} is not '1' or '2' (the test split is unlabelled)")
+    return {**row, "_answer": int(answer) - 1}
 
 
 def _xsum(row: Row) -> Row:
     refs = row.get("references")
-    if isinstance(refs, str):
-        refs = json.loads(refs) if refs.strip().startswith("[") else [refs]
-    return {**_without(row, "references"), "_references": list(refs or []) or [row.get("target")]}
+    refs = _list_cell(refs, "references") if str(refs).strip()[:1] == "[" else [refs]
+    refs = [r for r in refs if r] or [row.get("target")]
+    if not refs[0]:  # scored against no reference, every summary would count as wrong
+        raise ValueError("neither 'references' nor 'target' holds a summary")
+    return {**_without(row, "references"), "_references": refs}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -294,6 +361,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MULTIPLE_CHOICE,
             metrics=_MC,
             size=254,
+            needs=("question", "options", "correct"),
             mapping="question -> question; options ('A)21', ...) -> options; correct -> answer",
         ),
         Preset(
@@ -312,6 +380,7 @@ PRESETS: dict[str, Preset] = {
             instruction=BIAS_CHOICE,
             metrics=_MC,
             size=5672,
+            needs=("context", "question", "ans0", "ans1", "ans2", "label", "example_id"),
             mapping="context -> context; question -> question; ans0, ans1, ans2 -> options; "
             "label (0-2) -> answer; example_id -> id",
         ),
@@ -347,6 +416,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MORAL_YES_NO,
             metrics=_MC,
             size=3964,
+            needs=("input", "label"),
             mapping="input -> question ('Is what the narrator did morally acceptable?'); "
             "label 0 -> Yes, 1 -> No",
             note="On the hub, commonsense's test split (3,964, MALLM's) is the paper's hard "
@@ -363,6 +433,7 @@ PRESETS: dict[str, Preset] = {
             instruction=PARAPHRASE,
             metrics=("bleu", "rougeL"),
             size=5801,
+            needs=("idx", "sentence1", "sentence2", "etpc_label", "paraphrase_types"),
             mapping="sentence1 -> question; paraphrase_types -> context; sentence2 -> answer; "
             "idx -> id; only pairs with etpc_label 1",
             note="5,801 sentence pairs; as in MALLM, only those with etpc_label 1 "
@@ -378,6 +449,7 @@ PRESETS: dict[str, Preset] = {
             instruction=TRANSLATION,
             metrics=("bleu",),
             size=1920209,
+            needs=("translation",),
             mapping="translation.de -> question; translation.en -> answer",
         ),
         Preset(
@@ -402,6 +474,14 @@ PRESETS: dict[str, Preset] = {
             metrics=_MC,
             size=546,
             shuffle_options=True,
+            needs=(
+                "Question",
+                "Correct Answer",
+                "Incorrect Answer 1",
+                "Incorrect Answer 2",
+                "Incorrect Answer 3",
+                "Record ID",
+            ),
             mapping="Question -> question; Correct Answer, Incorrect Answer 1-3 -> options "
             "(shuffled per example and repeat); Correct Answer -> answer; Record ID -> id",
             note="Gated on the hub: accept its terms and log in (huggingface-cli login) "
@@ -418,6 +498,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MATH,
             metrics=("numeric", "includes_answer"),
             size=1319,
+            needs=("question", "answer"),
             mapping="question -> question; the number after '####' in answer -> answer "
             "(the worked solution is kept in metadata)",
         ),
@@ -430,6 +511,7 @@ PRESETS: dict[str, Preset] = {
             instruction=INSTRUCTION_FOLLOWING,
             metrics=("ifeval_strict", "ifeval_loose"),
             size=541,
+            needs=("key", "prompt", "instruction_id_list", "kwargs"),
             mapping="prompt -> question; key -> id; instruction_id_list and kwargs kept in "
             "metadata for the IFEval checks",
         ),
@@ -441,9 +523,11 @@ PRESETS: dict[str, Preset] = {
             columns=_cols(
                 question="question", options="choices", answer="answer", id=None, answer_index=True
             ),
+            prepare=_listed("choices"),
             instruction=MULTIPLE_CHOICE,
             metrics=_MC,
             size=14042,
+            needs=("question", "choices", "answer"),
             mapping="question -> question; choices -> options; answer (0-3) -> answer",
         ),
         Preset(
@@ -454,9 +538,11 @@ PRESETS: dict[str, Preset] = {
             columns=_cols(
                 question="question", options="options", answer="answer", id="question_id"
             ),
+            prepare=_listed("options"),
             instruction=MULTIPLE_CHOICE,
             metrics=_MC,
             size=12032,
+            needs=("question_id", "question", "options", "answer"),
             mapping="question -> question; options (up to 10) -> options; answer (A-J) -> "
             "answer; question_id -> id",
         ),
@@ -477,6 +563,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MULTIPLE_CHOICE,
             metrics=_MC,
             size=250,
+            needs=("narrative", "question", "choices", "answer_index"),
             mapping="narrative -> context; question -> question; choices -> options; "
             "answer_index -> answer",
             splits=("object_placements", "team_allocation"),
@@ -490,6 +577,7 @@ PRESETS: dict[str, Preset] = {
             instruction=COMPETITION_MATH,
             metrics=("exact_match", "includes_answer"),
             size=721,
+            needs=("id", "problem", "answer"),
             mapping="problem -> question; answer -> answer; id -> id (solution kept in metadata)",
         ),
         Preset(
@@ -507,6 +595,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MORAL_YES_NO,
             metrics=_MC,
             size=62,
+            needs=("story", "question", "answer"),
             mapping="story -> context; question -> question; answer (Yes/No) -> answer",
         ),
         Preset(
@@ -519,6 +608,7 @@ PRESETS: dict[str, Preset] = {
             instruction=MORAL_YES_NO,
             metrics=_MC,
             size=148,
+            needs=("scenario", "human.response"),
             mapping="scenario -> question ('Is it OK to break the rule in this "
             "situation?'); human.response over 0.5 -> Yes, else No",
         ),
@@ -532,6 +622,7 @@ PRESETS: dict[str, Preset] = {
             instruction=SUMMARY,
             metrics=("rouge1", "rouge2", "rougeL"),
             size=5622,
+            needs=("document", "summary"),
             mapping="document (articles separated by '|||||') -> question, one numbered "
             "document each; summary -> answer",
         ),
@@ -545,6 +636,7 @@ PRESETS: dict[str, Preset] = {
             instruction=EXTRACTIVE_QA,
             metrics=("squad_em", "squad_f1"),
             size=130319,
+            needs=("id", "context", "question", "answers"),
             mapping="context -> context; question -> question; answers.text -> answer (none: "
             "unanswerable); id -> id",
             note="MALLM samples the train split; the official dev set is split: validation "
@@ -595,6 +687,7 @@ PRESETS: dict[str, Preset] = {
             instruction=TRANSLATION,
             metrics=("bleu",),
             size=2998,
+            needs=("translation",),
             mapping="translation.de -> question; translation.en -> answer",
         ),
         Preset(
@@ -613,6 +706,7 @@ PRESETS: dict[str, Preset] = {
             instruction=FILL_BLANK,
             metrics=_MC,
             size=1267,
+            needs=("sentence", "option1", "option2", "answer"),
             mapping="sentence -> question; option1, option2 -> options; answer ('1'/'2') -> answer",
         ),
         Preset(
@@ -625,6 +719,7 @@ PRESETS: dict[str, Preset] = {
             instruction=EXTREME_SUMMARY,
             metrics=("rouge1", "rouge2", "rougeL"),
             size=1166,
+            needs=("gem_id", "document"),
             mapping="document -> question; references -> answer; gem_id -> id",
             note="GEM/xsum is published with a loading script, which datasets 4 and later "
             "no longer run; the preset then reads the hub's parquet conversion of it "

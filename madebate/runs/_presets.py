@@ -63,21 +63,36 @@ def _prepared(
     preset: Preset, rows: Iterable[tuple[str, Any]], columns: ColumnMap, source: str
 ) -> Iterator[tuple[str, Row]]:
     positions = columns.id == "_position"
-    for n, (where, row) in enumerate(rows):
+    for n, (where, raw) in enumerate(rows):
+        row = raw
+        if isinstance(raw, dict):
+            _check_columns(preset, raw, source, where)
         if preset.prepare is not None:
             try:
-                row = preset.prepare(row)
+                row = preset.prepare(raw)
             except (KeyError, TypeError, ValueError, SyntaxError, AttributeError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
                 raise _schema_error(preset, source, where, why) from None
             if row is None:
                 continue
+            if isinstance(row, dict) and not isinstance(raw, dict):  # parsed by prepare (MoCa)
+                _check_columns(preset, row, source, where)
         if not isinstance(row, dict):
             raise _schema_error(preset, source, where, f"a {type(row).__name__}, not a mapping")
         if row.get(columns.question) in (None, ""):
             fields = ", ".join(str(k) for k in row if not str(k).startswith("_")) or "none"
             raise _schema_error(preset, source, where, f"no question; the row has: {fields}")
         yield where, {**row, "_position": f"{preset.name}/{n}"} if positions else row
+
+
+def _check_columns(preset: Preset, row: Row, source: str, where: str) -> None:
+    """A row lacking a column the preset reads is a copy in another schema: refused, so that
+    no example is read with no answer (scored wrong) or a question of 'None'."""
+    missing = [c for c in preset.needs if c not in row]
+    if missing:
+        fields = ", ".join(str(k) for k in row if not str(k).startswith("_")) or "none"
+        what = f"no column {', '.join(repr(c) for c in missing)}; the row has: {fields}"
+        raise _schema_error(preset, source, where, what)
 
 
 def _schema_error(preset: Preset, source: str, where: str, what: str) -> ConfigError:
@@ -104,6 +119,16 @@ def _local_rows(preset: Preset, path: Path, split: str) -> Iterable[tuple[str, A
             field="dataset.path",
         )
     suffix = path.suffix.lower()
+    if isinstance(preset.source, FileSource) and preset.source.format == "bigbench":
+        data = _parse_json(_read_text(path), path) if suffix == ".json" else None
+        if not (isinstance(data, dict) and "examples" in data):
+            raise ConfigError(
+                f"not a BIG-bench task; {preset.title} is read from its task.json (a JSON object "
+                f"with 'examples', each with 'input' and 'target_scores'): {preset.source.url}",
+                source=str(path),
+                field="dataset.path",
+            )
+        return _bigbench_choice_rows(data, path)
     if suffix == ".parquet":
         return _parquet_rows(path)
     text = _read_text(path)
@@ -243,9 +268,10 @@ def _download_error(
             f"datasets.load_dataset({source.id!r}, {config}, split={split!r}{revision})"
             f".to_json('{preset.name}-{split}.jsonl')\", and set dataset.path: "
             f"{preset.name}-{split}.jsonl (a .jsonl, .json, .csv or .parquet file with the "
-            "source's own columns, or a folder saved by datasets' save_to_disk); or set "
-            "HF_HUB_OFFLINE=1 to read a copy already in the Hugging Face cache"
+            "source's own columns, or a folder saved by datasets' save_to_disk)"
         )
+        if not _offline():
+            fetch += "; or set HF_HUB_OFFLINE=1 to read a copy already in the Hugging Face cache"
     else:
         where = source.url or source.how
         name = Path(urlsplit(source.url).path).name if source.url else "the folder"

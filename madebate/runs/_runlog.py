@@ -246,8 +246,8 @@ def changed_cells(
     madebate since, at their defaults, are the same: their old fingerprint joins
     `now.same_as`."""
     changed: dict[str, list[str]] = {}
-    for cid, fp in now.cells.items():  # what was already known to be the same stays so
-        if before is not None and before.cells.get(cid) == fp and before.same_as.get(cid):
+    for cid, now_fp in now.cells.items():  # what was already known to be the same stays so
+        if before is not None and before.cells.get(cid) == now_fp and before.same_as.get(cid):
             now.same_as[cid] = list(before.same_as[cid])
     for r in records:
         fp = now.cells.get(r.cell)
@@ -335,7 +335,9 @@ def _complete_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _parse_line(raw: bytes, where: str) -> RunRecord:
     try:  # a current record straight from its JSON (the common case, a fifth faster)
-        return RunRecord.model_validate_json(raw)
+        record = RunRecord.model_validate_json(raw)
+        if "schema_version" in record.model_fields_set:  # not a version-0 line: see upgrade
+            return record
     except ValueError:
         pass  # an older version, or damaged: read it as a mapping, upgraded, to say what
     try:

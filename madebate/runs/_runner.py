@@ -46,7 +46,7 @@ from madebate.runs._jobs import (
 )
 from madebate.runs._load import read_summary_file
 from madebate.runs._matched import matched_cells, resolve_matched, split_matched
-from madebate.runs._metrics_resources import check_metrics
+from madebate.runs._metrics_resources import check_examples, check_metrics
 from madebate.runs._progress import RunProgress
 from madebate.runs._records import CacheCounts, RunRecord, RunSummary, StopKind
 from madebate.runs._runlog import Fingerprints, RunWriter, iter_latest_records, latest_records
@@ -215,7 +215,7 @@ async def run_experiment_async(
     cells = expand_cells(spec)
     tasks = _prepare_tasks(spec, base_dir, source)
     # A metric whose library, data or weights are missing would score every example 0: say so.
-    check_metrics({m for c in cells for t in tasks[:1] for m in metric_names(Job(c, t, 0, 0))})
+    check_scoring(cells, tasks, spec.dataset.path, source)
     plans = {
         c.id: check_config(c.discussion_config(seed=spec.seed), build_models=False) for c in cells
     }
@@ -228,6 +228,8 @@ async def run_experiment_async(
     executor = executor or LocalExecutor(cache)
     try:
         executor.prepare(spec, cells)
+        if isinstance(executor, LocalExecutor):  # (on Ray, each discussion checks its own)
+            executor.pool.check_teams(cells, plans, source=source)
         # Locally with the models themselves (their tokenizers and windows); for an executor
         # whose models live elsewhere, against the windows the spec gives, estimated.
         model_for = executor.pool.get if isinstance(executor, LocalExecutor) else configured_window
@@ -407,6 +409,21 @@ def prepare_tasks(
             **{**dict(t), "instruction": instruction, "metadata": metadata},
         )
     return tasks, info
+
+
+def check_scoring(
+    cells: list[Cell], tasks: list[Task], dataset: str | None, source: str | None
+) -> None:
+    """A metric that reads a field of each example (IFEval's instructions) fails the run
+    before any model call on an example without it, naming the example and the dataset; so
+    does a metric whose library, data or weights are missing (`MissingResource`). Either
+    would otherwise score every example 0."""
+    names = {m for c in cells for t in tasks[:1] for m in metric_names(Job(c, t, 0, 0))}
+    try:
+        check_examples(names, tasks)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), source=dataset or source) from None
+    check_metrics(names)
 
 
 async def check_context(

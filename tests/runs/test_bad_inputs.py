@@ -411,6 +411,47 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "experiment",
         ("field 'protocol'", "'majority_consensus' seeks a consensus", "simple_voting"),
     ),
+    # -- mixed teams and named teams (issue 17)
+    (
+        "exp_agent_persona_unknown_key.yaml",
+        "experiment",
+        (
+            "field 'discussion.agents[1].persona.descr'",
+            "did you mean 'description'",
+            "valid keys: description, expertise, name",
+        ),
+    ),
+    (
+        "exp_agent_persona_not_text.yaml",
+        "experiment",
+        ("field 'discussion.agents[0].persona'", "source's name", "{name, description}", "got 5"),
+    ),
+    (
+        "exp_judge_persona_source.yaml",
+        "experiment",
+        ("field 'judge.persona'", "written out, {name, description}; persona sources"),
+    ),
+    (
+        "exp_team_invisible_name.yaml",
+        "experiment",
+        ("field 'teams'", "team names 'mixed' and 'mixed<U+200B>' are one name"),
+    ),
+    (
+        "exp_team_lookalike_name.yaml",
+        "experiment",
+        ("field 'teams'", "'ｓolo' (read as 'solo') are one name"),
+    ),
+    ("exp_team_empty_name.yaml", "experiment", ("field 'teams'", "team name '' shows nothing")),
+    (
+        "exp_sweep_team_invisible.yaml",
+        "experiment",
+        ("field 'sweep.team'", "unknown team 'mixed<U+200B>' (did you mean 'mixed'?)"),
+    ),
+    (
+        "exp_sweep_team_and_agents.yaml",
+        "experiment",
+        ("field 'sweep.agents'", "team 'small' sets too (teams.small.agents)", "sweep one"),
+    ),
 ]
 
 # Cases new with issue 14 (items 6, 7, 8 and 10): counted so that none is lost unnoticed.

@@ -370,8 +370,8 @@ def test_a_local_copy_in_another_schema_is_a_clear_error(tmp_path: Path) -> None
         load_dataset_info(DatasetSpec(preset="wmt19-de-en", path=str(fixture("mmlu"))))
     message = str(info.value)
     assert (
-        "line 1: not a WMT19 (de-en) row in the source's own schema (no question; the row "
-        in message
+        "line 1: not a WMT19 (de-en) row in the source's own schema (no column 'translation'; "
+        "the row " in message
     )
     assert (
         "has: question, subject, choices, answer); expected translation.de -> question" in message

@@ -199,12 +199,14 @@ def _fill_ballot(schema: dict[str, object], agent: str | None) -> str:
     )
     digits = "".join(ch for ch in (agent or "") if ch.isdigit())
     mine = labels[(int(digits or 1) - 1) % len(labels)] if labels else "1"
-    if key == "choice":
-        return json.dumps({"choice": mine})
+    value: object = mine
     if key == "approve":
-        return json.dumps({"approve": [mine]})
-    if key == "points":
-        return json.dumps({"points": {label: (10 if label == mine else 0) for label in labels}})
-    if key == "ranking":
-        return json.dumps({"ranking": [mine, *[label for label in labels if label != mine]]})
-    return json.dumps({key: mine})
+        value = [mine]
+    elif key == "points":
+        value = {label: (10 if label == mine else 0) for label in labels}
+    elif key == "ranking":
+        value = [mine, *[label for label in labels if label != mine]]
+    ballot = {key: value}
+    if "confidence" in props:  # a weighted vote's ballot (weights: stated) requires it
+        ballot["confidence"] = 90
+    return json.dumps(ballot)
