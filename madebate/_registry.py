@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from madebate._errors import ConfigError
+from madebate._text import quote_name
 
 T = TypeVar("T")
 
@@ -35,8 +36,10 @@ class Registry(Generic[T]):
             valid = ", ".join(sorted(self._items))
             close = difflib.get_close_matches(str(name), list(self._items), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
+            # An invisible character or a look-alike letter shown, not left to look right.
+            shown = quote_name(name) if isinstance(name, str) else f"'{name}'"
             raise ConfigError(
-                f"unknown {self.kind} '{name}'{hint}; valid: {valid}", field=field, source=source
+                f"unknown {self.kind} {shown}{hint}; valid: {valid}", field=field, source=source
             ) from None
 
     def unregister(self, name: str) -> T:

@@ -26,6 +26,7 @@ _SECRET_WORDS = frozenset(
         "token",
         "secret",
         "password",
+        "pass",
         "passwd",
         "pwd",
         "sig",
@@ -46,7 +47,8 @@ _AUTH_VALUE = re.compile(r"^\s*(bearer|basic|token)\s+\S{8,}", re.IGNORECASE)
 def is_secret_name(name: str) -> bool:
     """Whether a parameter or option of this name holds a credential."""
     folded = name.lower()
-    split = re.split(r"[-_.\s]+", folded)
+    # camelCase words apart too (accessKey, authToken); an all-capitals name stays whole.
+    split = re.split(r"[-_.\s]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower())
     if split[-1] == "env":  # api_key_env: the name of the variable that holds it
         return False
     parts = set(split)
@@ -74,7 +76,8 @@ def url_secrets(url: str) -> list[str]:
             found.append(raw_password)
         elif username:
             found.append(user)
-    for pair in re.split(r"[&;]", parts.query):
+    # The fragment too: `#access_token=KEY` (OAuth's implicit flow puts a token there).
+    for pair in re.split(r"[&;]", f"{parts.query}&{parts.fragment}"):
         name, sep, value = pair.partition("=")
         if sep and value and is_secret_name(unquote_plus(name)):
             found.append(value)  # as written (percent-encoded), as it is masked
@@ -159,16 +162,43 @@ def secret_option_fields(options: Mapping[str, Any], path: str = "") -> list[str
             found.append(here)
         elif isinstance(value, Mapping):
             found += secret_option_fields(value, here)
+        elif isinstance(value, list | tuple):
+            found += _secret_items(value, here)
         elif isinstance(value, str) and _AUTH_VALUE.match(value):
+            found.append(here)
+    return found
+
+
+def _secret_items(items: list[Any] | tuple[Any, ...], path: str) -> list[str]:
+    """`secret_option_fields` inside a list: mappings, headers given as [name, value] pairs
+    (as httpx takes them), and "Bearer ..." values."""
+    found: list[str] = []
+    for i, item in enumerate(items):
+        here = f"{path}[{i}]"
+        if isinstance(item, Mapping):
+            found += secret_option_fields(item, here)
+        elif (
+            isinstance(item, list | tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and is_secret_name(item[0])
+            and _credential_like(item[1])
+        ):
+            found.append(f"{here} ({item[0]})")
+        elif isinstance(item, list | tuple):
+            found += _secret_items(item, here)
+        elif isinstance(item, str) and _AUTH_VALUE.match(item):
             found.append(here)
     return found
 
 
 def _credential_like(value: object) -> bool:
     """A value that can be a credential: text or a number (not a flag such as
-    `add_bos_token: true`, nor an empty one)."""
+    `add_bos_token: true`, nor an empty one), or a list holding one (`auth: [user, pw]`)."""
     if isinstance(value, bool) or value is None:
         return False
+    if isinstance(value, list | tuple):
+        return any(_credential_like(v) for v in value)
     return isinstance(value, int | float) or (isinstance(value, str) and value.strip() != "")
 
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from madebate._errors import ConfigError
+from madebate._text import quote_name
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -223,7 +224,7 @@ def config_error_from(
     if first["type"] == "extra_forbidden" and loc:
         key = str(loc[-1])
         valid = _keys_at(model, raw_loc[:-1]) if model is not None else []
-        message = f"unknown key '{key}'"
+        message = f"unknown key {quote_name(key)}"  # an invisible character shown
         near = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
         if near:
             message += f" (did you mean '{near[0]}'?)"

@@ -543,6 +543,23 @@ def paradigms_show(
         console.print(f"SVG written to {svg}", highlight=False, markup=False)
 
 
+def _check_stored_spec(data: dict[str, Any], spec_file: Path) -> None:
+    """A run directory's spec.yaml read for `--resume` alone: a damaged setting is named in
+    that file (the run would name it as Python settings), with what to do."""
+    from madebate._errors import ConfigError
+    from madebate._yaml import config_error_from
+    from madebate.runs._experiment import ExperimentSpec
+    from madebate.runs._runlog import DAMAGED_HINT
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # an earlier layout, as written
+            ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        error = config_error_from(exc, source=str(spec_file), model=ExperimentSpec)
+        raise ConfigError(f"{error}; {DAMAGED_HINT}") from None
+
+
 @app.command()
 def run(
     experiment: Annotated[
@@ -620,6 +637,7 @@ def run(
                 raise MadebateError(
                     f"{spec_file}: expected the experiment's settings, got {got}; {DAMAGED_HINT}"
                 )
+            _check_stored_spec(spec, spec_file)
         result = run_experiment(
             spec,
             out=out,

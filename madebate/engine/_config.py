@@ -395,6 +395,18 @@ def agent_from_pairs(pairs: dict[str, Any], *, field: str) -> dict[str, Any]:
             valid = ["model", "options.NAME", "persona", "persona_name", "persona_description"]
             valid += sorted(model_keys) + sorted(generation_keys)
             raise ConfigError(f"unknown key '{key}'; valid keys: {', '.join(valid)}", field=field)
+    # Two ways to give one thing: the later would silently replace the earlier.
+    if "persona" in pairs and {"persona_name", "persona_description"} & set(pairs):
+        raise ConfigError(
+            "persona (a persona source) and persona_name/persona_description (a persona "
+            "written out) both given; give one of them",
+            field=f"{field}.persona",
+        )
+    if "options" in pairs and any(k.startswith("options.") for k in pairs):
+        raise ConfigError(
+            "options and options.NAME both given; give the provider options one way",
+            field=f"{field}.model.options",
+        )
     if model:
         entry["model"] = model
     if generation:

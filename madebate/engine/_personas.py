@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import random
 import re
@@ -117,11 +118,22 @@ def load_persona_library(name_or_path: str | Path) -> PersonaLibrary:
             near = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
             raise ConfigError(
-                f"unknown persona library '{text}'{hint}; built-ins: {', '.join(names)}; "
+                f"unknown persona library {quote_name(text)}{hint}; built-ins: {', '.join(names)}; "
                 "or give a YAML path",
                 field="personas",
             )
-    return validate_model(PersonaLibrary, read_yaml(path), source=str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError:  # read_yaml says what is wrong
+        return validate_model(PersonaLibrary, read_yaml(path), source=str(path))
+    return _read_library(str(path), raw).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_library(path: str, raw: bytes) -> PersonaLibrary:
+    """A library file parsed once per content: a sweep checks each cell's personas, and
+    parsing the YAML again for each of 10,000 cells took minutes."""
+    return validate_model(PersonaLibrary, read_yaml(Path(path)), source=path)
 
 
 @dataclass

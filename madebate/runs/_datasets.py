@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import math
 import random
 import re
 import sys
@@ -297,13 +298,48 @@ def _read_text(path: Path) -> str:
 
 def _parse_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(text)
+        return _json_loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"line {exc.lineno}: invalid JSON ({exc.msg})", source=str(path)
         ) from None
+    except ValueError as exc:  # a number past the bounds below
+        raise ConfigError(str(exc), source=str(path)) from None
     except RecursionError:
         raise ConfigError(_too_deep(), source=str(path)) from None
+
+
+MAX_NUMBER_DIGITS = 4300
+"""Digits of one whole number in a dataset (Python's own bound on reading one)."""
+
+
+def _json_loads(text: str) -> Any:
+    """json.loads, except that a number that is not finite (NaN, Infinity, 1e400: not JSON, or
+    past what a float holds) or a whole number longer than MAX_NUMBER_DIGITS digits is a
+    ValueError saying so, never a silent 'inf' or 'nan' in an option or a reference."""
+    return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant, parse_int=_int)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"the number {_short(text)} is beyond what a float holds; write it as text"
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (not a finite number); write it as text")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(
+            f"a number of {len(text.lstrip('-')):,} digits, over the bound of "
+            f"{MAX_NUMBER_DIGITS:,}; write it as text"
+        )
+    return int(text)
 
 
 def _too_deep() -> str:
@@ -319,9 +355,11 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = _json_loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"line {n}: invalid JSON ({exc.msg})", source=str(path)) from None
+        except ValueError as exc:  # a number past the bounds of `_json_loads`
+            raise ConfigError(f"line {n}: {exc}", source=str(path)) from None
         except RecursionError:
             raise ConfigError(f"line {n}: {_too_deep()}", source=str(path)) from None
         if not isinstance(row, dict):
@@ -533,7 +571,9 @@ def _joined(value: Any, field: str, where: str) -> str:
 
 def _is_scalar(value: Any) -> bool:
     """Text, or a number or true/false that reads as text (BoolQ's answers are true and false):
-    what a question, option or answer may be."""
+    what a question, option or answer may be; not .inf or .nan (YAML's), never read as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     return isinstance(value, str | int | float)  # bool is an int
 
 
@@ -549,6 +589,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, str):
         return f"a text ({_short(value)})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the number {value} (not finite)"
     return "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"
 
 
@@ -667,9 +709,11 @@ def _options(
                 f"{where}: field '{field}' is a text ({_short(raw)}), not a list; {_OPTIONS_HELP}"
             )
         try:
-            raw = json.loads(raw)
+            raw = _json_loads(raw)
         except json.JSONDecodeError:
             raise ConfigError(f"{where}: field '{field}' is not a JSON list") from None
+        except ValueError as exc:  # a number past the bounds of `_json_loads`
+            raise ConfigError(f"{where}: field '{field}': {exc}") from None
         except RecursionError:
             raise ConfigError(f"{where}: field '{field}': {_too_deep()}") from None
     labels: list[Any] | None = None

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from madebate._errors import ConfigError
+from madebate._secrets import MASK, is_secret_name, mask_text
 from madebate._text import name_key, quote_name, show_name
 from madebate._yaml import SPEC_CONFIG, config_error_from, read_yaml
 from madebate.engine._config import DiscussionConfig, TeamConfig, set_path
@@ -443,7 +444,11 @@ def expand_cells(spec: ExperimentSpec, *, source: str = "python") -> list[Cell]:
                 _apply_team(data, spec, value, source=source)
             else:
                 set_path(data, targets[key], value, field=f"sweep.{key}")
-        where = ", ".join(f"{k}={value_label(v)}" for k, v in overrides.items())
+        # A value swept under a credential's name (refused below) is never quoted.
+        where = ", ".join(
+            f"{k}={MASK if is_secret_name(k.rpartition('.')[2]) else value_label(v)}"
+            for k, v in overrides.items()
+        )
         try:
             cell_spec = ExperimentSpec.model_validate(data)
         except ValidationError as exc:
@@ -508,9 +513,7 @@ def _check_team_axis(spec: ExperimentSpec, targets: dict[str, str], *, source: s
             for key, target in targets.items():
                 if key == TEAM_KEY:
                     continue
-                if target == path or target.startswith(f"{path}.") or path.startswith(
-                    f"{target}."
-                ):
+                if target == path or target.startswith(f"{path}.") or path.startswith(f"{target}."):
                     raise ConfigError(
                         f"sweep.{key} sets {target}, which team {quote_name(name)} sets too "
                         f"(teams.{name}.{setting}), and would replace it; sweep one or the "
@@ -609,12 +612,16 @@ def _spec_error(
 
 
 def value_label(value: Any) -> str:
-    """How a sweep value appears in a cell id: a name, a file's stem, or the value itself."""
+    """How a sweep value appears in a cell id: a name, a file's stem, or the value itself; a
+    key in a URL (`base_url: http://user:KEY@host/v1`) masked, as everywhere it is written, and
+    an invisible character shown as its code point (two cells must not look alike)."""
+    if isinstance(value, str) and "://" in value:
+        value = mask_text(value)
     if isinstance(value, dict):
-        return str(value.get("name") or value.get("id") or "inline")
+        return show_name(str(value.get("name") or value.get("id") or "inline"))
     if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml"))):
-        return Path(value).stem
-    return str(value)
+        return show_name(Path(value).stem)
+    return show_name(str(value))
 
 
 def experiment_schema() -> dict[str, Any]:

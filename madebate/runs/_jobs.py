@@ -16,6 +16,8 @@ from madebate._errors import ConfigError
 from madebate._results import ErrorInfo
 from madebate._secrets import mask_settings
 from madebate._task import Task
+from madebate.engine._config import Agent as AgentConfig
+from madebate.engine._config import DiscussionConfig
 from madebate.engine._discussion import Discussion
 from madebate.engine._plan import DiscussionPlan
 from madebate.engine._team import check_team_protocol, resolve_team_models
@@ -168,9 +170,13 @@ class ModelPool:
             drift = cell.spec.discussion.drift_judge
             if drift is not None and drift.model is not None:
                 self.get(model_spec(drift.model))
-            for agent in cell.spec.discussion.agent_entries():
+            for where, agent in _entries_by_path(cell.spec.discussion):
                 if isinstance(agent.model, str | ModelSpec):  # a mixed team's own models
-                    self.get(model_spec(agent.model))
+                    try:
+                        self.get(model_spec(agent.model))
+                    except ConfigError as exc:  # say whose model it is (a judge's, agents[2]'s)
+                        message = str(exc).removeprefix(f"field '{exc.field}': ")
+                        raise ConfigError(message, field=f"discussion.{where}.model") from None
 
     def check_teams(
         self, cells: list[Cell], plans: dict[str, DiscussionPlan], *, source: str | None = None
@@ -199,6 +205,17 @@ class ModelPool:
     async def aclose(self) -> None:
         for model in self._models.values():
             await model.aclose()
+
+
+def _entries_by_path(discussion: DiscussionConfig) -> list[tuple[str, AgentConfig]]:
+    """Every agent entry (`DiscussionConfig.agent_entries`) with its path in the settings."""
+    agents = discussion.agents
+    out = [] if isinstance(agents, int) else [(f"agents[{i}]", a) for i, a in enumerate(agents)]
+    if isinstance(discussion.drafter, AgentConfig):
+        out.append(("drafter", discussion.drafter))
+    if discussion.judge is not None:
+        out.append(("judge", discussion.judge))
+    return out
 
 
 async def run_job(job: Job, pool: ModelPool, plan: DiscussionPlan) -> RunRecord:

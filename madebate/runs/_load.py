@@ -162,8 +162,20 @@ def read_summary_file(run_dir: Path) -> RunSummary | None:
     path = run_dir / SUMMARY_FILE
     if not path.exists():
         return None
+    hint = (
+        "summary.json only holds the last session's figures (the records hold the results): "
+        f"delete it, and madebate run --resume {run_dir} writes it again"
+    )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"not JSON: {exc}", source=str(path)) from None
-    return parse_summary(data, source=str(path))
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:  # a folder in its place, no permission
+        raise ConfigError(f"cannot read it ({exc.strerror}); {hint}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); {hint}", source=str(path)) from None
+    except (ValueError, RecursionError) as exc:  # not JSON, a number too long, nested too deep
+        problem = exc if isinstance(exc, ValueError) else "nested too deep"
+        raise ConfigError(f"not JSON: {problem}; {hint}", source=str(path)) from None
+    try:
+        return parse_summary(data, source=str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; {hint}") from None

@@ -8,6 +8,7 @@ are madebate's own wording. This module is the table; `_presets` loads a preset'
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import io
 import json
@@ -211,10 +212,8 @@ def _mapping_cell(value: Any, column: str) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except ValueError:
-            try:
+            with contextlib.suppress(ValueError, SyntaxError):  # left as text: refused below
                 value = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError):
-                pass
     if not isinstance(value, dict):
         raise ValueError(f"column {column!r} is not a mapping: {str(value)[:60]!r}; {_CSV_HINT}")
     return value

@@ -126,6 +126,9 @@ class Fingerprints:
     # Per cell, earlier fingerprints of the same settings: written by a madebate that had fewer
     # settings (one added since, at its default, changes the hash but not the discussions).
     same_as: dict[str, list[str]] = field(default_factory=dict)
+    # How many repeats the run makes (None: not known, a run before it was written): a record
+    # of a repeat past it (`repeats:` lowered since) is not current, as a removed example.
+    repeats: int | None = None
 
     def to_json(self) -> str:
         cells: dict[str, dict[str, Any]] = {}
@@ -133,7 +136,10 @@ class Fingerprints:
             cells[cid] = {"fingerprint": fp, "settings": mask_secrets(self.settings.get(cid))}
             if self.same_as.get(cid):
                 cells[cid]["same_as"] = self.same_as[cid]
-        return json.dumps({"cells": cells, "examples": self.examples}, indent=1)
+        data: dict[str, Any] = {"cells": cells, "examples": self.examples}
+        if self.repeats is not None:
+            data["repeats"] = self.repeats
+        return json.dumps(data, indent=1)
 
     def cell_matches(self, cell: str, fingerprint: str) -> bool:
         """`fingerprint` is the cell's, or an earlier one of the same settings."""
@@ -142,10 +148,15 @@ class Fingerprints:
     def is_current(self, record: RunRecord | RecordHead) -> bool:
         """Made under the cell's settings and for the example as they are now. A fingerprint
         the record lacks (written before schema 3) is unknown and passes; a cell or example
-        these do not list is not current."""
+        these do not list (a sweep value removed since), or a repeat past `repeats`, is not
+        current."""
         cell = self.cells.get(record.cell)
+        if cell is None:
+            return False
+        if self.repeats is not None and record.repeat >= self.repeats:
+            return False
         fp = record.cell_fingerprint
-        if cell is not None and fp is not None and not self.cell_matches(record.cell, fp):
+        if fp is not None and not self.cell_matches(record.cell, fp):
             return False
         example = self.examples.get(record.example_id)
         if example is None:
@@ -167,6 +178,9 @@ def read_fingerprints(run_dir: Path) -> Fingerprints | None:
     if not isinstance(cells, Mapping) or not isinstance(examples, Mapping):
         return None
     out = Fingerprints(examples={str(k): str(v) for k, v in examples.items()})
+    repeats = data.get("repeats")
+    if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 1:
+        out.repeats = repeats
     for cid, cell in cells.items():
         if isinstance(cell, Mapping) and isinstance(cell.get("fingerprint"), str):
             out.cells[str(cid)] = cell["fingerprint"]
@@ -326,7 +340,13 @@ def _complete_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(number, line) of every complete line; a torn last line (a killed run) is left out."""
     if not path.exists():
         return
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:  # a folder in its place, no permission
+        raise ConfigError(
+            f"cannot read it ({exc.strerror}); {DAMAGED_HINT}", source=str(path)
+        ) from None
+    with fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 return  # torn tail of a killed run
@@ -341,8 +361,13 @@ def _parse_line(raw: bytes, where: str) -> RunRecord:
     except ValueError:
         pass  # an older version, or damaged: read it as a mapping, upgraded, to say what
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # Decoded first: json.loads would guess UTF-16 from stray bytes and say that instead.
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}), not a record; {DAMAGED_HINT}", source=where
+        ) from None
+    except ValueError as exc:  # invalid JSON, or a number too long to read
         raise ConfigError(f"not a JSON record ({exc}); {DAMAGED_HINT}", source=where) from None
     except RecursionError:
         raise ConfigError(f"nested too deep to read; {DAMAGED_HINT}", source=where) from None
@@ -414,7 +439,8 @@ class RunWriter:
             yaml.safe_dump(mask_secrets(spec), sort_keys=False, allow_unicode=True),
         )
         _write_atomic(run_dir / VERSIONS_FILE, json.dumps(package_versions(), indent=2))
-        _write_atomic(run_dir / CELLS_FILE, json.dumps(cells, indent=2))
+        # A swept base_url's key as well (the cells' overrides hold the URLs as given).
+        _write_atomic(run_dir / CELLS_FILE, json.dumps(mask_secrets(cells), indent=2))
         # Failed records written by this session (a done one is in `done`): never twice.
         self._written: set[RecordKey] = set()
         # Unbuffered appends through the descriptor: a line is in the kernel once `append`
@@ -514,6 +540,8 @@ def _lock_run_dir(run_dir: Path) -> IO[str]:
 def _cut_torn_tail(path: Path) -> None:
     if not path.exists():
         return
+    if path.is_dir():
+        raise ConfigError(f"is a folder, not the records; {DAMAGED_HINT}", source=str(path))
     # Read back from the end only as far as the last newline: the file may be gigabytes.
     with path.open("r+b") as fh:
         size = fh.seek(0, os.SEEK_END)

@@ -224,6 +224,7 @@ async def run_experiment_async(
         cells={c.id: cell_fingerprint(c) for c in cells},
         settings={c.id: cell_settings(c) for c in cells},
         examples={str(t.id): example_fingerprint(t) for t in tasks},
+        repeats=spec.repeats,
     )
     executor = executor or LocalExecutor(cache)
     try:
@@ -390,6 +391,28 @@ def prepare_tasks(
                 field="task.kind",
                 source=source,
             )
+    # Options and a kind that does not read them: the references are option letters, which
+    # a Yes/No, a number or free text never matches (every answer would score 0).
+    mismatched = [
+        t
+        for t in tasks
+        if t.is_multiple_choice
+        and (
+            kind not in ("multiple_choice", "yes_no")
+            or (kind == "yes_no" and len(t.options or ()) != 2)
+        )
+    ]
+    if mismatched:
+        ids = ", ".join(str(t.id) for t in mismatched[:5])
+        got = f"{len(mismatched[0].options or ())} options"
+        fits = "two (Yes and No)" if kind == "yes_no" else "none"
+        raise ConfigError(
+            f"task kind {kind} but example(s) {ids} have {got} (the kind takes {fits}), and "
+            "their references are option letters that its answers never match; set task.kind "
+            "to multiple_choice, or give examples that fit the kind",
+            field="task.kind",
+            source=source,
+        )
     instruction = spec.task.instruction or info.instruction or TASK_INSTRUCTIONS[kind]
     # In place: each example as read is dropped as its prepared copy is made, so a dataset of
     # 100,000 examples is not held twice at once. The copies share one set of field names per

@@ -329,6 +329,16 @@ def test_a_mixed_discussion_through_one_cache_repeats_from_it(tmp_path: Path) ->
         ({"agents": [{}, {"model": {"id": "scripted", "bad": 1}}]}, "agents[1].model.bad", "bad"),
         ({"agents": [{}]}, "agents", "at least 2"),
         ({"agents": [{}, {"persona": "nobody"}]}, "agents[1].persona", "persona source"),
+        (  # a written-out persona's key, not "should be a valid string" of the other form
+            {"agents": [{}, {"persona": {"name": "X", "descr": "y"}}]},
+            "agents[1].persona.descr",
+            "unknown key 'descr'",
+        ),
+        (
+            {"judge": {"persona": "expert"}, "protocol": "judge"},
+            "judge.persona",
+            "written out, {name, description}; persona sources",
+        ),
         ({"agents": [{}, {}], "personas": ["none"] * 3}, "discussion", "3 sources given for 2"),
         (
             {"drafter": {"persona": "expert"}, "paradigm": "debate"},
@@ -412,6 +422,18 @@ def test_cli_agent_flags_make_a_mixed_team() -> None:
         (["--agent", "model=scripted"], "agents"),
         (["--agents", "3", "--agent", "model=scripted"], "not both"),
         (["--agent", "model", "--agent", "model=scripted"], "expected KEY=VALUE"),
+        (
+            ["--agent", "model=scripted,label=a,label=b", "--agent", "model=scripted"],
+            "label given twice",
+        ),
+        (  # a source and a written-out persona: one would silently replace the other
+            ["--agent", "persona=expert,persona_name=X", "--agent", "model=scripted"],
+            "persona_name/persona_description (a persona written out) both given",
+        ),
+        (
+            ["--agent", "options={offset: 1},options.stubborn=true", "--agent", "model=scripted"],
+            "options and options.NAME both given",
+        ),
     ],
 )
 def test_cli_bad_agent_flags_exit_2_naming_the_entry(flags: list[str], words: str) -> None:

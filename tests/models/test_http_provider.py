@@ -414,7 +414,11 @@ async def test_discussion_with_a_model_that_always_fails(server, make_model):
     assert "upstream exploded" in result.stop_detail
     assert (result.error.turn, result.error.step, result.error.calls_made) == (1, 1, 1)
     (failed,) = result.calls
-    assert failed.attempts == 2 and failed.error == result.error.message
+    # The message is the call's, saying whose call it was and to which model (a mixed team).
+    assert failed.attempts == 2
+    assert (
+        result.error.message == f"A1's discussion call to model 'openai/m' failed: {failed.error}"
+    )
     assert result.usage.calls == 1 and result.usage.total_tokens == 0
     assert len(server.requests) == 2
     assert madebate.DiscussionResult.from_json(result.to_json()) == result

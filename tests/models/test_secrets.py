@@ -322,6 +322,11 @@ def assert_no_url_key(where: str, data: bytes | str) -> None:
         ("https://h/v1?access_token=a1", "https://h/v1?access_token=***"),
         ("https://h/o?X-Amz-Signature=a1&sig=b2", "https://h/o?X-Amz-Signature=***&sig=***"),
         ("http://[::1]:80/v1?apikey=a1", "http://[::1]:80/v1?apikey=***"),
+        # camelCase names, a password by its short name, a token in the fragment
+        ("https://h/v1?accessKey=a1&authToken=b2", "https://h/v1?accessKey=***&authToken=***"),
+        ("https://h/v1?privateKey=a1&pageSize=2", "https://h/v1?privateKey=***&pageSize=2"),
+        ("https://h/v1?user=u&pass=a1", "https://h/v1?user=u&pass=***"),
+        ("https://h/v1#access_token=a1&state=2", "https://h/v1#access_token=***&state=2"),
         ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),  # nothing to mask
         ("no url here: key=a1", "no url here: key=a1"),
         (
@@ -457,10 +462,13 @@ SECRET_CASES = [
     "exp_model_api_key.yaml",
     "exp_options_api_key_header.yaml",
     "exp_options_auth_header.yaml",
+    "exp_options_auth_pair.yaml",
     "exp_options_basic_value.yaml",
     "exp_options_bearer_value.yaml",
     "exp_options_cookie.yaml",
+    "exp_options_header_pairs.yaml",
     "exp_options_query_token.yaml",
+    "exp_sweep_header_value.yaml",
     "exp_sweep_model_secret.yaml",
 ]
 

@@ -419,15 +419,31 @@ def test_model_weights_multiply_and_a_voter_of_an_unlisted_model_is_an_error() -
     assert [b.weight_note for b in decision.ballots] == ["model scripted x 2.5 = 2.5"] * 3
     assert "weighted by model" in decision.reason
 
-    result = discuss(
-        ScriptedModel(Panel(SPLIT), record_prompts=True),
+    # Checked when the discussion is made, before any call (the team is known by then).
+    unlisted = ScriptedModel(Panel(SPLIT), record_prompts=True)
+    with pytest.raises(ConfigError) as caught:
+        discuss(unlisted, protocol="simple_voting", model_weights={"gpt": 1.0})
+    assert caught.value.field == "protocol_options.model_weights"
+    assert "voter A1's model 'scripted' has no weight; listed: gpt" in str(caught.value)
+    assert unlisted.request_count == 0
+
+
+def test_the_default_scripted_ballot_states_the_confidence_it_is_asked_for() -> None:
+    """Offline demos of a weighted vote: the default script fills the ballot schema's required
+    confidence (90, weight 0.8), so no ballot falls to the missing-confidence default."""
+    stubborn = {"id": "scripted", "label": "other", "options": {"offset": 1, "stubborn": True}}
+    result = mb.discuss(
+        QUESTION,
+        options=OPTIONS,
+        model="scripted",
+        agents=[mb.Agent(), mb.Agent(model=stubborn), mb.Agent(model=stubborn)],
         protocol="simple_voting",
-        model_weights={"gpt": 1.0},
+        protocol_options={"weights": "stated"},
+        max_turns=1,
+        personas="none",
     )
-    assert result.stop_reason == "error"
-    assert result.error is not None
-    assert "voter A1's model 'scripted' has no weight; listed: gpt" in result.error.message
-    assert [c.role for c in result.calls].count("ballot") == 0  # checked before any ballot
+    ballots = [b for d in result.decisions for b in d.ballots]
+    assert ballots and all(b.confidence == 90.0 and b.weight == 0.8 for b in ballots)
 
 
 async def _consult_mixed(model_weights: dict[str, float], confidence: dict[str, int]) -> Any:

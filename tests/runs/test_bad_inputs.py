@@ -109,6 +109,16 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "experiment",
         ("field 'task.kind'", "example(s) f1 have no options"),
     ),
+    (
+        "exp_task_kind_yes_no_four_options.yaml",
+        "experiment",
+        ("field 'task.kind'", "yes_no but example(s) q1, q2 have 4 options", "multiple_choice"),
+    ),
+    (
+        "exp_task_kind_math_with_options.yaml",
+        "experiment",
+        ("field 'task.kind'", "math but example(s) q1, q2 have 4 options", "option letters"),
+    ),
     # -- experiment files: names checked against the registries
     (
         "exp_unknown_paradigm.yaml",
@@ -188,6 +198,9 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
             ("exp_options_cookie.yaml", "field 'model.options'", "default_headers.Cookie"),
             ("exp_model_api_key.yaml", "field 'model'", "api_key:"),
             ("exp_sweep_model_secret.yaml", "sweep cell", "default_headers.Authorization"),
+            ("exp_sweep_header_value.yaml", "X-Api-Key=***", "default_headers.X-Api-Key"),
+            ("exp_options_header_pairs.yaml", "field 'model.options'", "[1] (Authorization)"),
+            ("exp_options_auth_pair.yaml", "field 'model.options'", "http_client.auth"),
         ]
     ],
     # -- paradigm files
@@ -302,6 +315,23 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("line 2", "field 'options' is a text ('iron; oxygen; salt'), not a list", "JSON list"),
     ),
     ("data_answer_object.jsonl", "dataset", ("line 1", "field 'answer' is an object")),
+    # numbers JSON cannot hold (never a silent 'inf' or 'nan' option, nor a traceback)
+    (
+        "data_number_not_finite.jsonl",
+        "dataset",
+        ("line 1", "the number '1e400' is beyond what a float holds", "write it as text"),
+    ),
+    ("data_number_nan.jsonl", "dataset", ("line 2", "NaN is not a JSON value", "as text")),
+    (
+        "data_number_too_long.jsonl",
+        "dataset",
+        ("line 1", "a number of 5,000 digits", "bound of 4,300"),
+    ),
+    (
+        "data_csv_options_number_too_long.csv",
+        "dataset",
+        ("line 2", "field 'options'", "a number of 5,000 digits", "bound of 4,300"),
+    ),
     ("data_context_object.jsonl", "dataset", ("line 1", "field 'context' is an object")),
     ("data_mallm_inputs_object.jsonl", "dataset", ("line 1", "field 'inputs[1]' is an object")),
     ("data_bigbench_input_object.json", "dataset", ("examples[1]", "field 'input' is an object")),
@@ -323,6 +353,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "exp_answer_index_not_bool.yaml",
         "experiment",
         ("field 'dataset.columns.answer_index'", "valid boolean", "got 'sometimes'"),
+    ),
+    (
+        "exp_inline_option_inf.yaml",
+        "experiment",
+        ("dataset.examples[0]", "field 'options[0]' is the number inf (not finite), not text"),
     ),
     (
         "exp_inline_options_object.yaml",
@@ -385,6 +420,21 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("exp_invisible_name.yaml", "experiment", ("field 'name'", "'<U+200B><U+2060>' shows nothing")),
     ("exp_soft_hyphen_name.yaml", "experiment", ("field 'name'", "' <U+00AD> ' shows nothing")),
+    (
+        "exp_invisible_metric.yaml",
+        "experiment",
+        ("field 'scoring'", "unknown metric 'accuracy<U+200B>' (did you mean 'accuracy'?)"),
+    ),
+    (
+        "exp_lookalike_protocol.yaml",
+        "experiment",
+        ("field 'protocol'", "'ｓimple_voting' (read as 'simple_voting')"),
+    ),
+    (
+        "exp_invisible_key.yaml",
+        "experiment",
+        ("unknown key 'agents<U+2060>' (did you mean 'agents'?)",),
+    ),
     # -- paradigms that cannot work (item 8)
     (
         "par_no_delivery.yaml",
@@ -455,7 +505,7 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 # Cases new with issue 14 (items 6, 7, 8 and 10): counted so that none is lost unnoticed.
-ISSUE_14_CASES = 38
+ISSUE_14_CASES = 51
 
 
 CASE_IDS = [name for name, _, _ in CASES]
@@ -590,6 +640,8 @@ DATASET_BOUND = [
     "exp_answer_index_out_of_range.yaml",
     "exp_inline_options_object.yaml",
     "exp_mallm_ambiguous_reference.yaml",
+    "exp_task_kind_yes_no_four_options.yaml",
+    "exp_task_kind_math_with_options.yaml",
 ]
 
 

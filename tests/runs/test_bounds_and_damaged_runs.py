@@ -67,6 +67,8 @@ RUN_CASES: list[tuple[str, int | None, tuple[str, ...]]] = [
     ("records_json_array.jsonl", 2, ("expected a JSON object, got list",)),
     ("records_json_string.jsonl", 2, ("expected a JSON object, got str",)),
     ("records_missing_keys.jsonl", 2, ("required, but missing",)),
+    ("records_number_too_long.jsonl", 2, ("not a JSON record", "4300 digits")),
+    ("records_not_utf8.jsonl", 2, ("not UTF-8 text (byte 0)",)),
     ("cells_torn.json", None, ("Invalid JSON",)),
     ("cells_garbage.json", None, ("Invalid JSON",)),
     ("cells_wrong_keys.json", None, ("field '[0].id'",)),

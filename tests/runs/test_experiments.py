@@ -627,7 +627,8 @@ def test_a_failing_example_is_recorded_as_an_error_and_the_run_goes_on(tmp_path:
         assert cell.metrics["accuracy"].n == len(GK_ROWS)
 
     rows = mb.load_run(tmp_path / "run").rows()
-    assert {r["error"] for r in rows} == {None, "backend exploded on the hexagon"}
+    failure = "A1's discussion call to model 'scripted' failed: backend exploded on the hexagon"
+    assert {r["error"] for r in rows} == {None, failure}
 
 
 def test_a_cell_whose_model_cannot_be_made_fails_the_run_before_anything_is_written(

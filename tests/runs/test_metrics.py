@@ -427,6 +427,8 @@ IFEVAL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("detectable_format:json_format", {}, '```json\n{"a": 1}\n```', "{'a': 1}"),
     ("detectable_format:title", {}, "<<My Title>>\ntext", "<< >>\ntext"),
+    # The paper strips every bracket of a title ("<<<>>>" is empty), not only two.
+    ("detectable_format:title", {}, "<<<My Title>>>", "<<<>>> text"),
     ("combination:two_responses", {}, "one answer\n******\nanother", "same\n******\nsame"),
     ("combination:repeat_prompt", {"prompt_to_repeat": "Say hi."}, "say hi. Hi!", "Hi! Say hi."),
     (

@@ -301,3 +301,88 @@ def test_an_agents_persona_file_is_relative_to_the_experiment(tmp_path: Path) ->
     for record in mb.load_run(result.run_dir).records:
         assert record.result is not None
         assert record.result.agents[0].persona_name == "Navigator"
+
+
+# -- what only the built team shows, before any call ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("discussion", "field", "words"),
+    [
+        (  # two different models under one label: usage and weights would merge them
+            {
+                "agents": [
+                    {"model": {"id": "scripted", "label": "a"}},
+                    {"model": {"id": "scripted", "label": "a", "options": {"offset": 1}}},
+                ]
+            },
+            "agents[1].model",
+            "'a' names two different models (agents[0].model and agents[1].model)",
+        ),
+        (  # a label that is the discussion's own model's id
+            {"agents": [{"model": {"id": "scripted", "options": {"stubborn": True}}}, {}]},
+            "agents[0].model",
+            "'scripted' names two different models (model and agents[0].model)",
+        ),
+        (  # a weighted vote with no weight for the third voter's model
+            {
+                "agents": [{"model": {"id": "scripted", "label": "a"}}, {}, {}],
+                "protocol": "weighted_voting",
+                "protocol_options": {"model_weights": {"a": 2.0}},
+            },
+            "protocol_options.model_weights",
+            "voter A2's model 'scripted' has no weight; listed: a",
+        ),
+    ],
+)
+def test_a_team_the_run_cannot_tell_apart_fails_before_any_call(
+    model_seam: Any, discussion: dict[str, Any], field: str, words: str, tmp_path: Path
+) -> None:
+    calls: list[Any] = []
+
+    class Counting(mb.ScriptedModel):
+        async def generate(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return await super().generate(*args, **kwargs)
+
+    model_seam.use(lambda model_id, options: Counting(**options), prefix="scripted")
+    spec = team_spec(discussion={"personas": "none", "max_turns": 1, **discussion}, sweep={})
+    spec.pop("teams")
+    with pytest.raises(ConfigError) as caught:
+        mb.run_experiment(spec, out=tmp_path / "run")
+    message = str(caught.value)
+    assert f"in sweep cell main: field '{field}': {words}" in message, message
+    assert calls == [] and not (tmp_path / "run").exists()
+    # The same in Python, when the discussion is made.
+    with pytest.raises(ConfigError) as direct:
+        mb.Discussion("Q?", options=["x", "y"], model="scripted", **discussion)
+    assert direct.value.field == field and words in str(direct.value)
+
+
+def test_a_failing_server_is_named_with_the_agent_that_called_it(tmp_path: Path) -> None:
+    with (
+        OpenAITestServer(default=answering("B", stubborn=False)) as one,
+        OpenAITestServer(default=ScriptedResponse(500, {"error": {"message": "down"}})) as two,
+    ):
+        result = mb.run_experiment(mixed_spec(one, two), out=tmp_path / "run")
+    records = mb.load_run(result.run_dir).records
+    assert records and all(r.error is not None for r in records)
+    for record in records:
+        assert record.error is not None
+        assert record.error.message.startswith("A2's discussion call to model 'two' failed: ")
+        assert "HTTP 500" in record.error.message
+
+
+def test_a_model_that_cannot_be_built_is_named_by_its_entry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    spec = team_spec(
+        discussion={"protocol": "judge", "judge": {"model": "openai/gpt-4o-mini"}}, sweep={}
+    )
+    spec.pop("teams")
+    with pytest.raises(ConfigError) as caught:
+        mb.run_experiment(spec, out=tmp_path / "run")
+    assert caught.value.field == "discussion.judge.model", str(caught.value)  # not 'model'
+    assert "no API key" in str(caught.value)
+    assert not (tmp_path / "run").exists()

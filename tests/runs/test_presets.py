@@ -434,6 +434,7 @@ def test_offline_mode_without_a_cached_copy_is_the_same_clear_error(
     assert "OfflineModeIsEnabled" in message
     assert "wmt/wmt19, config de-en, split validation" in message
     assert "dataset.path: wmt19-de-en-validation.jsonl" in message
+    assert "or set HF_HUB_OFFLINE=1" not in message  # it is set: no copy in the cache
 
 
 def test_a_source_with_a_loading_script_is_read_from_the_hubs_parquet_conversion(
@@ -599,3 +600,180 @@ def test_validate_without_network_is_a_clear_error(
     assert out.exit_code == 2
     assert "Traceback" not in out.output
     assert "preset mmlu (MMLU) reads the Hugging Face dataset cais/mmlu" in out.output
+
+
+# -- copies in another schema, unlabelled rows, .csv copies written by pandas -----------------
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in fixture(name).read_text("utf-8").splitlines()]
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("preset", "source", "expected"),
+    [
+        # Each shares the question's column with the preset, so it used to load, every example
+        # with no answer (scored wrong) or a question of "None".
+        ("squad2", "mmlu", "no column 'id', 'context', 'answers'; the row has: question"),
+        ("ethics", "gsm8k", "no column 'input', 'label'; the row has: question, answer"),
+        ("moral-except-qa", "gsm8k", "no column 'scenario', 'human.response'"),
+        ("aqua-rat", "mmlu-pro", "no column 'correct'"),
+        ("musr", "mmlu", "no column 'narrative', 'answer_index'"),
+        ("gsm8k", "mmlu", "answer '2' ends in no '#### <number>'"),
+    ],
+)
+def test_a_copy_in_another_schema_sharing_the_question_column_is_refused(
+    preset: str, source: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_dataset_info(DatasetSpec(preset=preset, path=str(fixture(source))))
+    message = str(info.value)
+    assert f"line 1: not a {PRESETS[preset].title} row in the source's own schema" in message
+    assert expected in message
+    assert f"expected {PRESETS[preset].mapping}" in message
+
+
+def test_unlabelled_rows_are_refused_not_scored_wrong(tmp_path: Path) -> None:
+    # WinoGrande's test split has answer "" throughout.
+    rows = [{**r, "answer": ""} for r in _rows("winogrande")]
+    with pytest.raises(ConfigError, match=r"line 1: .*answer '' is not '1' or '2' \(the test"):
+        load_dataset_info(
+            DatasetSpec(preset="winogrande", path=str(_jsonl(tmp_path / "w.jsonl", rows)))
+        )
+    xsum = [{"gem_id": "x-0", "document": "A text.", "target": None, "references": []}]
+    with pytest.raises(ConfigError, match="neither 'references' nor 'target' holds a summary"):
+        load_dataset_info(DatasetSpec(preset="xsum", path=str(_jsonl(tmp_path / "x.jsonl", xsum))))
+    moral = [
+        {"study": "s", "context": "c", "scenario": "A rule is broken.", "human.response": None}
+    ]
+    with pytest.raises(ConfigError, match="line 1: not a MoralExceptQA row"):
+        load_dataset_info(
+            DatasetSpec(preset="moral-except-qa", path=str(_jsonl(tmp_path / "m.jsonl", moral)))
+        )
+
+
+def test_a_big_bench_preset_needs_the_task_json(tmp_path: Path) -> None:
+    rows = [{"question": "Is the sky blue?", "options": ["Yes", "No"], "answer": "A"}]
+    with pytest.raises(ConfigError, match="not a BIG-bench task; StrategyQA is read from its task"):
+        load_dataset_info(
+            DatasetSpec(preset="strategyqa", path=str(_jsonl(tmp_path / "s.jsonl", rows)))
+        )
+
+
+def test_a_csv_copy_written_by_pandas_keeps_its_lists_and_mappings(tmp_path: Path) -> None:
+    # `datasets`' to_csv (through pandas) writes a list column as a numpy repr, with no commas
+    # between items, and a mapping as a Python repr. ETPC's types used to come out as one
+    # concatenated string.
+    etpc = tmp_path / "etpc.csv"
+    etpc.write_text(
+        "idx,sentence1,sentence2,etpc_label,paraphrase_types\n"
+        '0,Amrozi accused his brother.,"Amrozi, he accused his brother.",1,'
+        "\"['Addition/Deletion' 'Same Polarity Substitution (contextual)']\"\n",
+        "utf-8",
+    )
+    tasks, _ = load_dataset_info(DatasetSpec(preset="etpc", path=str(etpc)))
+    assert tasks[0].context == (
+        "Paraphrase types: Addition/Deletion, Same Polarity Substitution (contextual)"
+    )
+    aqua = tmp_path / "aqua.csv"
+    aqua.write_text(
+        "question,options,rationale,correct\n"
+        "Speed?,\"['A)30' 'B)40' 'C)45'\n 'D)50' 'E)60']\",x,B\n",
+        "utf-8",
+    )
+    tasks, _ = load_dataset_info(DatasetSpec(preset="aqua-rat", path=str(aqua)))
+    assert tasks[0].options == ["30", "40", "45", "50", "60"] and tasks[0].references == ["B"]
+    mmlu = tmp_path / "mmlu.csv"
+    mmlu.write_text("question,subject,choices,answer\nQ?,s,\"['1' '0' '2' '3']\",1\n", "utf-8")
+    tasks, _ = load_dataset_info(DatasetSpec(preset="mmlu", path=str(mmlu)))
+    assert tasks[0].options == ["1", "0", "2", "3"] and tasks[0].references == ["B"]
+    wmt = tmp_path / "wmt.csv"
+    wmt.write_text("translation\n\"{'de': 'Das ist gut.', 'en': 'That is good.'}\"\n", "utf-8")
+    tasks, _ = load_dataset_info(DatasetSpec(preset="wmt19-de-en", path=str(wmt)))
+    assert tasks[0].question == "Das ist gut." and tasks[0].references == ["That is good."]
+    # A nested numpy repr (SQuAD's answers) cannot be read back: said, with the way out.
+    squad = tmp_path / "squad.csv"
+    squad.write_text(
+        "id,title,context,question,answers\n"
+        "a1,T,Some text.,Q?,\"{'text': array(['Some'], dtype=object), 'answer_start': "
+        'array([0], dtype=int32)}"\n',
+        "utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"column 'answers' is not a mapping.*save the copy as"):
+        load_dataset_info(DatasetSpec(preset="squad2", path=str(squad)))
+
+
+def test_ifeval_examples_are_checked_before_any_model_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An example whose instructions IFEval cannot read used to be discussed, then recorded as
+    an error scored 0, and the run exited 0."""
+    monkeypatch.setenv("MADEBATE_CACHE", str(tmp_path / "calls.sqlite"))
+    data = tmp_path / "ifeval.csv"
+    data.write_text(
+        "key,prompt,instruction_id_list,kwargs\n"
+        "1000,Write without commas.,\"['punctuation:no_comma']\",\"[{'num_words': None}]\"\n",
+        "utf-8",
+    )
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"name: p\ndataset: {{preset: ifeval, path: {data}}}\nmodel: scripted\n")
+    for args in (["run", str(exp), "--out", str(tmp_path / "run")], ["validate", str(exp)]):
+        out = runner.invoke(app, args)
+        text = " ".join(out.output.split())
+        assert out.exit_code == 2, text
+        assert "Traceback" not in text
+        assert f"{data}: field 'scoring': example 1000: metadata 'instruction_id_list'" in text
+        assert "save the copy as .jsonl or .parquet" in text
+    assert not (tmp_path / "run").exists()
+    # Any dataset scored by IFEval: an unknown instruction id, named with the valid ones.
+    plain = _jsonl(
+        tmp_path / "plain.jsonl",
+        [{"id": "q1", "question": "Hi", "instruction_id_list": ["no:such"], "kwargs": [{}]}],
+    )
+    exp.write_text(
+        f"name: p\ndataset: {{path: {plain}}}\nmodel: scripted\nscoring: [ifeval_loose]\n"
+    )
+    out = runner.invoke(app, ["run", str(exp), "--out", str(tmp_path / "run")])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 2, text
+    assert "example q1: unknown IFEval instruction 'no:such'; valid: change_case" in text
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_local_copy_names_what_a_preset_reads(tmp_path: Path) -> None:
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("name: p\ndataset: {preset: mmlu, path: gone.jsonl}\nmodel: scripted\n")
+    out = runner.invoke(app, ["validate", str(exp)])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 2
+    assert "gone.jsonl does not exist" in text
+    assert (
+        "a local copy of preset mmlu in the source's own schema: a .jsonl, .json, .csv or " in text
+    )
+
+
+def test_validate_warns_of_a_missing_metric_resource_that_run_would_fail_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nltk = pytest.importorskip("nltk")
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])  # no punkt_tab anywhere
+    monkeypatch.setenv("MADEBATE_CACHE", str(tmp_path / "calls.sqlite"))
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(
+        f"name: p\ndataset: {{preset: ifeval, path: {fixture('ifeval')}}}\nmodel: scripted\n"
+    )
+    out = runner.invoke(app, ["validate", str(exp)])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 0, text
+    assert (
+        "warning: `run` here would fail: field 'scoring': the ifeval metric needs NLTK's " in text
+    )
+    assert "python -m nltk.downloader punkt_tab" in text
+    out = runner.invoke(app, ["run", str(exp), "--out", str(tmp_path / "run")])
+    assert out.exit_code == 2 and "punkt_tab" in out.output
+    assert not (tmp_path / "run").exists()
