@@ -144,7 +144,7 @@ def test_report_in_a_browser(driver: Any, tmp_path: Path) -> None:
     assert all(li.is_displayed() for li in items)
 
     plots = driver.find_elements(By.CSS_SELECTOR, "figure.plot img")
-    assert len(plots) == 7
+    assert len(plots) == 8  # with answer diversity per turn
     assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in plots)
     assert _console_errors(driver) == []
     _full_screenshot(driver, tmp_path / "report.png", "/tmp/report_screenshot.png")
