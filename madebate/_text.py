@@ -83,6 +83,17 @@ def quote_name(name: str) -> str:
     return shown
 
 
+def visible_name(name: str, whose: str) -> str:
+    """`name` when it shows something; else a ValueError saying so (`whose`: "the paradigm",
+    for "give the paradigm a name people can read")."""
+    if not name_key(name):
+        raise ValueError(
+            f"the name {quote_name(name)} shows nothing (only spaces or invisible characters); "
+            f"give {whose} a name people can read"
+        )
+    return name
+
+
 def safe_slug(name: str, fallback: str = "run", max_length: int = 80) -> str:
     """A file-name-safe form of `name`: letters, digits, '_', '.' and '-' (anything else, and
     every invisible character, becomes '-' or is dropped); never starting with '-' or '.' (a

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from madebate._errors import ConfigError
-from madebate._text import name_key, quote_name
+from madebate._text import name_key, quote_name, visible_name
 from madebate._yaml import SPEC_CONFIG
 
 Selector = str | list[str]
@@ -113,12 +113,7 @@ class ParadigmSpec(_Spec):
     @field_validator("name")
     @classmethod
     def _visible_name(cls, v: str) -> str:
-        if not name_key(v):
-            raise ValueError(
-                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
-                "give the paradigm a name people can read"
-            )
-        return v
+        return visible_name(v, "the paradigm")
 
     @field_validator("groups")
     @classmethod

@@ -20,7 +20,7 @@ from madebate._data import library_dir, library_names
 from madebate._errors import ConfigError, ModelCallError
 from madebate._prompts import render
 from madebate._registry import Registry
-from madebate._text import name_key, quote_name
+from madebate._text import name_key, quote_name, visible_name
 from madebate._yaml import read_yaml, validate_model
 from madebate.models._model import ChatMessage, GenerateConfig
 
@@ -47,12 +47,7 @@ class Persona(BaseModel):
     @field_validator("name")
     @classmethod
     def _visible_name(cls, v: str) -> str:
-        if not name_key(v):
-            raise ValueError(
-                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
-                "give a name people can read"
-            )
-        return v
+        return visible_name(v, "it")
 
     @property
     def key(self) -> str:
@@ -74,12 +69,7 @@ class PersonaLibrary(BaseModel):
     @field_validator("name")
     @classmethod
     def _visible_name(cls, v: str) -> str:
-        if not name_key(v):
-            raise ValueError(
-                f"the name {quote_name(v)} shows nothing (only spaces or invisible characters); "
-                "give the library a name people can read"
-            )
-        return v
+        return visible_name(v, "the library")
 
     @field_validator("personas")
     @classmethod

@@ -24,7 +24,7 @@ from pydantic import (
 
 from madebate._errors import ConfigError
 from madebate._secrets import MASK, is_secret_name, mask_text
-from madebate._text import name_key, quote_name, show_name
+from madebate._text import name_key, quote_name, show_name, visible_name
 from madebate._yaml import SPEC_CONFIG, config_error_from, read_yaml
 from madebate.engine._config import DiscussionConfig, TeamConfig, set_path
 from madebate.models._models import ModelSpec as ModelSpec  # re-exported: part of a spec
@@ -129,13 +129,7 @@ class ExperimentSpec(_Spec):
     @field_validator("name")
     @classmethod
     def _readable_name(cls, v: str) -> str:
-        if not name_key(v):
-            raise ValueError(
-                f"the name '{show_name(v)}' shows nothing (only spaces or invisible "
-                "characters); give the study a name people can read (it also names the "
-                "default run directory)"
-            )
-        return v
+        return visible_name(v, "the study (it also names the default run directory)")
 
     @field_validator("teams")
     @classmethod
