@@ -658,7 +658,7 @@ def _to_task(
         and _jsonable(v)
     }
     try:
-        return Task(
+        task = Task(
             question=str(question),
             options=options,
             id=ex_id,
@@ -672,7 +672,15 @@ def _to_task(
         if first["loc"]:
             message = f"field '{first['loc'][0]}': {message}"
         raise ConfigError(f"{where}: {message}") from None
+    # Every example shares one set of the names of its fields: pydantic keeps one per
+    # instance (about 730 bytes for six names, 73 MB over 100,000 examples); a Task is
+    # frozen, so nothing adds to it.
+    shared = _FIELD_NAMES.setdefault(frozenset(task.model_fields_set), set(task.model_fields_set))
+    object.__setattr__(task, "__pydantic_fields_set__", shared)
+    return task
 
+
+_FIELD_NAMES: dict[frozenset[str], set[str]] = {}
 
 _OPTIONS_HELP = (
     'give a list of texts (["Paris", "Rome"]; in a CSV cell, a JSON list), or one field per '
