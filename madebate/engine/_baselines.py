@@ -44,7 +44,10 @@ async def run_baseline(session: Session) -> tuple[Decision, StopReason]:
         return await _run_ablation(session)
     k = 1 if method == "single" else cfg.samples
     slot = session.paradigm.voters[0]
-    json_mode = session.speaker.json_replies  # the same declared reply format as the discussion's
+    # The reply format and sampling settings of the discussion's, or of the agent's own in a
+    # mixed team (its model and generation).
+    json_mode = session.speaker.json_by_slot.get(slot, session.speaker.json_replies)
+    generation = session.gate.generation_for(slot)
     prompt = discussion_prompt(
         task,
         session.task_text,
@@ -60,13 +63,13 @@ async def run_baseline(session: Session) -> tuple[Decision, StopReason]:
         ChatMessage(role="user", content=prompt),
     ]
     overrides = {}
-    if method == "self_consistency" and cfg.generation.temperature == 0.0:
+    if method == "self_consistency" and generation.temperature == 0.0:
         # k greedy samples would all be the same reply.
         overrides["temperature"] = SELF_CONSISTENCY_TEMPERATURE
         session.warnings.append(
             f"self_consistency: temperature 0 would repeat one sample; sampled at {SELF_CONSISTENCY_TEMPERATURE}"
         )
-    schema = reply_schema(task, stance=False, max_tokens=cfg.generation.max_tokens)
+    schema = reply_schema(task, stance=False, max_tokens=generation.max_tokens)
     outputs = await gather_all(
         session.gate.call(
             messages,
@@ -97,8 +100,9 @@ async def _run_ablation(session: Session) -> tuple[Decision, StopReason]:
     cfg, task = session.config, session.task
     n = ablation_refinements(cfg)
     slot = session.paradigm.voters[0]
-    json_mode = session.speaker.json_replies
-    schema = reply_schema(task, stance=False, max_tokens=cfg.generation.max_tokens)
+    json_mode = session.speaker.json_by_slot.get(slot, session.speaker.json_replies)
+    generation = session.gate.generation_for(slot)
+    schema = reply_schema(task, stance=False, max_tokens=generation.max_tokens)
     system = session.team[slot].system_prompt
     latest: Message | None = None  # the latest refinement with a readable solution
     try:

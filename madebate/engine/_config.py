@@ -104,6 +104,19 @@ class Agent(BaseModel):
             return model.model_id
         return model
 
+    @field_serializer("generation", mode="wrap")
+    def _overrides_only(
+        self, generation: GenerateConfig | None, handler: SerializerFunctionWrapHandler
+    ) -> Any:
+        # Only the settings given: a dump that wrote the rest (the default max_tokens of 1024)
+        # would pin them, and read back (a resume from spec.yaml) they would no longer follow
+        # the discussion's (its max_tokens, 2048 in the critical style).
+        data = handler(generation)
+        if isinstance(data, dict) and generation is not None:
+            given = generation.model_fields_set
+            data = {k: v for k, v in data.items() if k in given}
+        return data
+
 
 def _agents_kind(value: Any) -> str:
     return "list" if isinstance(value, list | tuple) else "int"

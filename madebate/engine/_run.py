@@ -20,6 +20,7 @@ from madebate.engine._drift import DriftWatcher
 from madebate.engine._loop import DecisionHook, MessageHook, TurnLoop
 from madebate.engine._session import Session
 from madebate.engine._team import seat_team
+from madebate.protocols._judge import JudgeProtocol
 from madebate.protocols._protocols import DecisionProtocol
 
 
@@ -63,6 +64,7 @@ async def run_session(
             gate=gate,
             warnings=session.warnings,
             models=session.models,
+            judge_model=_own_judge_model(protocol, drift),
         )
         if not discussion:
             loop.turn, loop.step = 1, 1
@@ -137,6 +139,16 @@ async def run_session(
         usage_by_agent=by_agent,
         usage_by_model=by_model,
     )
+
+
+def _own_judge_model(protocol: DecisionProtocol, drift: DriftWatcher | None) -> str | None:
+    """The name of the model the judge speaks with when the judge protocol's `model` option
+    (or, without a judge protocol, the drift judge's) gives it one: it takes precedence over
+    the team's judge entry, and the result records it."""
+    own = protocol.model if isinstance(protocol, JudgeProtocol) else None
+    if own is None and not isinstance(protocol, JudgeProtocol) and drift is not None:
+        own = drift.model
+    return own.name if own is not None else None
 
 
 def _stop_reason(protocol: DecisionProtocol) -> StopReason:

@@ -134,9 +134,11 @@ async def seat_team(
     gate: CallGate,
     warnings: list[str],
     models: TeamModels | None = None,
+    judge_model: str | None = None,
 ) -> None:
     """Seat the drafter (if any), one panelist per voter slot with a persona from its source
-    (generated ones through `gate`, by the slot's own model), then the judge (if `judge`).
+    (generated ones through `gate`, by the slot's own model), then the judge (if `judge`;
+    `judge_model`: the name of a model of its own that a protocol or the drift judge gives it).
     Seats are kept as they are made: a budget stop part-way leaves the team seated so far."""
     models = models or TeamModels(gate.model)
     if drafter:
@@ -177,7 +179,9 @@ async def seat_team(
             model=models.name(slot),
         )
     if judge:
-        team.seat_judge(models.personas.get(JUDGE_SLOT), model=models.name(JUDGE_SLOT))
+        team.seat_judge(
+            models.personas.get(JUDGE_SLOT), model=judge_model or models.name(JUDGE_SLOT)
+        )
 
 
 # -- a mixed team: each slot's model, sampling settings and persona --------------------------

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -140,8 +141,9 @@ def provider_options(spec: ModelSpec) -> dict[str, Any]:
 
 def spec_key(spec: ModelSpec) -> str:
     """What tells two model specs apart, for building each once: all of the spec (no id is
-    the default model's id)."""
-    return spec.model_copy(update={"id": spec.id or DEFAULT_MODEL}).model_dump_json()
+    the default model's id). Options in another order are the same spec."""
+    data = spec.model_copy(update={"id": spec.id or DEFAULT_MODEL}).model_dump(mode="json")
+    return json.dumps(data, sort_keys=True)
 
 
 def build_model(spec: ModelSpec, *, cache: CallCache | None = None) -> ManagedModel:

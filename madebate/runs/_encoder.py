@@ -64,12 +64,12 @@ def sentence_embeddings(texts: Sequence[str]) -> list[list[float]]:
     return out
 
 
-def token_embeddings(text: str) -> tuple[list[str], Array]:
-    """The word pieces of a text (without [CLS] and [SEP]) and their hidden states at
-    `ENCODER_LAYER`, one row per piece (not normalised). Raises `MissingResource` when the
-    encoder is not installed."""
+def token_embeddings(text: str, *, special: bool = False) -> tuple[list[str], Array]:
+    """The word pieces of a text (without [CLS] and [SEP], or with them first and last when
+    `special`) and their hidden states at `ENCODER_LAYER`, one row per piece (not normalised).
+    Raises `MissingResource` when the encoder is not installed."""
     tokens, hidden = _model().forward(text)
-    return tokens[1:-1], hidden[1:-1]
+    return (tokens, hidden) if special else (tokens[1:-1], hidden[1:-1])
 
 
 def _source() -> Path | None:

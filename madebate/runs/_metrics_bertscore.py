@@ -1,9 +1,11 @@
 """BERTScore F1 (Zhang et al. 2020) on all-MiniLM-L6-v2's token embeddings.
 
-Each word piece of the answer and of a reference (without [CLS] and [SEP]) is embedded by the
-encoder's last layer (`ENCODER_LAYER`, 6 of 6) and L2-normalised; precision is the mean, over
-the answer's pieces, of the best cosine similarity to any reference piece (greedy matching),
-recall the same from the reference's side, F1 their harmonic mean. No idf weighting and no
+Each word piece of the answer and of a reference is embedded by the encoder's last layer
+(`ENCODER_LAYER`, 6 of 6) and L2-normalised; precision is the mean, over the answer's pieces
+(without [CLS] and [SEP]), of the best cosine similarity to any reference token (greedy
+matching), recall the same from the reference's side, F1 their harmonic mean. As in the
+bert-score package, [CLS] and [SEP] weigh nothing in the means (its idf weights are 0 for them)
+but stay in the sequence as tokens a piece may match best. No idf weighting and no
 baseline rescaling (the bert-score package's defaults too). Best F1 over references, clipped to
 0..1.
 
@@ -32,8 +34,9 @@ BERTSCORE_MODEL = f"{ENCODER_NAME}, layer {ENCODER_LAYER}"
 
 
 def _unit_rows(text: str) -> np.ndarray | None:
-    rows = np.asarray(token_embeddings(text)[1], dtype=np.float64)
-    if rows.size == 0:
+    """Every token's unit vector, [CLS] first and [SEP] last; None without a word piece."""
+    rows = np.asarray(token_embeddings(text, special=True)[1], dtype=np.float64)
+    if len(rows) <= 2:
         return None
     norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     return np.asarray(rows / norms, dtype=np.float64)
@@ -45,8 +48,8 @@ def bertscore_f1(candidate: str, reference: str) -> float:
     if cand is None or ref is None:
         return 0.0
     sim = cand @ ref.T
-    precision = float(sim.max(axis=1).mean())
-    recall = float(sim.max(axis=0).mean())
+    precision = float(sim[1:-1, :].max(axis=1).mean())
+    recall = float(sim[:, 1:-1].max(axis=0).mean())
     if precision + recall <= 0:
         return 0.0
     return min(1.0, max(0.0, 2 * precision * recall / (precision + recall)))

@@ -19,7 +19,7 @@ agreed with (`Message.agreed_with`): the same position `track_support` reads.
 Influence (who changed whose mind): for each message by X whose answer differs from X's
 previous answer (the answer of X's latest earlier message that had one; X's first answer is no
 change), look at the messages from other agents delivered to X since X's previous message and
-shown to X when it wrote (`Message.visible_message_ids`, where recorded). Each distinct sender
+shown to X when it wrote (`Message.visible_message_ids`). Each distinct sender
 Y among them whose message's answer equals X's new answer gets an equal share 1/k of the change
 (k such senders), counted Y -> X. A change that no such message explains is counted as
 unattributed for X. So every change adds exactly 1 in total: to the matrix or to unattributed.
@@ -124,7 +124,9 @@ def _persuaders(
     for other in messages:
         if not since < other.index < m.index or other.speaker == m.speaker:
             continue
-        if m.speaker not in other.receivers or (seen and other.index not in seen):
+        # An empty list is recorded too: the speaker was shown nothing (a memory window of 0,
+        # a transcript shrunk away to fit the context), so nothing delivered explains a change.
+        if m.speaker not in other.receivers or other.index not in seen:
             continue
         if message_answer(other) == answer and other.speaker not in out:
             out.append(other.speaker)

@@ -137,6 +137,50 @@ def test_each_agent_samples_with_its_own_generation_settings() -> None:
     assert settings == {"A1": (0.0, 300), "A2": (0.7, 99)}
 
 
+def test_an_agents_settings_read_back_from_a_dump_still_follow_the_discussions() -> None:
+    # A run's spec.yaml is a dump read back on --resume: the agent's own temperature stays,
+    # and its max_tokens is still the discussion's (2048 in the critical style), not pinned.
+    given = mb.DiscussionConfig(
+        style="critical", agents=[mb.Agent(generation={"temperature": 0.7}), mb.Agent()]
+    )
+    dumped = given.model_dump(mode="json")
+    assert dumped["agents"][0]["generation"] == {"temperature": 0.7}
+    for config in (given, mb.DiscussionConfig.model_validate(dumped)):
+        model = Logged("m")
+        mb.Discussion(
+            QUESTION,
+            options=OPTIONS,
+            model=model,
+            config=config.model_copy(update={"personas": "none", "max_turns": 1}),
+        ).run()
+        settings = {agent: (t, n) for agent, _role, t, n in model.log}
+        assert settings == {"A1": (0.7, 2048), "A2": (0.0, 2048)}
+
+
+@pytest.mark.parametrize("method", ["self_consistency", "ablation"])
+def test_a_baseline_samples_with_the_first_agents_own_settings(method: str) -> None:
+    # The baseline plays the first panelist: its own temperature and max_tokens, not the
+    # discussion's. A greedy agent in a sampling discussion still gets distinct samples.
+    model = Logged("m")
+    result = mb.discuss(
+        QUESTION,
+        options=OPTIONS,
+        model=model,
+        agents=[mb.Agent(generation={"temperature": 0.0, "max_tokens": 77}), mb.Agent()],
+        personas="none",
+        generation=GenerateConfig(temperature=0.9, max_tokens=300),
+        method=method,
+        samples=3,
+        refinements=2,
+    )
+    settings = {(t, n) for agent, role, t, n in model.log if role == "discussion"}
+    if method == "self_consistency":
+        assert settings == {(0.7, 77)}
+        assert any("temperature 0 would repeat" in w for w in result.warnings)
+    else:
+        assert settings == {(0.0, 77)}
+
+
 def test_personas_per_agent_a_source_or_written_out() -> None:
     result = mb.discuss(
         QUESTION,
@@ -181,6 +225,34 @@ def test_the_drafter_and_the_judge_take_the_same_fields() -> None:
     assert (info["D"].persona_name, info["D"].model) == ("Scribe", "drafting")
     assert (info["J"].persona_name, info["J"].model) == ("Arbiter", "judging")
     assert set(result.usage_by_model) == {"base", "drafting", "judging"}
+
+
+@pytest.mark.parametrize("where", ["protocol_options", "drift_judge"])
+def test_a_judge_model_given_by_the_protocol_or_drift_judge_is_the_one_recorded(
+    where: str,
+) -> None:
+    # The judge protocol's `model` option (or the drift judge's model) takes precedence over
+    # the team's: the judge's AgentInfo names the model its calls went to.
+    settings: dict[str, Any] = (
+        {"protocol": "judge", "protocol_options": {"model": "scripted"}}
+        if where == "protocol_options"
+        else {"drift_judge": {"model": "scripted"}, "max_turns": 2}
+    )
+    result = mb.discuss(
+        QUESTION,
+        options=OPTIONS,
+        model=Logged("base"),
+        personas="none",
+        judge=mb.Agent(model=Logged("judging")),
+        **{"max_turns": 1, **settings},
+    )
+    judge_calls = {c.model for c in result.calls if c.agent == "J"}
+    # (a drift judge is only asked when the answer changed between turns)
+    assert (
+        judge_calls == {"scripted"} if where == "protocol_options" else judge_calls <= {"scripted"}
+    )
+    info = {a.slot: a.model for a in result.agents}
+    assert info["J"] == "scripted"
 
 
 def test_the_integer_form_is_unchanged() -> None:

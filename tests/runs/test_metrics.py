@@ -276,14 +276,18 @@ def test_the_encoder_reads_the_weights_from_a_zip_as_the_package_ships_them(
 
 def test_bertscore_is_greedy_matching_f1(tiny_encoder: Path):
     cand, reference = "the red car", "a red car ran"
-    _, c = _encoder.token_embeddings(cand)
-    _, r = _encoder.token_embeddings(reference)
+    _, c = _reference_forward(tiny_encoder, cand)
+    _, r = _reference_forward(tiny_encoder, reference)
     c = c / np.linalg.norm(c, axis=1, keepdims=True)
     r = r / np.linalg.norm(r, axis=1, keepdims=True)
+    # bert-score (idf off): [CLS] and [SEP] weigh 0 in the means but stay as match targets
     sim = c @ r.T
-    p, rec = sim.max(1).mean(), sim.max(0).mean()
+    p, rec = sim[1:-1, :].max(1).mean(), sim[:, 1:-1].max(0).mean()
     want = min(1.0, max(0.0, 2 * p * rec / (p + rec)))
     assert one("bertscore", cand, ref(reference)) == pytest.approx(want, abs=1e-6)
+    inner = sim[1:-1, 1:-1]  # the matching without them differs on these weights
+    p0, rec0 = inner.max(1).mean(), inner.max(0).mean()
+    assert abs(2 * p0 * rec0 / (p0 + rec0) - want) > 1e-5  # well past the tolerance above
     assert one("bertscore", cand, ref(cand)) == pytest.approx(1.0)
     # best over references
     assert one("bertscore", cand, ref(reference, cand)) == pytest.approx(1.0)

@@ -177,6 +177,17 @@ def test_every_distinct_model_is_built_once_per_run(model_seam: Any, tmp_path: P
         assert models == {"A1": "test/a", "A2": "test/b", "A3": "test/a", "J": "test/judge"}
 
 
+def test_one_model_written_with_its_options_in_another_order_is_built_once() -> None:
+    from madebate.models._models import ModelSpec
+    from madebate.runs._jobs import ModelPool
+
+    pool = ModelPool(None)
+    a = pool.get(ModelSpec(id="scripted", options={"offset": 1, "stubborn": True}))
+    b = pool.get(ModelSpec(id="scripted", options={"stubborn": True, "offset": 1}))
+    assert a is b  # one concurrency limit and connection pool per model, as for one spelling
+    assert pool.get(ModelSpec(id="scripted", options={"offset": 2, "stubborn": True})) is not a
+
+
 # -- named teams, swept ---------------------------------------------------------------------
 
 

@@ -179,6 +179,21 @@ def test_a_message_from_the_same_step_that_the_speaker_never_saw_does_not_count(
     assert team["influence"] == {"A3": {"A1": 1.0, "A2": 1.0}}
 
 
+def test_a_change_made_having_been_shown_nothing_is_unattributed() -> None:
+    # A memory window of 0 (or a transcript shrunk away to fit the context): A1 changes to C in
+    # turn 2 shown nothing at all, so A3's C, delivered to it but never shown, explains nothing.
+    messages = [
+        msg(0, 1, "A1", "B", saw=[]),
+        msg(1, 1, "A2", "B", saw=[]),
+        msg(2, 1, "A3", "C", saw=[]),
+        msg(3, 2, "A1", "C", saw=[]),
+    ]
+    team = team_analytics(result_of(messages, answer="C", models=MIXED_MODELS))
+    assert team["influence"] == {}
+    assert team["agents"]["A1"]["changes"] == 1
+    assert team["agents"]["A1"]["unattributed_changes"] == 1
+
+
 def test_a_change_back_and_forth_counts_each_time_and_repeated_senders_count_once() -> None:
     # A2 says C twice before A1 moves to C: A2 gets the whole change, once. A1 then moves back
     # to B after A3's B: A3 gets that one. Unreadable replies (no answer) change nothing.
