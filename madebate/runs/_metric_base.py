@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import Counter
 from collections.abc import Callable
 
 from madebate._registry import Registry
@@ -14,13 +15,28 @@ from madebate._task import Task
 Metric = Callable[[str | None, str | None, Task], float]
 metrics: Registry[Metric] = Registry("metric")
 
+_PUNCTUATION = frozenset(string.punctuation)
+
 
 def _squad_normalize(text: str) -> str:
     """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
     text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def _token_f1(pred: str, gold: str) -> float:
+    """SQuAD's token F1 of two normalised texts: the harmonic mean of token precision and
+    recall over the multiset of shared tokens; when either is empty, 1.0 only if both are."""
+    got, want = pred.split(), gold.split()
+    if not got or not want:
+        return float(got == want)
+    overlap = sum((Counter(got) & Counter(want)).values())
+    if not overlap:
+        return 0.0
+    p, r = overlap / len(got), overlap / len(want)
+    return 2 * p * r / (p + r)
 
 
 def _scored_text(answer: str | None, solution: str | None, task: Task) -> str | None:

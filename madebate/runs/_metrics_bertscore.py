@@ -42,9 +42,9 @@ def _unit_rows(text: str) -> np.ndarray | None:
     return np.asarray(rows / norms, dtype=np.float64)
 
 
-def bertscore_f1(candidate: str, reference: str) -> float:
-    """BERTScore F1 of one text against one reference (0 when either has no word piece)."""
-    cand, ref = _unit_rows(candidate), _unit_rows(reference)
+def _f1(cand: np.ndarray | None, ref: np.ndarray | None) -> float:
+    """BERTScore F1 of a text's `_unit_rows` against a reference's (0 when either has no word
+    piece)."""
     if cand is None or ref is None:
         return 0.0
     sim = cand @ ref.T
@@ -62,7 +62,8 @@ def bertscore(answer: str | None, solution: str | None, task: Task) -> float:
     refs = [r for r in _reference_texts(task) if r.strip()]
     if text is None or not refs:
         return 0.0
-    return max(bertscore_f1(text, ref) for ref in refs)
+    cand = _unit_rows(text)  # embedded once, not once per reference
+    return max(_f1(cand, _unit_rows(ref)) for ref in refs)
 
 
 def _needs() -> None:

@@ -12,11 +12,15 @@ discussion) scores 0 either way: failures count as wrong."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from madebate._stated import stated_answer
 from madebate._task import Task
-from madebate.runs._metric_base import _reference_texts, _scored_text, _squad_normalize, metrics
+from madebate.runs._metric_base import (
+    _reference_texts,
+    _scored_text,
+    _squad_normalize,
+    _token_f1,
+    metrics,
+)
 
 ABSTENTIONS = frozenset(
     {
@@ -69,17 +73,6 @@ def _predictions(answer: str | None, solution: str | None, task: Task) -> list[s
     return out
 
 
-def _f1(pred: str, gold: str) -> float:
-    got, want = pred.split(), gold.split()
-    if not got or not want:  # the v2 script: right only when both are empty
-        return float(got == want)
-    overlap = sum((Counter(got) & Counter(want)).values())
-    if not overlap:
-        return 0.0
-    p, r = overlap / len(got), overlap / len(want)
-    return 2 * p * r / (p + r)
-
-
 @metrics.register("squad_em")
 def squad_em(answer: str | None, solution: str | None, task: Task) -> float:
     """SQuAD 2.0 exact match: 1.0 when the normalised answer equals a normalised reference; on
@@ -99,7 +92,7 @@ def squad_f1(answer: str | None, solution: str | None, task: Task) -> float:
     if preds is None:
         return 0.0
     golds = [_squad_normalize(g) for g in _golds(task)]
-    return max(_f1(p, g) for p in preds for g in golds)
+    return max(_token_f1(p, g) for p in preds for g in golds)
 
 
 @metrics.register("includes_answer")

@@ -6,7 +6,6 @@ scores 0. Nothing is dropped."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Literal
 
@@ -24,6 +23,7 @@ from madebate.runs._metric_base import (
     _reference_texts,
     _scored_text,
     _squad_normalize,
+    _token_f1,
 )
 from madebate.runs._metric_base import metrics as metrics  # re-exported: the registry's home
 
@@ -66,19 +66,8 @@ def token_f1(answer: str | None, solution: str | None, task: Task) -> float:
     text = _scored_text(answer, solution, task)
     if text is None:
         return 0.0
-    got = _squad_normalize(text).split()
-    best = 0.0
-    for ref in _reference_texts(task):
-        want = _squad_normalize(ref).split()
-        common = Counter(got) & Counter(want)
-        overlap = sum(common.values())
-        if not got or not want:
-            best = max(best, float(got == want))
-            continue
-        if overlap:
-            p, r = overlap / len(got), overlap / len(want)
-            best = max(best, 2 * p * r / (p + r))
-    return best
+    got = _squad_normalize(text)
+    return max((_token_f1(got, _squad_normalize(r)) for r in _reference_texts(task)), default=0.0)
 
 
 def read_number(text: str | None) -> float | None:
