@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -223,17 +224,18 @@ class DiscussionResult(_Record):
 
 def usage_totals(calls: list[CallRecord]) -> tuple[Usage, dict[str, Usage]]:
     """Totals over all calls, and per agent slot."""
-    groups: dict[str, list[CallRecord]] = {}
-    for c in calls:
-        groups.setdefault(c.agent or "-", []).append(c)
-    return _sum_usage(calls), {k: _sum_usage(v) for k, v in groups.items()}
+    return _sum_usage(calls), _usage_by(calls, lambda c: c.agent or "-")
 
 
 def usage_by_model(calls: list[CallRecord]) -> dict[str, Usage]:
     """Totals per model, as each call record names its model."""
+    return _usage_by(calls, lambda c: c.model)
+
+
+def _usage_by(calls: list[CallRecord], key: Callable[[CallRecord], str]) -> dict[str, Usage]:
     groups: dict[str, list[CallRecord]] = {}
     for c in calls:
-        groups.setdefault(c.model, []).append(c)
+        groups.setdefault(key(c), []).append(c)
     return {k: _sum_usage(v) for k, v in groups.items()}
 
 

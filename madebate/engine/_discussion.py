@@ -77,9 +77,7 @@ class Discussion:
         self.persona_sources = plan.persona_sources
         self.protocol: DecisionProtocol = plan.protocol
         fmt = self.config.reply_format
-        self.json_replies = fmt == "json" or (
-            fmt == "auto" and self.model.provider.enforces_structured_output
-        )
+        self.json_replies = _json_replies(fmt, self.model)
         # A mixed team: each slot's own model (built once per distinct spec, or taken from a
         # run's pool), sampling settings and reply format.
         known = {}
@@ -88,9 +86,7 @@ class Discussion:
         self.team_models = resolve_team_models(self.config, plan.paradigm, self.model, known=known)
         check_team_protocol(self.config, plan.paradigm, self.protocol, self.team_models)
         for slot, own in self.team_models.models.items():
-            self.team_models.json_replies[slot] = fmt == "json" or (
-                fmt == "auto" and own.provider.enforces_structured_output
-            )
+            self.team_models.json_replies[slot] = _json_replies(fmt, own)
         self._task_text = render_task(self.task)
 
     # -- public entry points -------------------------------------------------------------
@@ -124,6 +120,14 @@ class Discussion:
         """Close the model (a run closes a model it made itself) and the agents' own."""
         await self.team_models.aclose()
         await self.model.aclose()
+
+
+def _json_replies(reply_format: str, model: ManagedModel) -> bool:
+    """Whether replies are asked for as JSON: declared so, or `auto` with a backend that
+    enforces structured output."""
+    return reply_format == "json" or (
+        reply_format == "auto" and model.provider.enforces_structured_output
+    )
 
 
 def _make_task(question: str, options: Sequence[str] | None) -> Task:
