@@ -1097,6 +1097,20 @@ def _cut_text(c: CellSummary) -> str:
     return _rate(c.truncated_rate) + (f" ({c.looped_replies} looped)" if c.looped_replies else "")
 
 
+def _shown_figures(c: CellSummary) -> list[str]:
+    """The wide table's and markdown's columns from "decided" to "discussion s (summed)"."""
+    return [
+        f"{c.decision_rate:.0%}",
+        str(c.errors),
+        _rate(c.unreadable_rate),
+        _cut_text(c),
+        f"{c.mean_turns:.2f}",
+        f"{c.calls_per_example:.1f}",
+        f"{c.tokens_per_example:.0f}",
+        f"{c.discussion_wall_s:.1f}",
+    ]
+
+
 def _flat_rows(cells: dict[str, CellSummary]) -> tuple[list[str], list[list[str]]]:
     """Header and rows for markdown and csv: one row per cell, a column per metric figure."""
     names = list(dict.fromkeys(m for c in cells.values() for m in c.metrics))
@@ -1165,17 +1179,7 @@ def _markdown(cells: dict[str, CellSummary], run: RunSummary | None) -> str:
             row.append(
                 "–" if got is None else f"{got.mean:.3f} [{got.ci_low:.3f}, {got.ci_high:.3f}]"
             )
-        row += [
-            f"{c.decision_rate:.0%}",
-            str(c.errors),
-            _rate(c.unreadable_rate),
-            _cut_text(c),
-            f"{c.mean_turns:.2f}",
-            f"{c.calls_per_example:.1f}",
-            f"{c.tokens_per_example:.0f}",
-            f"{c.discussion_wall_s:.1f}",
-            _positions_text(c) or "–",
-        ]
+        row += [*_shown_figures(c), _positions_text(c) or "–"]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", INTERVAL_NOTE, "", run_time_line(run, cells) + "."]
     return "\n".join(lines)
@@ -1245,14 +1249,7 @@ def _print_table(cells: dict[str, CellSummary], run: RunSummary | None) -> None:
                 _plain(cell),
                 str(c.n),
                 "\n".join(_score_text(name, m) for name, m in c.metrics.items()),
-                f"{c.decision_rate:.0%}",
-                str(c.errors),
-                _rate(c.unreadable_rate),
-                _cut_text(c),
-                f"{c.mean_turns:.2f}",
-                f"{c.calls_per_example:.1f}",
-                f"{c.tokens_per_example:.0f}",
-                f"{c.discussion_wall_s:.1f}",
+                *_shown_figures(c),
                 _positions_text(c).replace("; ", "\n") or "–",
             )
         console.print(table)
