@@ -5,11 +5,11 @@ repeat, beside `single` and `self_consistency`."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_ray import local_ray
 
 import madebate as mb
 from madebate._errors import ModelCallError
@@ -144,23 +144,14 @@ def test_a_failed_discussion_leaves_its_ablation_failed_and_a_resume_runs_both(
 
 @pytest.mark.slow
 def test_on_ray_the_matched_ablation_gets_the_local_runs_counts(tmp_path: Path):
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'madebate[ray]')")
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'madebate[ray]')")
     from madebate.runs._executor_ray import RayExecutor
 
     # The built-in scripted model: workers in other processes build it themselves.
     run = spec(tmp_path, "scripted", sweep={"method": ["discussion", "ablation"]})
     local = mb.run_experiment(run, out=tmp_path / "local")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-    )
-    try:
+    with local_ray():
         remote = mb.run_experiment(run, out=tmp_path / "ray", executor=RayExecutor(workers=1))
-    finally:
-        ray.shutdown()
     want, got = records(local.run_dir), records(remote.run_dir)
     assert got.keys() == want.keys()
     for key, record in want.items():

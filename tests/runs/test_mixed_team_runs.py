@@ -7,11 +7,11 @@ same on Ray as locally."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_ray import local_ray
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
 from typer.testing import CliRunner
 
@@ -266,19 +266,10 @@ def test_a_mixed_team_on_ray_writes_the_local_runs_records(tmp_path: Path) -> No
 
     spec = team_spec(sweep={"team": ["solo_b", "pair"]})
     local = mb.run_experiment(spec, out=tmp_path / "local")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-    )
-    try:
+    with local_ray():
         distributed = mb.run_experiment(
             spec, out=tmp_path / "ray", executor=RayExecutor(workers=2, batch_size=1)
         )
-    finally:
-        ray.shutdown()
     assert distributed.summary.complete
 
     def outcome(run_dir: Path) -> dict[tuple[str, str], Any]:

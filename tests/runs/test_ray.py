@@ -9,7 +9,6 @@ worker actors on it and kills them at the end.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from local_ray import local_ray
 from openai_test_server import OpenAITestServer, RecordedRequest, ScriptedResponse, completion
 from typer.testing import CliRunner
 
@@ -143,15 +143,8 @@ class KillAfter(RayExecutor):
 def cluster():
     if ray is None:
         pytest.skip("ray is not installed (pip install 'madebate[ray]')")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-    )
-    yield
-    ray.shutdown()
+    with local_ray():
+        yield
 
 
 @pytest.fixture(scope="module")
