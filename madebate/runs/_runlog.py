@@ -207,7 +207,15 @@ def latest_records(run_dir: Path, current: Fingerprints | None = None) -> list[R
 def latest_heads(run_dir: Path, current: Fingerprints | None = None) -> dict[RecordKey, RecordHead]:
     """`latest_records` as heads (`RecordHead`), by key, in the order of their lines: what a
     resume's bookkeeping needs, at a fraction of the records' time and memory."""
-    return {key: head for key, (_, head) in _latest_lines(run_dir, current).items()}
+    latest: dict[RecordKey, RecordHead] = {}
+    for _, head in iter_heads(run_dir):
+        latest.pop(head.key, None)  # re-inserted: the order is that of the latest lines
+        latest[head.key] = head
+    if current is None:
+        current = read_fingerprints(run_dir)
+    if current is None:
+        return latest
+    return {key: head for key, head in latest.items() if current.is_current(head)}
 
 
 def latest_line_numbers(run_dir: Path, current: Fingerprints | None = None) -> list[int]:
@@ -235,21 +243,6 @@ def iter_latest_records(
     for number, raw in _complete_lines(path):
         if number in wanted:
             yield _parse_line(raw, f"{path}, line {number}")
-
-
-def _latest_lines(
-    run_dir: Path, current: Fingerprints | None
-) -> dict[RecordKey, tuple[int, RecordHead]]:
-    latest: dict[RecordKey, tuple[int, RecordHead]] = {}
-    for number, head in iter_heads(run_dir):
-        key = head.key
-        latest.pop(key, None)  # re-inserted: the order is that of the latest lines
-        latest[key] = (number, head)
-    if current is None:
-        current = read_fingerprints(run_dir)
-    if current is None:
-        return latest
-    return {key: line for key, line in latest.items() if current.is_current(line[1])}
 
 
 def changed_cells(
